@@ -1,0 +1,93 @@
+"""From measurements to a claim: the DeltaOne document, the attestation, the output files.
+
+The attestation and DeltaOne documents carry no run ids or timestamps, so one
+evaluation (same contribution, same champion, same data) always hashes the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from hokusai import __version__
+from hokusai.attestation import build_attestation, evaluation_id
+from hokusai.delta_one import DELTA_ONE_DEFINITION, compute_delta_one
+from hokusai.pipeline import BenchmarkResult
+from hokusai.token_spec import TokenSpec
+
+
+def delta_one_document(spec: TokenSpec, result: BenchmarkResult) -> dict[str, Any]:
+    """The DeltaOne JSON for this evaluation."""
+    contribution, measured = result.contribution, result.measured
+    return compute_delta_one(
+        baseline_metrics=measured["baseline"]["metrics"],
+        new_metrics=measured["new"]["metrics"],
+        primary_metric=spec.primary_metric,
+        min_improvement_bps=spec.min_improvement_bps,
+        baseline_model=result.baseline.as_dict(),
+        new_model={"name": spec.model_name, **result.candidate},
+        contributor={
+            "contributor_id": contribution.wallet_address,
+            "wallet_address": contribution.wallet_address,
+            "data_hash": contribution.raw_sha256,
+            "contributor_weights": {contribution.wallet_address: 1.0},
+            "contributed_samples": contribution.rows,
+            "total_samples": result.candidate["training_rows"],
+            "data_manifest": {"partition_key": contribution.partition_key,
+                              "clean_rows_sha256": contribution.rows_sha256, **contribution.stats},
+        },
+        evaluation={
+            "token_id": spec.token_id,
+            "task": spec.task,
+            "benchmark_spec_id": spec.benchmark_spec_id,
+            "benchmark_sha256": measured["benchmark_sha256"],
+            "benchmark_rows": measured["benchmark_rows"],
+            "sample_size": measured["sample_size"],
+            "seed": spec.seed,
+            "merge_strategy": spec.merge_strategy,
+        },
+        pipeline={"pipeline": "hokusai-data-platform", "version": __version__,
+                  "definition": DELTA_ONE_DEFINITION, "token_spec_sha256": spec.spec_sha256},
+    )
+
+
+def attestation_document(spec: TokenSpec, delta_one: dict[str, Any]) -> dict[str, Any]:
+    """The attestation for this evaluation, built from its DeltaOne document alone."""
+    baseline, candidate = delta_one["baseline_model"], delta_one["new_model"]
+    contributor, evaluation = delta_one["contributor_attribution"], delta_one["evaluation_metadata"]
+    partition_key = contributor["data_manifest"]["partition_key"]
+    return build_attestation(
+        eval_id=evaluation_id(spec.token_id, partition_key, baseline["version"], baseline["weights_commitment"]),
+        token={"token_id": spec.token_id, "model_name": spec.model_name, "model_id_uint": str(spec.model_id_uint),
+               "metric_family": spec.metric_family, "spec_sha256": spec.spec_sha256, "seed": spec.seed},
+        contribution={"partition_key": partition_key, "wallet_address": contributor["wallet_address"],
+                      "sha256": contributor["data_hash"], "clean_rows": contributor["contributed_samples"],
+                      "clean_rows_sha256": contributor["data_manifest"]["clean_rows_sha256"]},
+        data={"benchmark_spec_id": evaluation["benchmark_spec_id"], "benchmark_sha256": evaluation["benchmark_sha256"],
+              "benchmark_rows": evaluation["benchmark_rows"], "benchmark_sample_size": evaluation["sample_size"],
+              "training_rows": candidate["training_rows"], "training_sha256": candidate["training_sha256"],
+              "merge_strategy": evaluation["merge_strategy"]},
+        baseline_model=baseline,
+        candidate_model={"weights_commitment": candidate["weights_commitment"]},
+        delta_one=delta_one,
+    )
+
+
+def output_dir_for(outputs_root: Path, partition_key: str) -> Path:
+    """Where a partition's files go: ``{root}/{token}/{wallet}/{file}@{etag}``."""
+    return Path(outputs_root).joinpath(*partition_key.split("/"))
+
+
+def write_json_outputs(directory: Path, documents: dict[str, Any]) -> dict[str, str]:
+    """Write each document as pretty JSON (atomically); returns name -> path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, document in documents.items():
+        path = directory / name
+        temporary = path.with_suffix(path.suffix + ".tmp")
+        temporary.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+        paths[name] = str(path)
+    return paths

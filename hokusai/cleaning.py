@@ -1,0 +1,56 @@
+"""Turning a validated contribution into the rows that may train a model.
+
+Exact duplicate rows are dropped (a contributor is not paid twice for one row), and
+so is any row that equals a benchmark row: training on the benchmark would inflate
+the score the reward is computed from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from hokusai.token_spec import TokenSpec
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    frame: pd.DataFrame
+    stats: dict[str, Any]
+
+
+def row_fingerprints(frame: pd.DataFrame, spec: TokenSpec) -> pd.Series:
+    """A 64-bit fingerprint of each row's features and label, normalized by dtype.
+
+    Numbers are compared as float64 rounded to 9 places and everything else as text,
+    so ``3``, ``3.0`` and ``"3"`` in a numeric column match.
+    """
+    columns = [*spec.feature_names, spec.label_column]
+    normalized = pd.DataFrame(index=frame.index)
+    numeric = {f.name for f in spec.features if f.dtype in ("int", "float")}
+    for column in columns:
+        if column in numeric:
+            normalized[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64").round(9)
+        else:
+            normalized[column] = frame[column].astype(str)
+    return pd.util.hash_pandas_object(normalized, index=False)
+
+
+def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataFrame) -> CleanResult:
+    """Drop exact duplicates and benchmark copies; count what was dropped and why."""
+    rows_in = len(frame)
+    fingerprints = row_fingerprints(frame, spec)
+    duplicate = fingerprints.duplicated(keep="first")
+    in_benchmark = fingerprints.isin(set(row_fingerprints(benchmark, spec)))
+    keep = ~duplicate & ~in_benchmark
+    cleaned = frame.loc[keep].reset_index(drop=True)
+    cleaned[spec.label_column] = cleaned[spec.label_column].astype(type(spec.label_values[0]))
+    stats = {
+        "rows_in": rows_in,
+        "rows_out": int(keep.sum()),
+        "duplicates_removed": int(duplicate.sum()),
+        "benchmark_rows_removed": int((in_benchmark & ~duplicate).sum()),
+    }
+    return CleanResult(frame=cleaned, stats=stats)

@@ -1,0 +1,177 @@
+"""The ``hokusai`` command: evaluate a contribution, run the demo, verify an attestation.
+
+Running the evaluation graph needs the Dagster code location, which this package
+must not import; the entry point (``hokusai_assets.cli``) passes a runner factory in.
+Exit codes: 0 evaluated (eligible or not) or verified, 2 rejected or not verified,
+1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from hokusai.outcome import EvaluationOutcome
+from hokusai.settings import Settings, load_settings
+
+DEMO_WALLET = "0x00000000000000000000000000000000000d1617"
+DEMO_TOKEN = "digits-demo"
+OUTPUT_FILES = ("delta_one.json", "attestation.json", "mint_request.json")
+
+
+class Runner(Protocol):
+    def evaluate(self, path: Path, token_id: str, wallet_address: str) -> EvaluationOutcome: ...
+
+
+RunnerFactory = Callable[[Settings], Runner]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hokusai", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    evaluate = commands.add_parser("evaluate", help="evaluate one contribution file end to end")
+    evaluate.add_argument("path", nargs="?", type=Path, help="the contribution file (csv, tsv, json, jsonl, parquet)")
+    evaluate.add_argument("--token", help="token id, e.g. digits-demo")
+    evaluate.add_argument("--wallet", help="contributor wallet address (0x + 40 hex)")
+    evaluate.add_argument("--output-dir", type=Path, help="copy delta_one/attestation/mint_request JSON here")
+    evaluate.add_argument("--json", action="store_true", help="print a machine-readable summary")
+    evaluate.add_argument("--dry-run", action="store_true",
+                          help="evaluate a deterministic mock contribution in a throw-away state folder")
+    demo = commands.add_parser("demo", help="evaluate the demo token's improving sample contribution")
+    demo.add_argument("--output-dir", type=Path)
+    demo.add_argument("--json", action="store_true")
+    verify = commands.add_parser("verify", help="recompute hashes and the EIP-712 digest, recover the signer")
+    verify.add_argument("file", type=Path, help="attestation.json, or the folder holding it")
+    verify.add_argument("--signer", help="require this attester address")
+    return parser
+
+
+def main(argv: list[str] | None = None, runner_factory: RunnerFactory | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "verify":
+            return _verify(args)
+        if runner_factory is None:
+            raise RuntimeError("evaluation needs a runner (use the installed `hokusai` command)")
+        if args.command == "demo":
+            path = settings.tokens_dir / DEMO_TOKEN / "samples" / "improving.csv"
+            return _evaluate(runner_factory(settings), settings, path, DEMO_TOKEN, DEMO_WALLET, args)
+        if args.dry_run or settings.test_mode:
+            return _dry_run(runner_factory, settings, args)
+        missing = [flag for flag, value in (("PATH", args.path), ("--token", args.token),
+                                            ("--wallet", args.wallet)) if not value]
+        if missing:
+            print(f"hokusai evaluate: missing {', '.join(missing)}", file=sys.stderr)
+            return 2
+        if not args.path.is_file():
+            print(f"hokusai evaluate: no such file: {args.path}", file=sys.stderr)
+            return 2
+        return _evaluate(runner_factory(settings), settings, args.path, args.token, args.wallet, args)
+    except Exception as error:  # the one place an unexpected error becomes exit 1
+        logging.getLogger("hokusai").debug("internal error", exc_info=True)
+        print(f"hokusai: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+def _dry_run(runner_factory: RunnerFactory, settings: Settings, args: argparse.Namespace) -> int:
+    """A deterministic mock contribution through all the real logic, in a throw-away state."""
+    import pandas as pd
+
+    from hokusai.demo_data import mock_contribution
+
+    improving = pd.read_csv(settings.tokens_dir / DEMO_TOKEN / "samples" / "improving.csv")
+    scratch = Path(tempfile.mkdtemp(prefix="hokusai-dry-run-"))
+    try:
+        dry_settings = replace(settings, home=scratch, drop_zone=scratch / "drop-zone",
+                               mlflow_tracking_uri=f"sqlite:///{scratch / 'mlflow.db'}",
+                               mlflow_artifact_root=(scratch / "mlflow-artifacts").as_uri())
+        path = scratch / f"dry-run-seed-{settings.random_seed}.csv"
+        mock_contribution(improving, settings.random_seed).to_csv(path, index=False, lineterminator="\n")
+        args.output_dir = args.output_dir or settings.outputs_dir / "dry-run"
+        return _evaluate(runner_factory(dry_settings), dry_settings, path, DEMO_TOKEN, DEMO_WALLET, args)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _evaluate(runner: Runner, settings: Settings, path: Path, token_id: str, wallet: str,
+              args: argparse.Namespace) -> int:
+    from hokusai.drops import InvalidDropError, parse_drop_key
+
+    try:
+        parse_drop_key(f"{token_id}/{wallet}/{path.name}")
+    except InvalidDropError as error:
+        print(f"hokusai evaluate: rejected: {error}", file=sys.stderr)
+        return 2
+    if not (settings.tokens_dir / f"{token_id}.yaml").is_file():
+        print(f"hokusai evaluate: rejected: unknown token '{token_id}' (no spec in {settings.tokens_dir})",
+              file=sys.stderr)
+        return 2
+    outcome = runner.evaluate(path, token_id, wallet)
+    if outcome.status == "evaluated" and args.output_dir:
+        outcome.files = _copy_outputs(outcome.files, args.output_dir)
+    if args.json:
+        print(json.dumps(_machine_summary(outcome), indent=2))
+    elif outcome.status == "evaluated":
+        print(_human_summary(outcome))
+    if outcome.status != "evaluated":
+        print(f"hokusai evaluate: {outcome.status}: {outcome.reason}", file=sys.stderr)
+    return outcome.exit_code
+
+
+def _copy_outputs(files: dict[str, str], output_dir: Path) -> dict[str, str]:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    copied = {}
+    for name in OUTPUT_FILES:
+        if name in files:
+            copied[name] = str(Path(shutil.copy2(files[name], output_dir / name)).resolve())
+    return copied
+
+
+def _machine_summary(outcome: EvaluationOutcome) -> dict[str, Any]:
+    return {
+        "status": outcome.status,
+        "partition_key": outcome.partition_key,
+        "delta_one_bps": outcome.delta_one_bps,
+        "eligible": outcome.eligible,
+        "reason": outcome.reason,
+        "attestation_hash": outcome.attestation_hash,
+        "model_version": outcome.model_version,
+        "champion_moved": outcome.champion_moved,
+        "run_id": outcome.run_id,
+        "files": outcome.files,
+    }
+
+
+def _human_summary(outcome: EvaluationOutcome) -> str:
+    verdict = "ELIGIBLE" if outcome.eligible else f"not eligible ({outcome.reason})"
+    lines = [
+        f"Contribution {outcome.partition_key}",
+        f"  DeltaOne: {outcome.delta_one_bps:+d} bps ({outcome.delta_one_bps / 100:+.2f} DeltaOne) - {verdict}",
+        f"  {outcome.summary}",
+        f"  attestation {outcome.attestation_hash}",
+    ]
+    lines += [f"  wrote {path}" for path in outcome.files.values()]
+    return "\n".join(lines)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from hokusai.verify import verify_outputs
+
+    try:
+        checks = verify_outputs(args.file, expected_signer=args.signer)
+    except (FileNotFoundError, KeyError, ValueError) as error:
+        print(f"hokusai verify: cannot verify {args.file}: {error}", file=sys.stderr)
+        return 2
+    for check in checks:
+        print(f"{'ok  ' if check.passed else 'FAIL'} {check.name}: {check.detail}")
+    return 0 if all(check.passed for check in checks) else 2

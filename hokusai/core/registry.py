@@ -1,0 +1,217 @@
+"""The model registry over MLflow: the one place Hokusai logs, registers and promotes models.
+
+Models are stored with MLflow's sklearn flavour in pickle form: pickles of the same
+fitted model are byte-identical, so a weights commitment is reproducible (skops
+archives embed timestamps). A pickle runs code when loaded, so a model is only
+loaded after its files are checked against the commitment recorded when it was
+registered.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hokusai.commitments import weights_commitment
+
+CHAMPION_ALIAS = "champion"
+CANDIDATE_ALIAS = "candidate"
+COMMITMENT_TAG = "weights_commitment"
+MODEL_ARTIFACT_NAME = "model"
+
+
+class RegistryError(RuntimeError):
+    """A registry operation failed in a way the caller should report, not retry blindly."""
+
+
+@dataclass(frozen=True)
+class LoggedModelRef:
+    """A model logged in a run, before (or without) registration."""
+
+    run_id: str
+    model_uri: str
+    weights_commitment: str
+
+
+@dataclass(frozen=True)
+class ModelVersionRef:
+    """A registered model version, as Hokusai refers to it."""
+
+    name: str
+    version: int
+    run_id: str | None
+    model_uri: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def weights_commitment(self) -> str | None:
+        return self.tags.get(COMMITMENT_TAG)
+
+
+def sklearn_pip_requirements() -> list[str]:
+    """Exact requirements for a pickled sklearn model (MLflow infers them slowly otherwise)."""
+    from importlib.metadata import version
+
+    return [f"scikit-learn=={version('scikit-learn')}", f"numpy=={version('numpy')}"]
+
+
+class ModelRegistry:
+    """MLflow tracking and registry for Hokusai models, at one tracking URI."""
+
+    def __init__(self, tracking_uri: str, artifact_root: str | None = None):
+        import mlflow
+        from mlflow import MlflowClient
+
+        self.tracking_uri = tracking_uri
+        self.artifact_root = artifact_root
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    # -- experiments and runs -------------------------------------------------
+    def ensure_experiment(self, name: str) -> str:
+        """The id of experiment ``name``, created (with our artifact root) if missing."""
+        experiment = self.client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        location = None
+        if self.artifact_root:
+            location = f"{self.artifact_root.rstrip('/')}/{name.replace('/', '-')}"
+        return self.client.create_experiment(name, artifact_location=location)
+
+    def log_model_run(
+        self,
+        model: Any,
+        *,
+        experiment_name: str,
+        run_name: str,
+        params: dict[str, Any],
+        run_tags: dict[str, str],
+    ) -> LoggedModelRef:
+        """Log ``model`` with its training params in a new run of ``experiment_name``.
+
+        The weights commitment is computed from the files MLflow actually stored.
+        """
+        import mlflow
+        import mlflow.sklearn
+
+        experiment_id = self.ensure_experiment(experiment_name)
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=run_tags) as run:
+            mlflow.log_params({k: _param(v) for k, v in params.items()})
+            info = mlflow.sklearn.log_model(
+                model,
+                name=MODEL_ARTIFACT_NAME,
+                serialization_format="pickle",
+                pip_requirements=sklearn_pip_requirements(),
+            )
+            commitment = self.commitment_of(info.model_uri)
+            mlflow.set_tag(COMMITMENT_TAG, commitment)
+            return LoggedModelRef(run.info.run_id, info.model_uri, commitment)
+
+    def log_run_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
+        """Add metrics to a finished run (the benchmark is measured after training)."""
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()])
+
+    def register_version(self, logged: LoggedModelRef, model_name: str, tags: dict[str, Any]) -> ModelVersionRef:
+        """Register a logged model as a new version of ``model_name``, tagged (with its commitment)."""
+        import mlflow
+
+        version = mlflow.register_model(
+            logged.model_uri, model_name, tags={**{k: str(v) for k, v in tags.items()},
+                                                COMMITMENT_TAG: logged.weights_commitment},
+        )
+        return self.get_version(model_name, int(version.version))
+
+    def set_version_tags(self, model_name: str, version: int, tags: dict[str, Any]) -> None:
+        for key, value in tags.items():
+            self.client.set_model_version_tag(model_name, str(version), key, str(value))
+
+    # -- versions and aliases -------------------------------------------------
+    def get_version(self, model_name: str, version: int) -> ModelVersionRef:
+        found = self.client.get_model_version(model_name, str(version))
+        return _ref(found)
+
+    def get_alias(self, model_name: str, alias: str) -> ModelVersionRef | None:
+        """The version behind ``alias``, or None if the model or alias does not exist."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return _ref(self.client.get_model_version_by_alias(model_name, alias))
+        except MlflowException as error:
+            if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
+
+    def set_alias(self, model_name: str, alias: str, version: int) -> None:
+        self.client.set_registered_model_alias(model_name, alias, str(version))
+
+    def move_champion_if_unchanged(self, model_name: str, new_version: int, expected_version: int) -> bool:
+        """Compare-and-set of the champion alias: move it only if it is still ``expected_version``.
+
+        MLflow has no atomic alias swap; the per-token run queue (one run per token
+        at a time) closes the remaining window in production.
+        """
+        current = self.get_alias(model_name, CHAMPION_ALIAS)
+        if current is None or current.version != expected_version:
+            return False
+        self.set_alias(model_name, CHAMPION_ALIAS, new_version)
+        return True
+
+    # -- artifacts --------------------------------------------------------------
+    def commitment_of(self, model_uri: str) -> str:
+        """The weights commitment of the files stored for ``model_uri``."""
+        with tempfile.TemporaryDirectory(prefix="hokusai-model-") as scratch:
+            return weights_commitment(self._download(model_uri, scratch))
+
+    def load_verified_model(self, ref: ModelVersionRef) -> Any:
+        """Load a version's model after checking its files against its recorded commitment."""
+        import pickle
+
+        expected = ref.weights_commitment
+        if not expected:
+            raise RegistryError(f"{ref.name} v{ref.version} has no '{COMMITMENT_TAG}' tag; refusing to load it")
+        with tempfile.TemporaryDirectory(prefix="hokusai-model-") as scratch:
+            local = self._download(ref.model_uri, scratch)
+            actual = weights_commitment(local)
+            if actual != expected:
+                raise RegistryError(
+                    f"{ref.name} v{ref.version}: stored files commit to {actual}, "
+                    f"but the version was registered with {expected}; refusing to load it"
+                )
+            with open(Path(local) / "model.pkl", "rb") as handle:
+                return pickle.load(handle)
+
+    def _download(self, model_uri: str, scratch: str) -> Path:
+        import mlflow.artifacts
+
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=scratch,
+                                                        tracking_uri=self.tracking_uri))
+
+
+def _ref(version: Any) -> ModelVersionRef:
+    return ModelVersionRef(
+        name=version.name,
+        version=int(version.version),
+        run_id=version.run_id,
+        model_uri=f"models:/{version.name}/{version.version}",
+        tags=dict(version.tags or {}),
+    )
+
+
+def _param(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 6000 else text[:5997] + "..."
+
+
+def default_local_tracking_uri(home: Path) -> str:
+    """The embedded default: a SQLite MLflow store under the Hokusai state folder."""
+    (home / "mlflow").mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{os.path.abspath(home / 'mlflow' / 'mlflow.db')}"

@@ -1,0 +1,32 @@
+"""What one evaluation ended in, as the CLI and SDK report it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+EXIT_CODES = {"evaluated": 0, "rejected": 2, "error": 1}
+
+
+@dataclass
+class EvaluationOutcome:
+    status: str  # evaluated | rejected | error
+    partition_key: str
+    run_id: str | None = None
+    reason: str | None = None
+    delta_one_bps: int | None = None
+    eligible: bool | None = None
+    attestation_hash: str | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    model_version: int | None = None
+    champion_moved: bool | None = None
+    summary: str | None = None
+    check: str | None = None
+    step: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

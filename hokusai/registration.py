@@ -1,0 +1,67 @@
+"""Registering an evaluated model: token tags, and the champion alias only for a real gain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hokusai.core.registry import CANDIDATE_ALIAS, CHAMPION_ALIAS, ModelRegistry
+from hokusai.pipeline import CandidateModel
+from hokusai.token_spec import TokenSpec
+
+
+def token_tags(spec: TokenSpec, delta_one: dict[str, Any], attestation_hash: str) -> dict[str, str]:
+    """The tags every Hokusai model version carries."""
+    computation = delta_one["delta_computation"]
+    contributor = delta_one["contributor_attribution"]
+    return {
+        "hokusai_token_id": spec.token_id,
+        "benchmark_metric": spec.primary_metric,
+        "benchmark_value": str(computation["metric_deltas"][spec.primary_metric]["new_value"]),
+        "benchmark_score_bps": str(computation["new_score_bps"]),
+        "contributor_wallet": contributor["wallet_address"],
+        "data_hash": contributor["data_hash"],
+        "delta_one_bps": str(computation["delta_one_bps"]),
+        "eligible": str(delta_one["eligibility"]["eligible"]).lower(),
+        "attestation_hash": attestation_hash,
+        "partition_key": contributor["data_manifest"]["partition_key"],
+        "baseline_version": str(delta_one["baseline_model"]["version"]),
+    }
+
+
+def register_candidate(registry: ModelRegistry, spec: TokenSpec, candidate: CandidateModel,
+                       delta_one: dict[str, Any], attestation_hash: str) -> dict[str, Any]:
+    """Register the candidate; move ``champion`` to it only if eligible and the pinned baseline still leads."""
+    from hokusai.core.registry import LoggedModelRef
+
+    tags = token_tags(spec, delta_one, attestation_hash)
+    baseline_version = int(delta_one["baseline_model"]["version"])
+    computation = delta_one["delta_computation"]
+    registry.log_run_metrics(candidate.run_id, {
+        **{f"baseline_{k}": v["baseline_value"] for k, v in computation["metric_deltas"].items()},
+        **{f"new_{k}": v["new_value"] for k, v in computation["metric_deltas"].items()},
+        "delta_one_bps": computation["delta_one_bps"],
+    })
+    version = registry.register_version(
+        LoggedModelRef(candidate.run_id, candidate.model_uri, candidate.weights_commitment), spec.model_name, tags
+    )
+    moved = False
+    if delta_one["eligibility"]["eligible"]:
+        moved = registry.move_champion_if_unchanged(spec.model_name, version.version, baseline_version)
+    if not moved:
+        registry.set_alias(spec.model_name, CANDIDATE_ALIAS, version.version)
+    alias = CHAMPION_ALIAS if moved else CANDIDATE_ALIAS
+    if moved:
+        why = "eligible"
+    elif delta_one["eligibility"]["eligible"]:
+        why = f"eligible, but the champion is no longer v{baseline_version}"
+    else:
+        why = delta_one["eligibility"]["reason"]
+    return {
+        "model_name": spec.model_name,
+        "version": version.version,
+        "alias": alias,
+        "champion_moved": moved,
+        "tags": tags,
+        "summary": f"{spec.model_name} v{version.version} registered as {alias} ({why}; "
+                   f"DeltaOne {computation['delta_one_bps']} bps)",
+    }

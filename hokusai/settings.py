@@ -1,0 +1,84 @@
+"""Configuration from the environment, read in one place.
+
+Every setting has a default that works on a laptop with nothing running: state
+under ``./.hokusai`` (Dagster home, MLflow SQLite store, keys, outputs), the demo
+tokens shipped in the repo, a local drop-zone folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TRUE_WORDS = {"1", "true", "yes", "on"}
+DEFAULT_DEADLINE_SECONDS = 5 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    tokens_dir: Path
+    drop_zone: Path
+    mlflow_tracking_uri: str
+    mlflow_artifact_root: str | None
+    mlflow_experiment_name: str | None
+    chain_id: int
+    verifying_contract: str
+    deadline_seconds: int
+    max_cost_usd_micro: int
+    test_mode: bool
+    log_level: str
+    random_seed: int
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.home / "outputs"
+
+    def experiment_name(self, token_id: str) -> str:
+        """One MLflow experiment per token unless MLFLOW_EXPERIMENT_NAME pins one."""
+        return self.mlflow_experiment_name or f"hokusai-{token_id}"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from ``env`` (the process environment by default)."""
+    env = os.environ if env is None else env
+    home = Path(env.get("HOKUSAI_HOME", ".hokusai")).resolve()
+    tracking_uri = env.get("MLFLOW_TRACKING_URI") or (
+        f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+    )
+    local_store = tracking_uri.startswith(("sqlite:", "file:")) or "://" not in tracking_uri
+    artifact_root = env.get("HOKUSAI_MLFLOW_ARTIFACT_ROOT") or (
+        (home / "mlflow" / "artifacts").as_uri() if local_store else None
+    )
+    return Settings(
+        home=home,
+        tokens_dir=Path(env.get("HOKUSAI_TOKENS_DIR", REPO_ROOT / "tokens")).resolve(),
+        drop_zone=Path(env.get("HOKUSAI_DROP_ZONE", home / "drop-zone")).resolve(),
+        mlflow_tracking_uri=tracking_uri,
+        mlflow_artifact_root=artifact_root,
+        mlflow_experiment_name=env.get("MLFLOW_EXPERIMENT_NAME") or None,
+        chain_id=_int(env, "HOKUSAI_CHAIN_ID", 31337),
+        verifying_contract=env.get("HOKUSAI_VERIFYING_CONTRACT", "0x" + "0" * 39 + "1"),
+        deadline_seconds=_int(env, "HOKUSAI_MINT_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS),
+        max_cost_usd_micro=_int(env, "HOKUSAI_MAX_COST_USD_MICRO", 0),
+        test_mode=env.get("HOKUSAI_TEST_MODE", "").strip().lower() in TRUE_WORDS,
+        log_level=env.get("PIPELINE_LOG_LEVEL", "INFO").upper(),
+        random_seed=_int(env, "RANDOM_SEED", 42),
+    )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None

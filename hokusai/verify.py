@@ -1,0 +1,75 @@
+"""Independent verification of an evaluation's output files.
+
+Given ``attestation.json`` (or its folder, with ``mint_request.json`` and
+``delta_one.json`` beside it), recompute every hash and the EIP-712 digest from
+the documents themselves and recover the signer: nothing is trusted as written.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hokusai.attestation import attestation_hash
+from hokusai.canonical import canonical_hash
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+
+def verify_outputs(path: Path, expected_signer: str | None = None) -> list[Check]:
+    """Every check on the files at ``path``; all must pass for the claim to stand."""
+    from hokusai.eip712 import (
+        idempotency_key,
+        mint_request_digest,
+        recover_mint_request_signer,
+        validate_mint_request,
+    )
+
+    folder = path if path.is_dir() else path.parent
+    envelope = _read(folder / "attestation.json")
+    mint_request = _read(folder / "mint_request.json")
+    checks = []
+    recomputed = attestation_hash(envelope["attestation"])
+    checks.append(Check("attestation_hash", recomputed == envelope.get("attestation_hash"),
+                        f"recomputed {recomputed}, recorded {envelope.get('attestation_hash')}"))
+    checks.append(Check("mint_request.attestation_hash", mint_request.get("attestation_hash") == recomputed,
+                        f"mint request carries {mint_request.get('attestation_hash')}"))
+    key = idempotency_key(mint_request.get("model_id_uint", "0"), recomputed)
+    checks.append(Check("idempotency_key", mint_request.get("idempotency_key") == key, f"expected {key}"))
+    problems = validate_mint_request(mint_request)
+    checks.append(Check("mint_request_schema", not problems, "; ".join(problems) or "valid mint_request.v1"))
+    delta_path = folder / "delta_one.json"
+    if delta_path.exists():
+        delta_hash = canonical_hash(_read(delta_path))
+        recorded = envelope["attestation"]["result"]["delta_one_sha256"]
+        checks.append(Check("delta_one_sha256", delta_hash == recorded, f"recomputed {delta_hash}"))
+    eip712 = envelope.get("eip712", {})
+    chain_id, contract = eip712.get("chain_id"), eip712.get("verifying_contract")
+    digest = mint_request_digest(mint_request, chain_id, contract)
+    checks.append(Check("eip712_digest", digest == eip712.get("digest"), f"recomputed {digest}"))
+    signer = (expected_signer or eip712.get("signer") or "").lower()
+    for index, signature in enumerate(mint_request.get("attester_signatures", [])):
+        try:
+            recovered = recover_mint_request_signer(mint_request, chain_id, contract, signature)
+        except ValueError as error:
+            checks.append(Check(f"signature[{index}]", False, str(error)))
+            continue
+        checks.append(Check(f"signature[{index}]", recovered.lower() == signer,
+                            f"recovered {recovered}, expected {signer or 'a signer'}"))
+    if not mint_request.get("attester_signatures"):
+        checks.append(Check("signature", False, "the mint request carries no signature"))
+    return checks
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} not found") from None

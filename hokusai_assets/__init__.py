@@ -1,0 +1,1 @@
+"""The Hokusai Dagster code location: partitions, assets, checks, jobs, Definitions."""

@@ -1,0 +1,62 @@
+"""Both models on the benchmark, and the DeltaOne that follows."""
+
+from typing import Any
+
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
+
+from hokusai.claims import delta_one_document
+from hokusai.delta_one import metric_table_markdown
+from hokusai.pipeline import BaselinePin, BenchmarkResult, CandidateModel, measure_on_benchmark
+from hokusai_assets.partitions import contributions
+from resources.model_registry import ModelRegistryResource
+from resources.token_specs import TokenSpecsResource
+
+GROUP = "evaluation"
+
+
+@asset(partitions_def=contributions, group_name=GROUP, kinds={"scikitlearn"})
+def benchmark_metrics(
+    baseline_model: BaselinePin,
+    new_model: CandidateModel,
+    token_specs: TokenSpecsResource,
+    model_registry: ModelRegistryResource,
+) -> Output[BenchmarkResult]:
+    """Accuracy, precision, recall, F1 and AUROC of the champion and the new model on the same benchmark rows."""
+    spec = token_specs.get_spec(new_model.contribution.token_id)
+    result = measure_on_benchmark(
+        model_registry.get_registry(), baseline_model, new_model, token_specs.benchmark(spec), spec
+    )
+    baseline, new = result.measured["baseline"]["metrics"], result.measured["new"]["metrics"]
+    table = ["| metric | baseline | new |", "|---|---:|---:|"] + [
+        f"| {name} | {baseline[name]:.4f} | {new[name]:.4f} |" for name in new
+    ]
+    return Output(
+        result,
+        metadata={
+            "metrics": MetadataValue.md("\n".join(table)),
+            "benchmark_rows": result.measured["benchmark_rows"],
+            "sample_size": result.measured["sample_size"],
+            "benchmark_sha256": result.measured["benchmark_sha256"],
+            f"baseline_{spec.primary_metric}": baseline[spec.primary_metric],
+            f"new_{spec.primary_metric}": new[spec.primary_metric],
+        },
+    )
+
+
+@asset(partitions_def=contributions, group_name=GROUP, kinds={"python"})
+def delta_one(benchmark_metrics: BenchmarkResult, token_specs: TokenSpecsResource) -> Output[dict[str, Any]]:
+    """The DeltaOne document: the primary metric's gain in bps, every metric's delta, the verdict."""
+    spec = token_specs.get_spec(benchmark_metrics.contribution.token_id)
+    document = delta_one_document(spec, benchmark_metrics)
+    computation, verdict = document["delta_computation"], document["eligibility"]
+    return Output(
+        document,
+        metadata={
+            "delta_one_bps": computation["delta_one_bps"],
+            "primary_metric": computation["primary_metric"],
+            "eligible": verdict["eligible"],
+            "reason": verdict["reason"],
+            "min_improvement_bps": verdict["min_improvement_bps"],
+            "metric_table": MetadataValue.md(metric_table_markdown(document)),
+        },
+    )

@@ -1,0 +1,67 @@
+"""The champion a contribution is judged against, and the model trained with it."""
+
+
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
+
+from hokusai.drops import parse_drop_key, parse_partition_key
+from hokusai.pipeline import BaselinePin, CandidateModel, CleanDataset, ensure_baseline, train_candidate
+from hokusai_assets.partitions import contributions
+from resources.model_registry import ModelRegistryResource
+from resources.token_specs import TokenSpecsResource
+
+GROUP = "models"
+
+
+def token_of(partition_key: str) -> str:
+    """The token a partition belongs to, read from the key itself."""
+    return parse_drop_key(parse_partition_key(partition_key)[0]).token_id
+
+
+@asset(partitions_def=contributions, group_name=GROUP, kinds={"mlflow", "scikitlearn"})
+def baseline_model(
+    context: AssetExecutionContext, token_specs: TokenSpecsResource, model_registry: ModelRegistryResource
+) -> Output[BaselinePin]:
+    """The token's champion model version when this contribution is evaluated (trained on first use)."""
+    spec = token_specs.get_spec(token_of(context.partition_key))
+    registry = model_registry.get_registry()
+    pin = ensure_baseline(registry, spec, token_specs.base_data(spec), model_registry.experiment_for(spec.token_id))
+    if pin.trained_now:
+        context.log.info(f"No champion for {spec.model_name}: trained and registered baseline v{pin.version}")
+    return Output(
+        pin,
+        metadata={
+            "model_name": pin.model_name,
+            "version": pin.version,
+            "mlflow_run_id": pin.run_id or "",
+            "weights_commitment": pin.weights_commitment,
+            "trained_now": pin.trained_now,
+        },
+    )
+
+
+@asset(partitions_def=contributions, group_name=GROUP, kinds={"mlflow", "scikitlearn"})
+def new_model(
+    context: AssetExecutionContext,
+    clean_dataset: CleanDataset,
+    token_specs: TokenSpecsResource,
+    model_registry: ModelRegistryResource,
+) -> Output[CandidateModel]:
+    """The token's estimator trained on base data + this contribution, logged to MLflow."""
+    spec = token_specs.get_spec(clean_dataset.token_id)
+    candidate = train_candidate(
+        model_registry.get_registry(), spec, token_specs.base_data(spec), clean_dataset,
+        model_registry.experiment_for(spec.token_id),
+    )
+    return Output(
+        candidate,
+        metadata={
+            "estimator": spec.estimator_class,
+            "training_rows": candidate.training_rows,
+            "training_sha256": candidate.training_sha256,
+            "merge_strategy": spec.merge_strategy,
+            "mlflow_run_id": candidate.run_id,
+            "model_uri": candidate.model_uri,
+            "weights_commitment": candidate.weights_commitment,
+            "mlflow_tracking_uri": MetadataValue.text(model_registry.tracking_uri),
+        },
+    )

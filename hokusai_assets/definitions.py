@@ -1,0 +1,27 @@
+"""The code location: assembles assets, checks, the job, the sensor and resources."""
+
+from dagster import Definitions, in_process_executor, load_assets_from_modules
+
+from hokusai.settings import Settings
+from hokusai_assets import checks
+from hokusai_assets.assets import attestation, contribution, evaluation, models
+from hokusai_assets.jobs import evaluate_contribution
+from resources import build_resources
+from sensors.drop_zone import contribution_drop_sensor
+
+
+def build_definitions(settings: Settings | None = None) -> Definitions:
+    """Definitions bound to ``settings`` (the environment's by default)."""
+    return Definitions(
+        assets=load_assets_from_modules([contribution, models, evaluation, attestation]),
+        asset_checks=[checks.contribution_matches_token_schema],
+        jobs=[evaluate_contribution],
+        sensors=[contribution_drop_sensor],
+        resources=build_resources(settings),
+        # One process per run: a step-per-process executor re-imports the code
+        # location (pandas, sklearn, mlflow) for each of the eight steps.
+        executor=in_process_executor,
+    )
+
+
+defs = build_definitions()

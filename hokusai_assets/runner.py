@@ -1,0 +1,88 @@
+"""Evaluating one file in-process on the local instance: what ``hokusai evaluate`` runs.
+
+The file is put into the contribution store exactly as a drop would be, its
+partition is registered, and the job materializes that partition. The result is
+read back from the run: outputs on success, the blocking check's or the step's
+reason on rejection.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+from dagster import DagsterEventType, DagsterInstance
+
+from hokusai.contribution_store import LocalFolderStore
+from hokusai.drops import partition_key_for
+from hokusai.outcome import EvaluationOutcome
+from hokusai.settings import REPO_ROOT, Settings
+from hokusai_assets.jobs import EVALUATE_CONTRIBUTION_JOB
+from hokusai_assets.partitions import CONTRIBUTIONS_PARTITIONS_NAME
+
+REJECTED_PREFIX = "Contribution rejected: "
+
+
+def local_instance(settings: Settings) -> DagsterInstance:
+    """The persistent instance under ``$HOKUSAI_HOME/dagster`` (what ``dagster dev`` shows)."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return DagsterInstance.from_config(str(home))
+
+
+class DagsterRunner:
+    """Runs evaluations for the CLI; keeps definitions and instance warm between calls."""
+
+    def __init__(self, settings: Settings):
+        from hokusai_assets.definitions import build_definitions
+
+        self.settings = settings
+        self.instance = local_instance(settings)
+        self.job = build_definitions(settings).resolve_job_def(EVALUATE_CONTRIBUTION_JOB)
+
+    def evaluate(self, path: Path, token_id: str, wallet_address: str) -> EvaluationOutcome:
+        store = LocalFolderStore(self.settings.drop_zone)
+        stored = store.put_bytes(f"{token_id}/{wallet_address.lower()}/{path.name}", path.read_bytes())
+        partition_key = partition_key_for(stored)
+        self.instance.add_dynamic_partitions(CONTRIBUTIONS_PARTITIONS_NAME, [partition_key])
+        result = self.job.execute_in_process(
+            partition_key=partition_key, instance=self.instance, raise_on_error=False,
+            tags={"hokusai/token_id": token_id, "hokusai/source": "cli"},
+        )
+        if result.success:
+            attestation = result.output_for_node("attestation")
+            registered = result.output_for_node("registered_token_model")
+            computation = attestation["delta_one"]["delta_computation"]
+            return EvaluationOutcome(
+                status="evaluated", partition_key=partition_key, run_id=result.run_id,
+                delta_one_bps=computation["delta_one_bps"],
+                eligible=attestation["attestation"]["result"]["eligible"],
+                reason=attestation["attestation"]["result"]["reason"],
+                attestation_hash=attestation["attestation_hash"],
+                files=attestation["files"], model_version=registered["version"],
+                champion_moved=registered["champion_moved"], summary=registered["summary"],
+            )
+        return _failure_outcome(result, partition_key)
+
+
+def _failure_outcome(result, partition_key: str) -> EvaluationOutcome:
+    """Rejected (a blocking check or a 'Contribution rejected' failure) or an internal error."""
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed and evaluation.blocking:
+            reason = evaluation.description or "a blocking check failed"
+            return EvaluationOutcome(status="rejected", partition_key=partition_key, run_id=result.run_id,
+                                     reason=reason, check=evaluation.check_name)
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            data = event.step_failure_data
+            described = data.user_failure_data.description if data.user_failure_data else None
+            if described and described.startswith(REJECTED_PREFIX):
+                return EvaluationOutcome(status="rejected", partition_key=partition_key, run_id=result.run_id,
+                                         reason=described[len(REJECTED_PREFIX):], step=event.step_key)
+            message = described or (data.error.message.strip() if data.error else "unknown error")
+            return EvaluationOutcome(status="error", partition_key=partition_key, run_id=result.run_id,
+                                     reason=f"step {event.step_key} failed: {message}", step=event.step_key)
+    return EvaluationOutcome(status="error", partition_key=partition_key, run_id=result.run_id,
+                             reason="the run failed without a step failure")

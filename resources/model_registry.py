@@ -1,0 +1,29 @@
+"""The MLflow model registry as a Dagster resource: a thin wrapper over ``hokusai.core``.
+
+dagster-mlflow's ``mlflow_tracking`` resource opens one MLflow run per Dagster run
+in one experiment fixed by config; Hokusai needs one experiment per token and
+one run per contribution, opened by the step that trains the model, so the
+registry builds its own runs through ``hokusai.core.ModelRegistry``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from dagster import ConfigurableResource
+
+from hokusai.core import ModelRegistry
+
+
+class ModelRegistryResource(ConfigurableResource):
+    """Where models are tracked and registered (``MLFLOW_TRACKING_URI``)."""
+
+    tracking_uri: str
+    artifact_root: Optional[str] = None
+    experiment_name: Optional[str] = None
+
+    def get_registry(self) -> ModelRegistry:
+        return ModelRegistry(self.tracking_uri, artifact_root=self.artifact_root)
+
+    def experiment_for(self, token_id: str) -> str:
+        return self.experiment_name or f"hokusai-{token_id}"

@@ -1,0 +1,42 @@
+"""Token specs and their fixed data (base training set, benchmark), loaded once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+from dagster import ConfigurableResource
+
+from hokusai.token_spec import TokenSpec, load_token_spec
+
+
+class TokenSpecsResource(ConfigurableResource):
+    """The folder of ``<token_id>.yaml`` specs."""
+
+    tokens_dir: str
+
+    def get_spec(self, token_id: str) -> TokenSpec:
+        path = Path(self.tokens_dir) / f"{token_id}.yaml"
+        if not path.is_file():
+            raise KeyError(f"no token spec for '{token_id}' in {self.tokens_dir}")
+        return _load_spec(path, path.stat().st_mtime_ns)
+
+    def base_data(self, spec: TokenSpec) -> pd.DataFrame:
+        return _read_table(spec.base_data_path, spec.base_data_path.stat().st_mtime_ns)
+
+    def benchmark(self, spec: TokenSpec) -> pd.DataFrame:
+        return _read_table(spec.benchmark_path, spec.benchmark_path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _load_spec(path: Path, _mtime_ns: int) -> TokenSpec:
+    return load_token_spec(path)
+
+
+@lru_cache(maxsize=16)
+def _read_table(path: Path, _mtime_ns: int) -> pd.DataFrame:
+    """A token's fixed table; cached by path and mtime (callers must not mutate it)."""
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path)
