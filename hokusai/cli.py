@@ -31,7 +31,8 @@ class Runner(Protocol):
     def evaluate(self, path: Path, token_id: str, wallet_address: str) -> EvaluationOutcome: ...
 
 
-RunnerFactory = Callable[[Settings], Runner]
+# (settings, ephemeral) -> runner; an ephemeral runner keeps no Dagster history.
+RunnerFactory = Callable[[Settings, bool], Runner]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None, runner_factory: RunnerFactory | None = N
             raise RuntimeError("evaluation needs a runner (use the installed `hokusai` command)")
         if args.command == "demo":
             path = settings.tokens_dir / DEMO_TOKEN / "samples" / "improving.csv"
-            return _evaluate(runner_factory(settings), settings, path, DEMO_TOKEN, DEMO_WALLET, args)
+            return _evaluate(runner_factory(settings, False), settings, path, DEMO_TOKEN, DEMO_WALLET, args)
         if args.dry_run or settings.test_mode:
             return _dry_run(runner_factory, settings, args)
         missing = [flag for flag, value in (("PATH", args.path), ("--token", args.token),
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None, runner_factory: RunnerFactory | None = N
         if not args.path.is_file():
             print(f"hokusai evaluate: no such file: {args.path}", file=sys.stderr)
             return 2
-        return _evaluate(runner_factory(settings), settings, args.path, args.token, args.wallet, args)
+        return _evaluate(runner_factory(settings, False), settings, args.path, args.token, args.wallet, args)
     except Exception as error:  # the one place an unexpected error becomes exit 1
         logging.getLogger("hokusai").debug("internal error", exc_info=True)
         print(f"hokusai: internal error: {type(error).__name__}: {error}", file=sys.stderr)
@@ -98,7 +99,7 @@ def _dry_run(runner_factory: RunnerFactory, settings: Settings, args: argparse.N
         path = scratch / f"dry-run-seed-{settings.random_seed}.csv"
         mock_contribution(improving, settings.random_seed).to_csv(path, index=False, lineterminator="\n")
         args.output_dir = args.output_dir or settings.outputs_dir / "dry-run"
-        return _evaluate(runner_factory(dry_settings), dry_settings, path, DEMO_TOKEN, DEMO_WALLET, args)
+        return _evaluate(runner_factory(dry_settings, True), dry_settings, path, DEMO_TOKEN, DEMO_WALLET, args)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

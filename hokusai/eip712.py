@@ -4,10 +4,13 @@ The on-chain DeltaVerifier recomputes the EIP-712 digest of a ``MintRequest`` an
 recovers each attester signature against it, so what we sign must be exactly what
 it hashes. The wire message (``mint_request.v1``) is mapped onto the contract's
 struct here and nowhere else; ``interop/mint_request_kav.json`` pins the mapping.
-eth-account does the EIP-712 encoding (referenced structs sorted by name in the
-type string; addresses as 20 bytes, so their case never matters). eth-account,
-eth-utils and jsonschema are imported on first use: eth_account alone costs ~1.4 s
-(eth-keyfile pulls in py_ecc's BLS tables).
+
+The EIP-712 encoding is done here, by hand, for our five fixed struct types: it is
+short, and eth-account (the obvious library) costs ~1.4 s to import because
+eth-keyfile pulls in py_ecc's BLS tables. Signing and recovery use eth-keys
+(~0.35 s, shared with eth-utils) and keccak comes from pycryptodome; both, and
+jsonschema, are imported on first use so importing this module stays cheap.
+The tests cross-check the encoder against eth-account as a reference.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ ZERO_BYTES32 = "0x" + "0" * 64
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _BYTES32_RE = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _SIGNATURE_RE = re.compile(r"^0x[0-9a-fA-F]{130}$")
+_PRIVATE_KEY_RE = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 
 _TYPE_SPECS = {  # the contract's structs, written as in Solidity
     "EIP712Domain": "string name,string version,uint256 chainId,address verifyingContract",
@@ -46,10 +50,15 @@ def _types() -> dict[str, list[dict[str, str]]]:
             for name, spec in _TYPE_SPECS.items()}
 
 
+def _keccak(data: bytes) -> bytes:
+    """keccak256. pycryptodome directly: eth_hash.auto ends up there anyway, slower."""
+    from Crypto.Hash import keccak
+    return keccak.new(digest_bits=256, data=data).digest()
+
+
 def keccak256_utf8(text: str) -> str:
     """``0x`` + keccak256 of UTF-8 ``text``: how ``benchmarkSpecHash`` is derived."""
-    from eth_utils import keccak
-    return "0x" + keccak(text.encode("utf-8")).hex()
+    return "0x" + _keccak(text.encode("utf-8")).hex()
 
 
 def idempotency_key(model_id_uint: int | str, attestation_hash_0x: str) -> str:
@@ -73,7 +82,8 @@ def _b32(wire: dict, key: str) -> str:
 
 def mint_request_typed_data(wire: dict, chain_id: int, verifying_contract: str) -> dict:
     """Full EIP-712 typed data (types/primaryType/domain/message) for a wire message.
-    Contributors keep wire order (it is signed); addresses are emitted checksummed."""
+    Contributors keep wire order (it is signed); addresses are emitted checksummed.
+    This dict is the one source of the field mapping: the digest is computed from it."""
     ev = wire["evaluation"]
     anchors = {"benchmarkSpecHash": keccak256_utf8(wire["benchmark_spec_id"]),
                "datasetHash": _b32(wire, "dataset_hash"),
@@ -98,18 +108,67 @@ def mint_request_typed_data(wire: dict, chain_id: int, verifying_contract: str) 
                         "contributors": contributors}}
 
 
-def _signable(wire: dict, chain_id: int, verifying_contract: str):
-    from eth_account.messages import encode_typed_data
+# --- EIP-712 encoding (only the field types our structs use) ------------------
+
+def _encode_type(primary: str, types: dict) -> str:
+    """``Primary(...)`` then every struct it references, transitively, sorted by name."""
+    deps, todo = set(), [primary]
+    while todo:
+        for field in types[todo.pop()]:
+            ref = field["type"].removesuffix("[]")
+            if ref in types and ref != primary and ref not in deps:
+                deps.add(ref)
+                todo.append(ref)
+    return "".join(f"{name}({','.join(f['type'] + ' ' + f['name'] for f in types[name])})"
+                   for name in [primary, *sorted(deps)])
+
+
+def _hex_bytes(value: str, size: int, kind: str) -> bytes:
+    raw = bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else b""
+    if len(raw) != size:
+        raise ValueError(f"{kind} must be 0x + {2 * size} hex characters, got {value!r}")
+    return raw
+
+
+def _encode_value(kind: str, value, types: dict) -> bytes:
+    """One 32-byte ``encodeData`` word for a field of type ``kind``."""
+    if kind.endswith("[]") and kind[:-2] in types:
+        return _keccak(b"".join(_hash_struct(kind[:-2], v, types) for v in value))
+    if kind in types:
+        return _hash_struct(kind, value, types)
+    if kind == "uint256":
+        if type(value) is not int or not 0 <= value < 2**256:
+            raise ValueError(f"uint256 value out of range: {value!r}")
+        return value.to_bytes(32, "big")
+    if kind == "string":
+        return _keccak(value.encode("utf-8"))
+    if kind == "bytes32":
+        return _hex_bytes(value, 32, "bytes32")
+    if kind == "address":
+        return _hex_bytes(value, 20, "address").rjust(32, b"\0")
+    raise ValueError(f"EIP-712 type {kind!r} is not supported by this encoder")
+
+
+def _hash_struct(name: str, value: dict, types: dict) -> bytes:
+    """keccak256(typeHash ‖ encodeData(value))."""
+    return _keccak(_keccak(_encode_type(name, types).encode("utf-8")) + b"".join(
+        _encode_value(f["type"], value[f["name"]], types) for f in types[name]))
+
+
+def _digest(wire: dict, chain_id: int, verifying_contract: str) -> bytes:
+    """Encoded from the typed-data dict, so that dict stays the one field mapping."""
     typed = mint_request_typed_data(wire, chain_id, verifying_contract)
-    return encode_typed_data(full_message=typed)
+    types = typed["types"]
+    return _keccak(b"\x19\x01" + _hash_struct("EIP712Domain", typed["domain"], types)
+                   + _hash_struct(typed["primaryType"], typed["message"], types))
 
 
 def mint_request_digest(wire: dict, chain_id: int, verifying_contract: str) -> str:
     """``0x`` + keccak256(0x19 0x01 ‖ domainSeparator ‖ hashStruct(MintRequest))."""
-    from eth_utils import keccak
-    s = _signable(wire, chain_id, verifying_contract)
-    return "0x" + keccak(b"\x19" + s.version + s.header + s.body).hex()
+    return "0x" + _digest(wire, chain_id, verifying_contract).hex()
 
+
+# --- signatures -----------------------------------------------------------------
 
 def _checked_signature(signature: str) -> bytes:
     """Refuse what the contract refuses before recovering: length, v, high s."""
@@ -123,12 +182,22 @@ def _checked_signature(signature: str) -> bytes:
     return raw
 
 
+def _private_key_bytes(private_key_hex: str) -> bytes:
+    """Checked here because eth-keys' range errors would print the key as an integer."""
+    if (not isinstance(private_key_hex, str) or not _PRIVATE_KEY_RE.match(private_key_hex)
+            or not 0 < int(private_key_hex, 16) < _SECP256K1_N):
+        raise ValueError("private key must be 0x + 64 hex characters within the secp256k1 "
+                         "range (the value is not shown)")
+    return bytes.fromhex(private_key_hex.removeprefix("0x"))
+
+
 def sign_mint_request(wire: dict, chain_id: int, verifying_contract: str,
                       private_key_hex: str) -> str:
     """Attester signature, ``0x`` + r‖s‖v (65 bytes), low-s, v in {27, 28}."""
-    from eth_account import Account
-    signed = Account.sign_message(_signable(wire, chain_id, verifying_contract), private_key_hex)
-    signature = "0x" + bytes(signed.signature).hex()
+    from eth_keys import keys
+    key = keys.PrivateKey(_private_key_bytes(private_key_hex))
+    raw = key.sign_msg_hash(_digest(wire, chain_id, verifying_contract)).to_bytes()
+    signature = "0x" + (raw[:64] + bytes([raw[64] + 27])).hex()
     _checked_signature(signature)  # eth-keys signs low-s; fail here, not on chain, if not
     return signature
 
@@ -136,10 +205,12 @@ def sign_mint_request(wire: dict, chain_id: int, verifying_contract: str,
 def recover_mint_request_signer(wire: dict, chain_id: int, verifying_contract: str,
                                 signature: str) -> str:
     """EIP-55 address whose key produced ``signature`` over this request's digest."""
-    from eth_account import Account
+    from eth_keys import keys
     raw = _checked_signature(signature)
-    signable = _signable(wire, chain_id, verifying_contract)
-    return to_checksum_address(Account.recover_message(signable, signature=raw))
+    vrs = (raw[64] - 27, int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big"))
+    public_key = keys.Signature(vrs=vrs).recover_public_key_from_msg_hash(
+        _digest(wire, chain_id, verifying_contract))
+    return public_key.to_checksum_address()
 
 
 def order_signatures(wire: dict, chain_id: int, verifying_contract: str,

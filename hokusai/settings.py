@@ -20,6 +20,7 @@ DEFAULT_DEADLINE_SECONDS = 5 * 24 * 3600
 @dataclass(frozen=True)
 class Settings:
     home: Path
+    cache_dir: Path
     tokens_dir: Path
     drop_zone: Path
     mlflow_tracking_uri: str
@@ -59,6 +60,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
     return Settings(
         home=home,
+        cache_dir=Path(env.get("HOKUSAI_CACHE_DIR", home / "cache")).resolve(),
         tokens_dir=Path(env.get("HOKUSAI_TOKENS_DIR", REPO_ROOT / "tokens")).resolve(),
         drop_zone=Path(env.get("HOKUSAI_DROP_ZONE", home / "drop-zone")).resolve(),
         mlflow_tracking_uri=tracking_uri,
@@ -69,7 +71,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         deadline_seconds=_int(env, "HOKUSAI_MINT_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS),
         max_cost_usd_micro=_int(env, "HOKUSAI_MAX_COST_USD_MICRO", 0),
         test_mode=env.get("HOKUSAI_TEST_MODE", "").strip().lower() in TRUE_WORDS,
-        log_level=env.get("PIPELINE_LOG_LEVEL", "INFO").upper(),
+        log_level=env.get("PIPELINE_LOG_LEVEL", "WARNING").upper(),
         random_seed=_int(env, "RANDOM_SEED", 42),
     )
 

@@ -5,10 +5,10 @@ import sys
 from hokusai.cli import main as cli_main
 
 
-def _runner_factory(settings):
+def _runner_factory(settings, ephemeral):
     from hokusai_assets.runner import DagsterRunner
 
-    return DagsterRunner(settings)
+    return DagsterRunner(settings, ephemeral=ephemeral)
 
 
 def main() -> None:

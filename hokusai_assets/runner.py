@@ -35,11 +35,11 @@ def local_instance(settings: Settings) -> DagsterInstance:
 class DagsterRunner:
     """Runs evaluations for the CLI; keeps definitions and instance warm between calls."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, ephemeral: bool = False):
         from hokusai_assets.definitions import build_definitions
 
         self.settings = settings
-        self.instance = local_instance(settings)
+        self.instance = DagsterInstance.ephemeral() if ephemeral else local_instance(settings)
         self.job = build_definitions(settings).resolve_job_def(EVALUATE_CONTRIBUTION_JOB)
 
     def evaluate(self, path: Path, token_id: str, wallet_address: str) -> EvaluationOutcome:
@@ -49,6 +49,7 @@ class DagsterRunner:
         self.instance.add_dynamic_partitions(CONTRIBUTIONS_PARTITIONS_NAME, [partition_key])
         result = self.job.execute_in_process(
             partition_key=partition_key, instance=self.instance, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": self.settings.log_level}}}},
             tags={"hokusai/token_id": token_id, "hokusai/source": "cli"},
         )
         if result.success:

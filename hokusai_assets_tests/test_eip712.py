@@ -11,6 +11,7 @@ import copy
 import itertools
 import json
 import os
+import random
 import stat
 import subprocess
 import sys
@@ -200,6 +201,94 @@ def test_order_signatures_sorts_by_ascending_signer_address():
     assert [int(a, 16) for a in signers] == sorted(int(a, 16) for a in signers)
     with pytest.raises(ValueError, match="same attester"):
         eip712.order_signatures(EXAMPLE, CHAIN, CONTRACT, [sigs[0], sigs[1], sigs[0]])
+
+
+def _random_request(seed: int) -> tuple[dict, int, str]:
+    """A valid request with every signed field varied (big ints, unicode, 1-6 contributors)."""
+    rng = random.Random(seed)
+
+    def h():
+        return "0x" + rng.randbytes(32).hex()
+
+    def text():
+        return "".join(rng.choice("azAZ09-_. é漢🦊") for _ in range(rng.randint(1, 40)))
+
+    def address():
+        a = "0x" + rng.randbytes(20).hex()
+        return to_checksum_address(a) if rng.random() < 0.5 else a
+
+    cuts = sorted(rng.sample(range(1, TOTAL_BPS), rng.randint(0, 5)))
+    w = wire()
+    w.update(model_id_uint=str(rng.randrange(1, 2**256)), eval_id=text(),
+             benchmark_spec_id=text(), dataset_hash=h(), attestation_hash=h(),
+             idempotency_key=h(), baseline_commitment=h(), candidate_commitment=h(),
+             totalSamples=rng.randrange(1, 2**64), deadline=rng.randrange(1, 2**40),
+             contributors=[{"wallet_address": address(), "weight_bps": b - a}
+                           for a, b in zip([0, *cuts], [*cuts, TOTAL_BPS])])
+    w["evaluation"].update(metric_name=text(), metric_family=text(),
+                           baseline_score_bps=rng.randint(0, TOTAL_BPS),
+                           new_score_bps=rng.randint(0, TOTAL_BPS),
+                           max_cost_usd_micro=rng.randrange(2**64),
+                           actual_cost_usd_micro=rng.randrange(2**64))
+    assert eip712.validate_mint_request(w) == []
+    return w, rng.randrange(1, 2**64), address()
+
+
+TOTAL_BPS = 10_000
+CROSS_CHECK_CASES = {**{v["name"]: v for v in KAV},
+                     **{f"random_{seed}": seed for seed in range(3)}}
+
+
+@pytest.mark.parametrize("name", CROSS_CHECK_CASES)
+def test_digest_and_signatures_agree_with_eth_account(name):
+    """eth-account is an independent EIP-712 encoder and signer: ours must agree with it."""
+    from eth_account.messages import encode_typed_data
+    from eth_utils import keccak
+
+    case = CROSS_CHECK_CASES[name]
+    if isinstance(case, dict):
+        w, chain, contract = case["wire_message"], case["chain_id"], case["verifying_contract"]
+    else:
+        w, chain, contract = _random_request(case)
+    signable = encode_typed_data(full_message=eip712.mint_request_typed_data(w, chain, contract))
+    reference = "0x" + keccak(b"\x19" + signable.version + signable.header + signable.body).hex()
+    assert eip712.mint_request_digest(w, chain, contract) == reference
+    if isinstance(case, dict):
+        assert reference == case["expected_digest"]
+
+    key = "0x" + random.Random(name).randbytes(32).hex()
+    address = Account.from_key(key).address
+    ours = eip712.sign_mint_request(w, chain, contract, key)
+    theirs = "0x" + bytes(Account.sign_message(signable, key).signature).hex()
+    assert ours == theirs  # both RFC 6979 deterministic
+    assert Account.recover_message(signable, signature=bytes.fromhex(ours[2:])) == address
+    assert eip712.recover_mint_request_signer(w, chain, contract, theirs) == address
+    other = "0x" + bytes(Account.sign_message(signable, KEYS[0]).signature).hex()
+    assert eip712.recover_mint_request_signer(w, chain, contract, other) == (
+        Account.from_key(KEYS[0]).address)
+
+
+def test_digest_sign_recover_do_not_import_eth_account():
+    """eth_account costs ~1.4 s of CLI cold start; the signing path must not load it."""
+    code = ("import json, sys; from hokusai import eip712; "
+            "w, c = json.load(open(sys.argv[1])), '0x' + '11' * 20; "
+            "eip712.mint_request_digest(w, 31337, c); "
+            "sig = eip712.sign_mint_request(w, 31337, c, sys.argv[2]); "
+            "print(eip712.recover_mint_request_signer(w, 31337, c, sig)); "
+            "heavy = {'eth_account', 'eth_keyfile', 'py_ecc'} & set(sys.modules); "
+            "assert not heavy, heavy")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", code, str(FIXTURES / "mint_request.v1.example.json"),
+                          KEYS[1]], check=True, env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == Account.from_key(KEYS[1]).address
+
+
+def test_private_key_errors_do_not_echo_the_key():
+    """eth-keys would put an out-of-range key, as an integer, in its error message."""
+    for bad in (f"0x{SECP256K1_N:064x}", "0x" + "f" * 64, "0x" + "ab" * 31):
+        with pytest.raises(ValueError, match="not shown") as info:
+            eip712.sign_mint_request(EXAMPLE, CHAIN, CONTRACT, bad)
+        assert bad[2:] not in str(info.value) and str(int(bad, 16)) not in str(info.value)
 
 
 def test_idempotency_key_matches_known_answer():

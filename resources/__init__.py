@@ -24,6 +24,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             tracking_uri=settings.mlflow_tracking_uri,
             artifact_root=settings.mlflow_artifact_root,
             experiment_name=settings.mlflow_experiment_name,
+            cache_dir=str(settings.cache_dir),
         ),
         "attester": AttesterResource(
             state_dir=str(settings.home),

@@ -21,9 +21,10 @@ class ModelRegistryResource(ConfigurableResource):
     tracking_uri: str
     artifact_root: Optional[str] = None
     experiment_name: Optional[str] = None
+    cache_dir: Optional[str] = None
 
     def get_registry(self) -> ModelRegistry:
-        return ModelRegistry(self.tracking_uri, artifact_root=self.artifact_root)
+        return ModelRegistry(self.tracking_uri, artifact_root=self.artifact_root, cache_dir=self.cache_dir)
 
     def experiment_for(self, token_id: str) -> str:
         return self.experiment_name or f"hokusai-{token_id}"

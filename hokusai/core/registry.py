@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hokusai.commitments import weights_commitment
+from hokusai.core.local_store import prepare_sqlite_store
 
 CHAMPION_ALIAS = "champion"
 CANDIDATE_ALIAS = "candidate"
@@ -61,10 +62,13 @@ def sklearn_pip_requirements() -> list[str]:
 class ModelRegistry:
     """MLflow tracking and registry for Hokusai models, at one tracking URI."""
 
-    def __init__(self, tracking_uri: str, artifact_root: str | None = None):
+    def __init__(self, tracking_uri: str, artifact_root: str | None = None, cache_dir: Path | None = None):
         import mlflow
         from mlflow import MlflowClient
 
+        if cache_dir is not None:
+            prepare_sqlite_store(tracking_uri, Path(cache_dir))
+        _quiet_mlflow()
         self.tracking_uri = tracking_uri
         self.artifact_root = artifact_root
         mlflow.set_tracking_uri(tracking_uri)
@@ -196,6 +200,21 @@ class ModelRegistry:
                                                         tracking_uri=self.tracking_uri))
 
 
+def _quiet_mlflow() -> None:
+    """No progress bars, and no pickle warning: pickles are loaded only after their commitment is checked."""
+    import logging
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    sklearn_logger = logging.getLogger("mlflow.sklearn")
+    if not any(isinstance(f, _PickleWarningFilter) for f in sklearn_logger.filters):
+        sklearn_logger.addFilter(_PickleWarningFilter())
+
+
+class _PickleWarningFilter:
+    def filter(self, record: Any) -> bool:
+        return "pickle or cloudpickle" not in record.getMessage()
+
+
 def _ref(version: Any) -> ModelVersionRef:
     return ModelVersionRef(
         name=version.name,
@@ -209,9 +228,3 @@ def _ref(version: Any) -> ModelVersionRef:
 def _param(value: Any) -> str:
     text = str(value)
     return text if len(text) <= 6000 else text[:5997] + "..."
-
-
-def default_local_tracking_uri(home: Path) -> str:
-    """The embedded default: a SQLite MLflow store under the Hokusai state folder."""
-    (home / "mlflow").mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{os.path.abspath(home / 'mlflow' / 'mlflow.db')}"

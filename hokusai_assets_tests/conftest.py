@@ -1,0 +1,37 @@
+"""Shared fixtures: an isolated Hokusai state folder per test session, and the runner."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from hokusai.settings import REPO_ROOT, load_settings
+
+DEMO_TOKEN = "digits-demo"
+WALLET = "0x00000000000000000000000000000000000d1617"
+OTHER_WALLET = "0x000000000000000000000000000000000000beef"
+SAMPLES = REPO_ROOT / "tokens" / DEMO_TOKEN / "samples"
+
+
+def isolated_settings(home: Path, cache: Path):
+    """Settings for a fresh state folder; the MLflow template cache is shared to save time."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOKUSAI_", "MLFLOW_"))}
+    env.update({"HOKUSAI_HOME": str(home), "HOKUSAI_CACHE_DIR": str(cache)})
+    return load_settings(env)
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("hokusai-cache")
+
+
+@pytest.fixture
+def make_runner(tmp_path, shared_cache):
+    """Build a runner on a fresh state folder under ``tmp_path/name``."""
+    from hokusai_assets.runner import DagsterRunner
+
+    def build(name="state", ephemeral=False):
+        settings = isolated_settings(tmp_path / name, shared_cache)
+        return DagsterRunner(settings, ephemeral=ephemeral)
+
+    return build

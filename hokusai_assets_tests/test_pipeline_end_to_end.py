@@ -1,0 +1,136 @@
+"""The whole graph on embedded defaults: real training, real MLflow store, real signatures."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import AssetKey
+
+from hokusai.core.registry import CHAMPION_ALIAS, ModelRegistry
+from hokusai.verify import verify_outputs
+from hokusai_assets_tests.conftest import OTHER_WALLET, SAMPLES, WALLET
+
+IMPROVING = SAMPLES / "improving.csv"
+LABEL_NOISE = SAMPLES / "label-noise.csv"
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    """One state folder where the improving and then the label-noise sample are evaluated."""
+    from hokusai_assets.runner import DagsterRunner
+    from hokusai_assets_tests.conftest import isolated_settings
+
+    root = tmp_path_factory.mktemp("e2e")
+    runner = DagsterRunner(isolated_settings(root / "state", root / "cache"))
+    improving = runner.evaluate(IMPROVING, "digits-demo", WALLET)
+    noise = runner.evaluate(LABEL_NOISE, "digits-demo", OTHER_WALLET)
+    return runner, improving, noise
+
+
+def registry_of(runner):
+    settings = runner.settings
+    return ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+
+
+def test_improving_contribution_is_eligible_and_becomes_champion(evaluated):
+    runner, improving, _ = evaluated
+    assert improving.status == "evaluated", improving.reason
+    assert improving.delta_one_bps >= 100
+    assert improving.eligible is True and improving.reason == "accepted"
+    assert improving.champion_moved is True and improving.model_version == 2
+    champion = registry_of(runner).get_alias("hokusai-digits-demo", CHAMPION_ALIAS)
+    assert champion.version == 2
+    assert champion.tags["hokusai_token_id"] == "digits-demo"
+    assert champion.tags["benchmark_metric"] == "accuracy"
+    assert 0.0 < float(champion.tags["benchmark_value"]) <= 1.0
+    assert champion.tags["contributor_wallet"] == WALLET
+    assert champion.tags["delta_one_bps"] == str(improving.delta_one_bps)
+    assert champion.tags["data_hash"] == __import__("hashlib").sha256(IMPROVING.read_bytes()).hexdigest()
+    assert champion.weights_commitment.startswith("0x") and len(champion.weights_commitment) == 66
+
+
+def test_label_noise_is_not_eligible_and_champion_stays(evaluated):
+    runner, improving, noise = evaluated
+    assert noise.status == "evaluated", noise.reason
+    assert noise.delta_one_bps < 100
+    assert noise.eligible is False and noise.reason == "delta_below_threshold"
+    assert noise.champion_moved is False and noise.model_version == 3
+    registry = registry_of(runner)
+    assert registry.get_alias("hokusai-digits-demo", CHAMPION_ALIAS).version == 2
+    assert registry.get_alias("hokusai-digits-demo", "candidate").version == 3
+
+
+def test_mlflow_has_one_experiment_per_token_and_one_run_per_partition(evaluated):
+    runner, improving, noise = evaluated
+    registry = registry_of(runner)
+    experiment = registry.client.get_experiment_by_name("hokusai-digits-demo")
+    runs = registry.client.search_runs([experiment.experiment_id], "tags.hokusai_role = 'candidate'")
+    by_partition = {run.data.tags["hokusai_partition"]: run for run in runs}
+    assert set(by_partition) == {improving.partition_key, noise.partition_key}
+    run = by_partition[improving.partition_key].data
+    assert run.params["estimator"] == "sklearn.ensemble.RandomForestClassifier"
+    assert run.params["merge_strategy"] == "append"
+    assert run.metrics["delta_one_bps"] == improving.delta_one_bps
+    assert {"new_accuracy", "baseline_auroc", "new_f1"} <= set(run.metrics)
+
+
+def test_outputs_verify_and_a_tampered_copy_does_not(evaluated, tmp_path):
+    _, improving, _ = evaluated
+    folder = Path(improving.files["attestation.json"]).parent
+    assert all(check.passed for check in verify_outputs(folder)), verify_outputs(folder)
+    tampered = tmp_path / "tampered"
+    tampered.mkdir()
+    for name in ("attestation.json", "mint_request.json", "delta_one.json"):
+        (tampered / name).write_bytes((folder / name).read_bytes())
+    mint_request = json.loads((tampered / "mint_request.json").read_text())
+    mint_request["evaluation"]["new_score_bps"] += 1
+    (tampered / "mint_request.json").write_text(json.dumps(mint_request))
+    failed = {check.name for check in verify_outputs(tampered) if not check.passed}
+    assert {"eip712_digest", "signature[0]"} <= failed
+
+
+def test_assets_carry_metadata_for_the_ui(evaluated):
+    runner, improving, _ = evaluated
+    instance = runner.instance
+    def metadata(asset):
+        event = instance.get_latest_materialization_event(AssetKey(asset))
+        return event.asset_materialization.metadata
+    assert metadata("contributed_dataset")["dagster/row_count"].value > 0
+    assert len(metadata("contributed_dataset")["sha256"].value) == 64
+    assert "| accuracy |" in metadata("delta_one")["metric_table"].value
+    assert metadata("new_model")["mlflow_run_id"].value
+    assert metadata("attestation")["attestation_hash"].value.startswith("0x")
+
+
+def test_same_contribution_from_same_state_hashes_the_same(make_runner):
+    first = make_runner("first").evaluate(IMPROVING, "digits-demo", WALLET)
+    second = make_runner("second").evaluate(IMPROVING, "digits-demo", WALLET)
+    assert first.status == second.status == "evaluated"
+    assert first.delta_one_bps == second.delta_one_bps
+    assert first.attestation_hash == second.attestation_hash
+    for name in ("delta_one.json",):
+        assert Path(first.files[name]).read_bytes() == Path(second.files[name]).read_bytes()
+
+
+def test_missing_label_column_stops_before_training(make_runner, tmp_path):
+    frame = pd.read_csv(IMPROVING).drop(columns=["digit"])
+    path = tmp_path / "no-labels.csv"
+    frame.to_csv(path, index=False)
+    runner = make_runner()
+    outcome = runner.evaluate(path, "digits-demo", WALLET)
+    assert outcome.status == "rejected"
+    assert "label column 'digit' is missing" in outcome.reason
+    assert outcome.check == "contribution_matches_token_schema"
+    instance = runner.instance
+    assert instance.get_latest_materialization_event(AssetKey("contributed_dataset")) is not None
+    assert instance.get_latest_materialization_event(AssetKey("new_model")) is None
+    assert instance.get_latest_materialization_event(AssetKey("attestation")) is None
+
+
+def test_unreadable_upload_is_rejected_with_a_reason(make_runner, tmp_path):
+    path = tmp_path / "junk.csv"
+    path.write_bytes(b"\x00\x01\x02binary junk\xff\xfe")
+    outcome = make_runner().evaluate(path, "digits-demo", WALLET)
+    assert outcome.status == "rejected"
+    assert "not UTF-8" in outcome.reason or "could not read" in outcome.reason
