@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, runner_factory: RunnerFactory | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=settings.log_level or "WARNING", format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "verify":
             return _verify(args)
@@ -149,6 +149,8 @@ def _machine_summary(outcome: EvaluationOutcome) -> dict[str, Any]:
         "model_version": outcome.model_version,
         "champion_moved": outcome.champion_moved,
         "run_id": outcome.run_id,
+        "signer": outcome.signer,
+        "dev_key": outcome.dev_key,
         "files": outcome.files,
     }
 
@@ -160,6 +162,7 @@ def _human_summary(outcome: EvaluationOutcome) -> str:
         f"  DeltaOne: {outcome.delta_one_bps:+d} bps ({outcome.delta_one_bps / 100:+.2f} DeltaOne) - {verdict}",
         f"  {outcome.summary}",
         f"  attestation {outcome.attestation_hash}",
+        f"  signed by {outcome.signer}" + (" (DEVELOPMENT key, not for production)" if outcome.dev_key else ""),
     ]
     lines += [f"  wrote {path}" for path in outcome.files.values()]
     return "\n".join(lines)

@@ -21,6 +21,8 @@ class EvaluationOutcome:
     model_version: int | None = None
     champion_moved: bool | None = None
     summary: str | None = None
+    signer: str | None = None
+    dev_key: bool | None = None
     check: str | None = None
     step: str | None = None
 

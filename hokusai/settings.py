@@ -31,7 +31,7 @@ class Settings:
     deadline_seconds: int
     max_cost_usd_micro: int
     test_mode: bool
-    log_level: str
+    log_level: str | None  # None: the CLI stays quiet; Dagster's event log keeps everything
     random_seed: int
 
     @property
@@ -71,7 +71,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         deadline_seconds=_int(env, "HOKUSAI_MINT_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS),
         max_cost_usd_micro=_int(env, "HOKUSAI_MAX_COST_USD_MICRO", 0),
         test_mode=env.get("HOKUSAI_TEST_MODE", "").strip().lower() in TRUE_WORDS,
-        log_level=env.get("PIPELINE_LOG_LEVEL", "WARNING").upper(),
+        log_level=(env.get("PIPELINE_LOG_LEVEL") or "").upper() or None,
         random_seed=_int(env, "RANDOM_SEED", 42),
     )
 

@@ -49,7 +49,7 @@ class DagsterRunner:
         self.instance.add_dynamic_partitions(CONTRIBUTIONS_PARTITIONS_NAME, [partition_key])
         result = self.job.execute_in_process(
             partition_key=partition_key, instance=self.instance, raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": self.settings.log_level}}}},
+            run_config={"loggers": {"console": {"config": {"log_level": self.settings.log_level or "CRITICAL"}}}},
             tags={"hokusai/token_id": token_id, "hokusai/source": "cli"},
         )
         if result.success:
@@ -64,6 +64,7 @@ class DagsterRunner:
                 attestation_hash=attestation["attestation_hash"],
                 files=attestation["files"], model_version=registered["version"],
                 champion_moved=registered["champion_moved"], summary=registered["summary"],
+                signer=attestation["eip712"]["signer"], dev_key=attestation["eip712"]["dev_key"],
             )
         return _failure_outcome(result, partition_key)
 

@@ -203,6 +203,9 @@ def test_order_signatures_sorts_by_ascending_signer_address():
         eip712.order_signatures(EXAMPLE, CHAIN, CONTRACT, [sigs[0], sigs[1], sigs[0]])
 
 
+TOTAL_BPS = 10_000
+
+
 def _random_request(seed: int) -> tuple[dict, int, str]:
     """A valid request with every signed field varied (big ints, unicode, 1-6 contributors)."""
     rng = random.Random(seed)
@@ -234,7 +237,6 @@ def _random_request(seed: int) -> tuple[dict, int, str]:
     return w, rng.randrange(1, 2**64), address()
 
 
-TOTAL_BPS = 10_000
 CROSS_CHECK_CASES = {**{v["name"]: v for v in KAV},
                      **{f"random_{seed}": seed for seed in range(3)}}
 
@@ -278,8 +280,9 @@ def test_digest_sign_recover_do_not_import_eth_account():
             "heavy = {'eth_account', 'eth_keyfile', 'py_ecc'} & set(sys.modules); "
             "assert not heavy, heavy")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    out = subprocess.run([sys.executable, "-c", code, str(FIXTURES / "mint_request.v1.example.json"),
-                          KEYS[1]], check=True, env=env, capture_output=True, text=True)
+    example = str(FIXTURES / "mint_request.v1.example.json")
+    out = subprocess.run([sys.executable, "-c", code, example, KEYS[1]],
+                         check=True, env=env, capture_output=True, text=True)
     assert out.stdout.strip() == Account.from_key(KEYS[1]).address
 
 

@@ -53,14 +53,21 @@ def contribution_drop_sensor(
         context.log.warning(f"skipped {key}: {reason}")
     if plan.remaining:
         context.log.info(f"{plan.remaining} new objects left for the next tick")
-    if not plan.accepted:
+    # `hokusai evaluate` registers and runs its partition itself; don't evaluate it twice.
+    new = []
+    for obj, partition_key in plan.accepted:
+        if context.instance.has_dynamic_partition(contributions.name, partition_key):
+            context.log.info(f"skipped {obj.key}: partition {partition_key} is already registered")
+        else:
+            new.append((obj, partition_key))
+    if not new:
         return SensorResult(
             skip_reason=f"no new contributions ({len(plan.skipped)} objects skipped)",
             cursor=plan.cursor,
         )
 
     run_requests = []
-    for obj, partition_key in plan.accepted:
+    for obj, partition_key in new:
         drop = parse_drop_key(obj.key)
         run_requests.append(
             RunRequest(
@@ -72,7 +79,7 @@ def contribution_drop_sensor(
     return SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=[
-            contributions.build_add_request([pk for _, pk in plan.accepted])
+            contributions.build_add_request([pk for _, pk in new])
         ],
         cursor=plan.cursor,
     )

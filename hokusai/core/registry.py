@@ -126,12 +126,17 @@ class ModelRegistry:
 
     def register_version(self, logged: LoggedModelRef, model_name: str, tags: dict[str, Any]) -> ModelVersionRef:
         """Register a logged model as a new version of ``model_name``, tagged (with its commitment)."""
+        import contextlib
+        import io
+
         import mlflow
 
-        version = mlflow.register_model(
-            logged.model_uri, model_name, tags={**{k: str(v) for k, v in tags.items()},
-                                                COMMITMENT_TAG: logged.weights_commitment},
-        )
+        # register_model prints "Successfully registered..." to stderr; the caller reports instead.
+        with contextlib.redirect_stderr(io.StringIO()):
+            version = mlflow.register_model(
+                logged.model_uri, model_name, tags={**{k: str(v) for k, v in tags.items()},
+                                                    COMMITMENT_TAG: logged.weights_commitment},
+            )
         return self.get_version(model_name, int(version.version))
 
     def set_version_tags(self, model_name: str, version: int, tags: dict[str, Any]) -> None:

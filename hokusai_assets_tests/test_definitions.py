@@ -1,0 +1,63 @@
+"""The shape of the code location: a rename or a lost edge fails here, not in the UI."""
+
+from dagster import AssetKey, DynamicPartitionsDefinition
+
+from hokusai_assets.definitions import defs
+
+EXPECTED_PARENTS = {
+    "contributed_dataset": set(),
+    "clean_dataset": {"contributed_dataset"},
+    "baseline_model": set(),
+    "new_model": {"clean_dataset"},
+    "benchmark_metrics": {"baseline_model", "new_model"},
+    "delta_one": {"benchmark_metrics"},
+    "attestation": {"delta_one"},
+    "registered_token_model": {"attestation", "new_model"},
+}
+
+
+def test_the_eight_assets_and_their_lineage():
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == set(EXPECTED_PARENTS)
+    for name, parents in EXPECTED_PARENTS.items():
+        assert {p.to_user_string() for p in graph.get(AssetKey(name)).parent_keys} == parents, name
+
+
+def test_every_asset_is_partitioned_by_contribution_and_described():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert isinstance(node.partitions_def, DynamicPartitionsDefinition)
+        assert node.partitions_def.name == "contributions"
+        assert node.description and len(node.description) > 20, key
+        assert node.group_name in {"contribution", "models", "evaluation", "attestation"}
+        assert node.kinds, key
+
+
+def test_blocking_schema_check_gates_the_upload():
+    graph = defs.resolve_asset_graph()
+    checks = {key.name: key for key in graph.asset_check_keys}
+    key = checks["contribution_matches_token_schema"]
+    assert key.asset_key == AssetKey("contributed_dataset")
+    assert graph.get_check_spec(key).blocking
+
+
+def test_job_sensor_and_resources():
+    job = defs.resolve_job_def("evaluate_contribution")
+    assert job.partitions_def.name == "contributions"
+    assert defs.resolve_sensor_def("contribution_drop_sensor").job_name == "evaluate_contribution"
+    assert {"contribution_store", "token_specs", "model_registry", "attester"} <= set(defs.resources)
+
+
+def test_domain_library_does_not_import_dagster():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hokusai.cli, hokusai.pipeline, hokusai.claims, hokusai.registration, hokusai.verify;"
+        "bad = [m for m in sys.modules if m.split('.')[0] in {'dagster', 'hokusai_assets', 'resources', 'sensors'}];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
