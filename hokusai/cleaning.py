@@ -28,13 +28,11 @@ def row_fingerprints(frame: pd.DataFrame, spec: TokenSpec) -> pd.Series:
     so ``3``, ``3.0`` and ``"3"`` in a numeric column match.
     """
     columns = [*spec.feature_names, spec.label_column]
-    normalized = pd.DataFrame(index=frame.index)
     numeric = {f.name for f in spec.features if f.dtype in ("int", "float")}
-    for column in columns:
-        if column in numeric:
-            normalized[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64").round(9)
-        else:
-            normalized[column] = frame[column].astype(str)
+    normalized = frame[columns].apply(
+        lambda column: pd.to_numeric(column, errors="coerce").astype("float64").round(9)
+        if column.name in numeric else column.astype(str)
+    )
     return pd.util.hash_pandas_object(normalized, index=False)
 
 

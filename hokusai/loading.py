@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +81,7 @@ def profile_frame(frame: pd.DataFrame) -> dict[str, Any]:
 def _gunzip(raw: bytes) -> bytes:
     try:
         return gzip.decompress(raw)
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error) as error:
         raise ContributionFormatError(f"the file is named .gz but is not valid gzip: {error}") from None
 
 
@@ -90,12 +91,13 @@ def _parse(payload: bytes, file_format: str) -> pd.DataFrame:
             return pd.read_parquet(io.BytesIO(payload))
         text = payload.decode("utf-8-sig")
         if file_format == "csv":
-            return pd.read_csv(io.StringIO(text))
+            return pd.read_csv(io.StringIO(text), float_precision="round_trip")
         if file_format == "tsv":
-            return pd.read_csv(io.StringIO(text), sep="\t")
+            return pd.read_csv(io.StringIO(text), sep="\t", float_precision="round_trip")
+        # precise_float: the same number must load the same whatever the upload format.
         if file_format == "json":
-            return pd.read_json(io.StringIO(text), orient="records")
-        return pd.read_json(io.StringIO(text), lines=True)
+            return pd.read_json(io.StringIO(text), orient="records", precise_float=True)
+        return pd.read_json(io.StringIO(text), lines=True, precise_float=True)
     except UnicodeDecodeError as error:
         raise ContributionFormatError(f"the file is not UTF-8 text: {error}") from None
     except pd.errors.EmptyDataError:

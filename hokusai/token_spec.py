@@ -8,7 +8,7 @@ in one pass rather than one error at a time.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,14 +81,14 @@ def load_token_spec(path: Path) -> TokenSpec:
         raise TokenSpecError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(raw, dict):
         raise TokenSpecError(f"{path}: expected a mapping at the top level")
-    problems: list[str] = []
-    spec = _parse(raw, path.parent, problems)
-    if problems:
-        listed = "\n  - ".join(problems)
+    reader = _Reader(raw, path.parent)
+    spec = reader.parse()
+    if spec.token_id is not None and spec.token_id != path.stem and not reader.token_id_invalid:
+        reader.problems.append(f"token_id '{spec.token_id}' must match the file name '{path.stem}'")
+    if reader.problems:
+        listed = "\n  - ".join(reader.problems)
         raise TokenSpecError(f"{path}: invalid token spec:\n  - {listed}")
-    if spec.token_id != path.stem:
-        raise TokenSpecError(f"{path}: token_id '{spec.token_id}' must match the file name")
-    return _replace(spec, source_path=path, spec_sha256=hashlib.sha256(raw_bytes).hexdigest())
+    return replace(spec, source_path=path, spec_sha256=hashlib.sha256(raw_bytes).hexdigest())
 
 
 def load_token_specs(tokens_dir: Path) -> dict[str, TokenSpec]:
@@ -96,136 +96,166 @@ def load_token_specs(tokens_dir: Path) -> dict[str, TokenSpec]:
     return {p.stem: load_token_spec(p) for p in sorted(Path(tokens_dir).glob("*.yaml"))}
 
 
-def _replace(spec: TokenSpec, **changes: Any) -> TokenSpec:
-    from dataclasses import replace
-
-    return replace(spec, **changes)
+_REQUIRED = object()
 
 
-def _parse(raw: dict[str, Any], base_dir: Path, problems: list[str]) -> TokenSpec:
-    def get(name: str, kind: type | tuple[type, ...], default: Any = ..., *, where: dict | None = None) -> Any:
-        source = raw if where is None else where
-        if name not in source:
-            if default is ...:
-                problems.append(f"{name}: required")
+class _Reader:
+    """Reads fields with their dotted paths, collecting problems instead of stopping."""
+
+    def __init__(self, raw: dict[str, Any], base_dir: Path):
+        self.raw, self.base_dir, self.problems = raw, base_dir, []
+        self.token_id_invalid = False
+
+    def get(self, path: str, kind: type | tuple[type, ...], default: Any = _REQUIRED) -> Any:
+        """The value at dotted ``path`` if it has type ``kind``; else record a problem."""
+        source: Any = self.raw
+        *parents, name = path.split(".")
+        for parent in parents:
+            source = source.get(parent) if isinstance(source, dict) else None
+        if parents and source is None:
+            if default is _REQUIRED:
+                self._once(f"{'.'.join(parents)}: required")
+                return None
+            return default
+        if parents and not isinstance(source, dict):
+            self._once(f"{'.'.join(parents)}: expected a mapping, got {type(source).__name__}")
+            return None
+        if name not in source or source[name] is None and type(None) not in _as_tuple(kind):
+            if default is _REQUIRED:
+                self.problems.append(f"{path}: required")
                 return None
             return default
         value = source[name]
-        if not isinstance(value, kind) or isinstance(value, bool) and bool not in _as_tuple(kind):
-            problems.append(f"{name}: expected {_kind_name(kind)}, got {type(value).__name__} {value!r}")
+        kinds = _as_tuple(kind)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            self.problems.append(f"{path}: expected {_kind_name(kind)}, got {type(value).__name__} {value!r}")
             return None
         return value
 
-    token_id = get("token_id", str)
-    if token_id is not None:
-        try:
-            validate_token_id(token_id)
-        except ValueError as error:
-            problems.append(f"token_id: {error}")
-    task = _choice(get("task", str), "task", TASKS, problems)
-    primary_metric = _choice(get("primary_metric", str), "primary_metric", PRIMARY_METRICS, problems)
-    merge_strategy = _choice(get("merge_strategy", str, "append"), "merge_strategy", MERGE_STRATEGIES, problems)
-    unknown_columns = _choice(
-        get("unknown_columns", str, "reject"), "unknown_columns", UNKNOWN_COLUMN_POLICIES, problems
-    )
-    model_id_uint = get("model_id_uint", (int, str))
-    if model_id_uint is not None:
-        if not str(model_id_uint).isdigit() or int(model_id_uint) <= 0 or int(model_id_uint) >= 2**256:
-            problems.append(f"model_id_uint: expected a positive uint256, got {model_id_uint!r}")
-            model_id_uint = None
-        else:
-            model_id_uint = int(model_id_uint)
-    min_bps = get("min_improvement_bps", int, 100)
-    if min_bps is not None and not 0 <= min_bps <= 10000:
-        problems.append(f"min_improvement_bps: expected 0..10000, got {min_bps}")
+    def _once(self, problem: str) -> None:
+        if problem not in self.problems:
+            self.problems.append(problem)
 
-    label_values = get("label_values", list)
-    if label_values is not None and len(label_values) < 2:
-        problems.append("label_values: a classification task needs at least two labels")
-    if task == "binary_classification" and label_values is not None and len(label_values) != 2:
-        problems.append(f"label_values: a binary task needs exactly two labels, got {len(label_values)}")
-    positive_label = raw.get("positive_label", label_values[-1] if label_values else None)
-    if label_values and positive_label not in label_values:
-        problems.append(f"positive_label: {positive_label!r} is not one of label_values")
+    def choice(self, path: str, allowed: tuple[str, ...], default: Any = _REQUIRED) -> str | None:
+        value = self.get(path, str, default)
+        if value is not None and value not in allowed:
+            self.problems.append(f"{path}: must be one of {', '.join(allowed)}, got '{value}'")
+            return None
+        return value
 
-    features = tuple(_parse_features(get("features", list) or [], problems))
-    label_column = get("label_column", str)
-    key_column = get("key_column", (str, type(None)), None)
-    names = [f.name for f in features]
-    if label_column in names:
-        problems.append(f"label_column: '{label_column}' is also listed as a feature")
-    if merge_strategy == "update" and key_column is None:
-        problems.append("merge_strategy: 'update' needs key_column")
+    def bounded_int(self, path: str, low: int, high: int | None, default: Any = _REQUIRED) -> int | None:
+        value = self.get(path, int, default)
+        if value is not None and (value < low or (high is not None and value > high)):
+            self.problems.append(f"{path}: expected {low}..{high if high is not None else ''}, got {value}")
+            return None
+        return value
 
-    benchmark = get("benchmark", dict) or {}
-    estimator = get("estimator", dict) or {}
-    estimator_class = get("class", str, where=estimator) if estimator else None
-    if estimator_class and not estimator_class.startswith(ALLOWED_ESTIMATOR_PREFIX):
-        problems.append(f"estimator.class: only scikit-learn estimators are allowed, got '{estimator_class}'")
-    base_data = get("base_data", str)
-    benchmark_path = get("path", str, where=benchmark) if benchmark else None
-    for label, relative in (("base_data", base_data), ("benchmark.path", benchmark_path)):
-        if relative and not (base_dir / relative).is_file():
-            problems.append(f"{label}: file not found: {base_dir / relative}")
+    def data_file(self, path: str) -> Path | None:
+        relative = self.get(path, str)
+        if relative is None:
+            return None
+        if not (self.base_dir / relative).is_file():
+            self.problems.append(f"{path}: file not found: {self.base_dir / relative}")
+        return self.base_dir / relative
 
-    return TokenSpec(
-        token_id=token_id,
-        model_name=get("model_name", str),
-        model_id_uint=model_id_uint,
-        task=task,
-        label_column=label_column,
-        label_values=tuple(label_values or ()),
-        features=features,
-        primary_metric=primary_metric,
-        metric_family=get("metric_family", str, "proportion"),
-        min_improvement_bps=min_bps,
-        base_data_path=base_dir / (base_data or ""),
-        benchmark_path=base_dir / (benchmark_path or ""),
-        benchmark_spec_id=get("spec_id", str, where=benchmark) if benchmark else None,
-        benchmark_sample_cap=get("sample_cap", int, 20000, where=benchmark),
-        min_benchmark_samples=get("min_samples", int, 100, where=benchmark),
-        estimator_class=estimator_class,
-        estimator_params=dict(estimator.get("params") or {}),
-        seed=get("seed", int, 42),
-        merge_strategy=merge_strategy,
-        key_column=key_column,
-        unknown_columns=unknown_columns,
-        positive_label=positive_label,
-    )
-
-
-def _parse_features(entries: list[Any], problems: list[str]) -> list[FeatureSpec]:
-    features, seen = [], set()
-    for index, entry in enumerate(entries):
-        where = f"features[{index}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            problems.append(f"{where}: expected a mapping with a 'name'")
-            continue
-        name, dtype = entry["name"], entry.get("dtype")
-        if name in seen:
-            problems.append(f"{where}: duplicate feature '{name}'")
-        seen.add(name)
-        if dtype not in FEATURE_DTYPES:
-            problems.append(f"{where} ({name}): dtype must be one of {', '.join(FEATURE_DTYPES)}, got {dtype!r}")
-        low, high = entry.get("min"), entry.get("max")
-        if low is not None and high is not None and low > high:
-            problems.append(f"{where} ({name}): min {low} is greater than max {high}")
-        categories = entry.get("categories")
-        if dtype == "category" and not categories:
-            problems.append(f"{where} ({name}): a category feature needs 'categories'")
-        features.append(
-            FeatureSpec(name, dtype, low, high, tuple(categories) if categories else None)
+    def parse(self) -> TokenSpec:
+        token_id = self.get("token_id", str)
+        if token_id is not None:
+            try:
+                validate_token_id(token_id)
+            except ValueError as error:
+                self.problems.append(f"token_id: {error}")
+                self.token_id_invalid = True
+        task = self.choice("task", TASKS)
+        merge_strategy = self.choice("merge_strategy", MERGE_STRATEGIES, "append")
+        label_values = self.get("label_values", list)
+        if label_values is not None and len(label_values) < 2:
+            self.problems.append("label_values: a classification task needs at least two labels")
+        if task == "binary_classification" and label_values is not None and len(label_values) != 2:
+            self.problems.append(f"label_values: a binary task needs exactly two labels, got {len(label_values)}")
+        positive_label = self.raw.get("positive_label", label_values[-1] if label_values else None)
+        if label_values and positive_label not in label_values:
+            self.problems.append(f"positive_label: {positive_label!r} is not one of label_values")
+        features = tuple(self._features())
+        label_column = self.get("label_column", str)
+        key_column = self.get("key_column", (str, type(None)), None)
+        names = [f.name for f in features]
+        if label_column in names:
+            self.problems.append(f"label_column: '{label_column}' is also listed as a feature")
+        if key_column is not None and key_column in names + [label_column]:
+            self.problems.append(f"key_column: '{key_column}' must not be a feature or the label")
+        if merge_strategy == "update" and key_column is None:
+            self.problems.append("merge_strategy: 'update' needs key_column")
+        estimator_class = self.get("estimator.class", str)
+        if estimator_class and not estimator_class.startswith(ALLOWED_ESTIMATOR_PREFIX):
+            self.problems.append(f"estimator.class: only scikit-learn estimators are allowed, got '{estimator_class}'")
+        return TokenSpec(
+            token_id=token_id,
+            model_name=self.get("model_name", str),
+            model_id_uint=self._model_id_uint(),
+            task=task,
+            label_column=label_column,
+            label_values=tuple(label_values or ()),
+            features=features,
+            primary_metric=self.choice("primary_metric", PRIMARY_METRICS),
+            metric_family=self.get("metric_family", str, "proportion"),
+            min_improvement_bps=self.bounded_int("min_improvement_bps", 0, 10000, 100),
+            base_data_path=self.data_file("base_data"),
+            benchmark_path=self.data_file("benchmark.path"),
+            benchmark_spec_id=self.get("benchmark.spec_id", str),
+            benchmark_sample_cap=self.bounded_int("benchmark.sample_cap", 1, None, 20000),
+            min_benchmark_samples=self.bounded_int("benchmark.min_samples", 1, None, 100),
+            estimator_class=estimator_class,
+            estimator_params=dict(self.get("estimator.params", dict, {}) or {}),
+            seed=self.bounded_int("seed", 0, 2**32 - 1, 42),
+            merge_strategy=merge_strategy,
+            key_column=key_column,
+            unknown_columns=self.choice("unknown_columns", UNKNOWN_COLUMN_POLICIES, "reject"),
+            positive_label=positive_label,
         )
-    if not features:
-        problems.append("features: at least one feature is required")
-    return features
 
+    def _model_id_uint(self) -> int | None:
+        value = self.get("model_id_uint", (int, str))
+        if value is None:
+            return None
+        text = str(value)
+        if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**256:
+            self.problems.append(f"model_id_uint: expected a positive uint256, got {value!r}")
+            return None
+        return int(text)
 
-def _choice(value: str | None, name: str, allowed: tuple[str, ...], problems: list[str]) -> str | None:
-    if value is not None and value not in allowed:
-        problems.append(f"{name}: must be one of {', '.join(allowed)}, got '{value}'")
-        return None
-    return value
+    def _features(self) -> list[FeatureSpec]:
+        entries = self.get("features", list) or []
+        features, seen = [], set()
+        for index, entry in enumerate(entries):
+            where = f"features[{index}]"
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                self.problems.append(f"{where}: expected a mapping with a 'name'")
+                continue
+            name, dtype = entry["name"], entry.get("dtype")
+            if name in seen:
+                self.problems.append(f"{where}: duplicate feature '{name}'")
+            where = f"{where} ({name})"
+            seen.add(name)
+            if dtype not in FEATURE_DTYPES:
+                self.problems.append(f"{where}: dtype must be one of {', '.join(FEATURE_DTYPES)}, got {dtype!r}")
+            low, high = entry.get("min"), entry.get("max")
+            for bound, value in (("min", low), ("max", high)):
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                    self.problems.append(f"{where}: {bound} must be a number, got {value!r}")
+                    low, high = (None, high) if bound == "min" else (low, None)
+            if low is not None and high is not None and low > high:
+                self.problems.append(f"{where}: min {low} is greater than max {high}")
+            categories = entry.get("categories")
+            if categories is not None and not isinstance(categories, list):
+                self.problems.append(f"{where}: categories must be a list, got {type(categories).__name__}")
+                categories = None
+            if dtype == "category" and not categories:
+                self.problems.append(f"{where}: a category feature needs 'categories'")
+            features.append(FeatureSpec(name, dtype, low, high, tuple(categories) if categories else None))
+        if not features:
+            self.problems.append("features: at least one feature is required")
+        return features
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:

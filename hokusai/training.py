@@ -21,7 +21,7 @@ def merge_training_data(base: pd.DataFrame, contribution: pd.DataFrame, spec: To
                         strategy: str | None = None) -> pd.DataFrame:
     """Base + contribution under ``strategy`` (the spec's by default)."""
     strategy = strategy or spec.merge_strategy
-    columns = [*spec.feature_names, spec.label_column] + ([spec.key_column] if spec.key_column else [])
+    columns = list(dict.fromkeys([*spec.feature_names, spec.label_column, *([spec.key_column] if spec.key_column else [])]))
     base, contribution = base[columns], contribution[columns]
     if strategy == "append":
         return pd.concat([base, contribution], ignore_index=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from hokusai.token_spec import FeatureSpec, TokenSpec
@@ -55,7 +56,8 @@ def validate_contribution(frame: pd.DataFrame, spec: TokenSpec) -> SchemaReport:
             SchemaProblem("missing_column", column, f"required {what} '{column}' is missing",
                           observed=sorted(map(str, frame.columns))[:20], expected=column)
         )
-    unknown = [str(c) for c in frame.columns if c not in expected]
+    unknown_labels = [c for c in frame.columns if c not in expected]
+    unknown = [str(c) for c in unknown_labels]
     if unknown and spec.unknown_columns == "reject":
         report.problems.append(
             SchemaProblem("unknown_columns", None,
@@ -63,64 +65,99 @@ def validate_contribution(frame: pd.DataFrame, spec: TokenSpec) -> SchemaReport:
                           observed=unknown[:20], expected="only the token's columns")
         )
     elif unknown:
-        report.frame = report.frame.drop(columns=unknown)
+        report.frame = report.frame.drop(columns=unknown_labels)
         report.dropped_columns = unknown
-    for feature in spec.features:
-        if feature.name in report.frame.columns:
-            _check_feature(report, feature)
+    present = [f for f in spec.features if f.name in report.frame.columns]
+    _check_numeric(report, [f for f in present if f.dtype in ("int", "float")])
+    for feature in present:
+        if feature.dtype == "category":
+            _check_category(report, feature)
+        elif feature.dtype == "bool":
+            _check_bool(report, feature)
     if spec.label_column in report.frame.columns:
         _check_label(report, spec)
     return report
 
 
-def _check_feature(report: SchemaReport, feature: FeatureSpec) -> None:
+def _check_numeric(report: SchemaReport, features: list[FeatureSpec]) -> None:
+    """Coerce every numeric feature to float64 at once and count bad values per column."""
+    if not features:
+        return
+    names = [f.name for f in features]
+    raw = report.frame[names]
+    coerced = raw.apply(lambda column: column if _is_number_column(column) else pd.to_numeric(column, errors="coerce"))
+    values = coerced.to_numpy(dtype="float64")
+    missing = np.isnan(values)
+    not_numeric = (missing & raw.notna().to_numpy()).sum(axis=0)
+    fractional = (~missing & (np.mod(values, 1, where=~missing, out=np.zeros_like(values)) != 0)).sum(axis=0)
+    low = np.array([-np.inf if f.minimum is None else f.minimum for f in features], dtype="float64")
+    high = np.array([np.inf if f.maximum is None else f.maximum for f in features], dtype="float64")
+    outside = (values < low) | (values > high)
+    outside_counts = outside.sum(axis=0)
+    for index, feature in enumerate(features):
+        name = feature.name
+        if not_numeric[index]:
+            report.coercion_errors[name] = int(not_numeric[index])
+            bad_values = raw[name][missing[:, index] & raw[name].notna().to_numpy()]
+            report.problems.append(
+                SchemaProblem("not_numeric", name,
+                              f"column '{name}' has {int(not_numeric[index])} value(s) that are not numbers",
+                              observed=_preview(bad_values.astype(str).unique()), expected=feature.dtype)
+            )
+        if feature.dtype == "int" and fractional[index]:
+            report.problems.append(
+                SchemaProblem("not_integer", name,
+                              f"column '{name}' has {int(fractional[index])} non-integer value(s)",
+                              observed=int(fractional[index]), expected="whole numbers")
+            )
+        if outside_counts[index]:
+            seen = values[outside[:, index], index]
+            report.problems.append(
+                SchemaProblem("out_of_range", name,
+                              f"column '{name}' has {int(outside_counts[index])} value(s) outside "
+                              f"[{feature.minimum}, {feature.maximum}]",
+                              observed=[float(seen.min()), float(seen.max())],
+                              expected=[feature.minimum, feature.maximum])
+            )
+    report.frame[names] = values
+
+
+def _is_number_column(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
+_TRUE_WORDS = {"true", "yes", "y", "t", "1", "1.0"}
+_FALSE_WORDS = {"false", "no", "n", "f", "0", "0.0"}
+
+
+def _check_bool(report: SchemaReport, feature: FeatureSpec) -> None:
+    """Accept booleans, 0/1 and true/false-like words; anything else is reported."""
     column = report.frame[feature.name]
-    if feature.dtype in ("int", "float"):
-        coerced = pd.to_numeric(column, errors="coerce")
-        bad = int((coerced.isna() & column.notna()).sum())
-        if bad:
-            report.coercion_errors[feature.name] = bad
-            report.problems.append(
-                SchemaProblem("not_numeric", feature.name,
-                              f"column '{feature.name}' has {bad} value(s) that are not numbers",
-                              observed=_preview(column[coerced.isna() & column.notna()].astype(str).unique()),
-                              expected=feature.dtype)
-            )
-        if feature.dtype == "int":
-            fractional = int((coerced.notna() & (coerced % 1 != 0)).sum())
-            if fractional:
-                report.problems.append(
-                    SchemaProblem("not_integer", feature.name,
-                                  f"column '{feature.name}' has {fractional} non-integer value(s)",
-                                  observed=fractional, expected="whole numbers")
-                )
-        _check_range(report, feature, coerced)
-        report.frame[feature.name] = coerced.astype("float64")
-    elif feature.dtype == "category":
-        allowed = set(feature.categories or ())
-        outside = column.notna() & ~column.isin(allowed)
-        if outside.any():
-            report.problems.append(
-                SchemaProblem("unknown_category", feature.name,
-                              f"column '{feature.name}' has {int(outside.sum())} value(s) outside its categories",
-                              observed=_preview(column[outside].astype(str).unique()), expected=sorted(map(str, allowed)))
-            )
-
-
-def _check_range(report: SchemaReport, feature: FeatureSpec, values: pd.Series) -> None:
-    low, high = feature.minimum, feature.maximum
-    outside = pd.Series(False, index=values.index)
-    if low is not None:
-        outside |= values < low
-    if high is not None:
-        outside |= values > high
-    count = int(outside.sum())
-    if count:
+    lookup = {}
+    for value in column.dropna().unique():
+        word = str(value).strip().lower()
+        lookup[value] = True if word in _TRUE_WORDS else False if word in _FALSE_WORDS else None
+    coerced = column.map(lookup)
+    bad = column.notna() & coerced.isna()
+    if bad.any():
         report.problems.append(
-            SchemaProblem("out_of_range", feature.name,
-                          f"column '{feature.name}' has {count} value(s) outside [{low}, {high}]",
-                          observed=[float(values[outside].min()), float(values[outside].max())],
-                          expected=[low, high])
+            SchemaProblem("not_boolean", feature.name,
+                          f"column '{feature.name}' has {int(bad.sum())} value(s) that are not true/false",
+                          observed=_preview(column[bad].astype(str).unique()), expected="true/false or 1/0")
+        )
+    else:
+        report.frame[feature.name] = coerced.astype("boolean")
+
+
+def _check_category(report: SchemaReport, feature: FeatureSpec) -> None:
+    column = report.frame[feature.name]
+    allowed = set(feature.categories or ())
+    outside = column.notna() & ~column.isin(allowed)
+    if outside.any():
+        report.problems.append(
+            SchemaProblem("unknown_category", feature.name,
+                          f"column '{feature.name}' has {int(outside.sum())} value(s) outside its categories",
+                          observed=_preview(column[outside].astype(str).unique()), expected=sorted(map(str, allowed)))
         )
 
 

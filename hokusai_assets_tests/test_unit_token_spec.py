@@ -290,67 +290,47 @@ def test_invalid_yaml(tmp_path):
         load_token_spec(path)
 
 
-# --- bugs: problems that are not reported (or crash) -----------------------------------
+# --- problems that once crashed or went unreported ---------------------------------------
 
 BUG_CASES = [
     pytest.param(
         dict(estimator={}), "estimator.class",
-        marks=pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                                 reason="BUG: 'estimator: {}' loads with estimator_class=None"),
         id="empty_estimator_mapping",
     ),
     pytest.param(
         dict(benchmark={}), "benchmark.path",
-        marks=pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason="BUG: 'benchmark: {}' loads with no path/spec_id "
-                                                    "(benchmark_path = the spec's folder, spec_id None)"),
         id="empty_benchmark_mapping",
     ),
     pytest.param(
         dict(benchmark={"path": "data/bench.csv"}), "benchmark.spec_id: required",
-        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="BUG: nested problems lose their parent path "
-                                                    "('spec_id: required', not 'benchmark.spec_id')"),
         id="nested_field_path_benchmark",
     ),
     pytest.param(
         dict(estimator={"params": {}}), "estimator.class: required",
-        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="BUG: nested problems lose their parent path "
-                                                    "('class: required', not 'estimator.class')"),
         id="nested_field_path_estimator",
     ),
     pytest.param(
         dict(estimator={"class": "sklearn.tree.DecisionTreeClassifier", "params": [1, 2]}), "estimator.params",
-        marks=pytest.mark.xfail(strict=True, raises=TypeError, reason="BUG: non-mapping estimator.params raises a raw "
-                                                    "TypeError from dict(), not TokenSpecError"),
         id="estimator_params_list",
     ),
     pytest.param(
         dict(features=[{"name": "x", "dtype": "int", "min": "0", "max": 16}]), "features[0] (x)",
-        marks=pytest.mark.xfail(strict=True, raises=TypeError, reason="BUG: a non-numeric feature min/max raises a raw "
-                                                    "TypeError ('>' between str and int)"),
         id="feature_min_is_string",
     ),
     pytest.param(
         dict(features=[{"name": "x", "dtype": "int", "min": "low"}]), "features[0] (x)",
-        marks=pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason="BUG: a non-numeric feature min without max is "
-                                                    "accepted (validation later compares numbers to 'low')"),
         id="feature_min_is_word",
     ),
     pytest.param(
         dict(features=[{"name": "c", "dtype": "category", "categories": "red"}]), "features[0] (c)",
-        marks=pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason="BUG: 'categories: red' (a string) is accepted and "
-                                                    "split into categories ('r', 'e', 'd')"),
         id="categories_is_string",
     ),
     pytest.param(
         dict(model_id_uint="²"), "model_id_uint",
-        marks=pytest.mark.xfail(strict=True, raises=ValueError, reason="BUG: str.isdigit() accepts '²' and int('²') raises "
-                                                    "a bare ValueError, not TokenSpecError"),
         id="model_id_superscript_digit",
     ),
     pytest.param(
         dict(benchmark={"path": "data/bench.csv", "spec_id": "b", "sample_cap": 0}), "sample_cap",
-        marks=pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason="BUG: benchmark.sample_cap 0 (or negative) is accepted; "
-                                                    "evaluation.benchmark_rows then fails in train_test_split"),
         id="sample_cap_zero",
     ),
 ]
@@ -364,8 +344,6 @@ def test_spec_problem_is_reported_as_token_spec_error(tmp_path, changes, fragmen
     assert fragment in str(caught.value)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="BUG: the file-name mismatch is only checked when the rest of "
-                                       "the spec is valid, so it is not listed with the other problems")
 def test_file_name_mismatch_is_listed_with_other_problems(tmp_path):
     path = write_spec(tmp_path, spec_with(token_id="other-token", task="regression"))
     with pytest.raises(TokenSpecError) as caught:

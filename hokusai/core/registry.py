@@ -22,6 +22,8 @@ CHAMPION_ALIAS = "champion"
 CANDIDATE_ALIAS = "candidate"
 COMMITMENT_TAG = "weights_commitment"
 MODEL_ARTIFACT_NAME = "model"
+_VERIFIED_MODELS: dict[tuple[str, str, int, str | None], Any] = {}
+_VERIFIED_MODELS_LIMIT = 8
 
 
 class RegistryError(RuntimeError):
@@ -181,7 +183,19 @@ class ModelRegistry:
             return weights_commitment(self._download(model_uri, scratch))
 
     def load_verified_model(self, ref: ModelVersionRef) -> Any:
-        """Load a version's model after checking its files against its recorded commitment."""
+        """Load a version's model after checking its files against its recorded commitment.
+
+        A verified model is kept in memory (a few per process), so a warm process does not
+        download and check the same champion for every contribution.
+        """
+        cache_key = (self.tracking_uri, ref.name, ref.version, ref.weights_commitment)
+        if cache_key not in _VERIFIED_MODELS:
+            if len(_VERIFIED_MODELS) >= _VERIFIED_MODELS_LIMIT:
+                _VERIFIED_MODELS.pop(next(iter(_VERIFIED_MODELS)))
+            _VERIFIED_MODELS[cache_key] = self._load_and_verify(ref)
+        return _VERIFIED_MODELS[cache_key]
+
+    def _load_and_verify(self, ref: ModelVersionRef) -> Any:
         import pickle
 
         expected = ref.weights_commitment
