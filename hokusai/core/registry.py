@@ -224,6 +224,7 @@ def _quiet_mlflow() -> None:
     import logging
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # nothing leaves the machine unasked
     sklearn_logger = logging.getLogger("mlflow.sklearn")
     if not any(isinstance(f, _PickleWarningFilter) for f in sklearn_logger.filters):
         sklearn_logger.addFilter(_PickleWarningFilter())
