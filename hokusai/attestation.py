@@ -23,7 +23,8 @@ ATTESTATION_SCHEMA = "hokusai.attestation.v1"
 
 def software_versions() -> dict[str, str]:
     """Versions of the packages that determine an evaluation's numbers."""
-    return {name: version(name) for name in ("scikit-learn", "numpy", "pandas")} | {"hokusai": __version__}
+    return {name: version(name) for name in ("scikit-learn", "numpy", "pandas", "pyarrow", "mlflow")} | {
+        "hokusai": __version__}
 
 
 def evaluation_id(token_id: str, partition_key: str, baseline_version: int, baseline_commitment: str) -> str:
@@ -61,9 +62,25 @@ def build_attestation(
             "eligible": delta_one["eligibility"]["eligible"],
             "reason": delta_one["eligibility"]["reason"],
             "min_improvement_bps": delta_one["eligibility"]["min_improvement_bps"],
+            "statistics": computation.get("primary_metric_statistics"),
             "delta_one_sha256": canonical_hash(delta_one),
         },
         "software": software_versions(),
+    }
+
+
+def _statistics_fields(statistics: dict[str, Any] | None) -> dict[str, Any]:
+    """The mint request's evaluation statistics. Its schema allows only 0..10000 bps, so a
+    negative interval bound is carried as 0 (the attestation keeps the signed value)."""
+    if not statistics:
+        return {}
+    clamp = lambda value: max(0, min(10000, int(value)))  # noqa: E731
+    return {
+        "ci_low_bps": clamp(statistics["ci_low_bps"]),
+        "ci_high_bps": clamp(statistics["ci_high_bps"]),
+        "p_value": statistics["p_value"],
+        "effect_size_bps": clamp(statistics["effect_size_bps"]),
+        "statistical_method": statistics["method"],
     }
 
 
@@ -117,6 +134,7 @@ def build_mint_request(
             "actual_cost_usd_micro": actual_cost_usd_micro,
             "sample_size_baseline": attestation["data"]["benchmark_sample_size"],
             "sample_size_candidate": attestation["data"]["benchmark_sample_size"],
+            **_statistics_fields(result.get("statistics")),
             "statistical_reason": result["reason"],
         },
         "contributors": [

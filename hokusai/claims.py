@@ -13,6 +13,7 @@ from typing import Any
 
 from hokusai import __version__
 from hokusai.attestation import build_attestation, evaluation_id
+from hokusai.data_commitments import ROWS_COMMITMENT_SCHEME
 from hokusai.delta_one import DELTA_ONE_DEFINITION, compute_delta_one
 from hokusai.pipeline import BenchmarkResult
 from hokusai.token_spec import TokenSpec
@@ -36,20 +37,26 @@ def delta_one_document(spec: TokenSpec, result: BenchmarkResult) -> dict[str, An
             "contributed_samples": contribution.rows,
             "total_samples": result.candidate["training_rows"],
             "data_manifest": {"partition_key": contribution.partition_key,
-                              "clean_rows_sha256": contribution.rows_sha256, **contribution.stats},
+                              "clean_rows_sha256": contribution.rows_sha256,
+                              "clean_rows_root": contribution.rows_root, **contribution.stats},
         },
         evaluation={
             "token_id": spec.token_id,
             "task": spec.task,
             "benchmark_spec_id": spec.benchmark_spec_id,
             "benchmark_sha256": measured["benchmark_sha256"],
+            "benchmark_rows_root": measured["benchmark_rows_root"],
             "benchmark_rows": measured["benchmark_rows"],
             "sample_size": measured["sample_size"],
             "seed": spec.seed,
             "merge_strategy": spec.merge_strategy,
+            "estimator": spec.estimator_class,
+            "committed_columns": [*spec.feature_names, spec.label_column],
         },
         pipeline={"pipeline": "hokusai-data-platform", "version": __version__,
                   "definition": DELTA_ONE_DEFINITION, "token_spec_sha256": spec.spec_sha256},
+        significance=measured.get("bootstrap"),
+        min_samples=spec.min_benchmark_samples,
     )
 
 
@@ -64,8 +71,10 @@ def attestation_document(spec: TokenSpec, delta_one: dict[str, Any]) -> dict[str
                "metric_family": spec.metric_family, "spec_sha256": spec.spec_sha256, "seed": spec.seed},
         contribution={"partition_key": partition_key, "wallet_address": contributor["wallet_address"],
                       "sha256": contributor["data_hash"], "clean_rows": contributor["contributed_samples"],
-                      "clean_rows_sha256": contributor["data_manifest"]["clean_rows_sha256"]},
+                      "clean_rows_sha256": contributor["data_manifest"]["clean_rows_sha256"],
+                      "clean_rows_root": contributor["data_manifest"]["clean_rows_root"]},
         data={"benchmark_spec_id": evaluation["benchmark_spec_id"], "benchmark_sha256": evaluation["benchmark_sha256"],
+              "benchmark_rows_root": evaluation["benchmark_rows_root"], "rows_commitment_scheme": ROWS_COMMITMENT_SCHEME,
               "benchmark_rows": evaluation["benchmark_rows"], "benchmark_sample_size": evaluation["sample_size"],
               "training_rows": candidate["training_rows"], "training_sha256": candidate["training_sha256"],
               "merge_strategy": evaluation["merge_strategy"]},

@@ -24,14 +24,15 @@ from hokusai.settings import Settings, load_settings
 
 DEMO_WALLET = "0x00000000000000000000000000000000000d1617"
 DEMO_TOKEN = "digits-demo"
-OUTPUT_FILES = ("delta_one.json", "attestation.json", "mint_request.json")
+OUTPUT_FILES = ("delta_one.json", "attestation.json", "mint_request.json", "zk_output.json", "rejection.json",
+                "clean_rows.csv")
 
 
 class Runner(Protocol):
     def evaluate(self, path: Path, token_id: str, wallet_address: str) -> EvaluationOutcome: ...
 
 
-# (settings, ephemeral) -> runner; an ephemeral runner keeps no Dagster history.
+# (settings, dry_run) -> runner; a dry-run runner keeps no Dagster history.
 RunnerFactory = Callable[[Settings, bool], Runner]
 
 
@@ -49,9 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="evaluate the demo token's improving sample contribution")
     demo.add_argument("--output-dir", type=Path)
     demo.add_argument("--json", action="store_true")
-    verify = commands.add_parser("verify", help="recompute hashes and the EIP-712 digest, recover the signer")
-    verify.add_argument("file", type=Path, help="attestation.json, or the folder holding it")
+    verify = commands.add_parser(
+        "verify", help="check evaluation outputs (hashes, EIP-712 digest, signer), a row proof, or a model folder")
+    verify.add_argument("file", type=Path, help="attestation.json or its folder; a proof .json; a model folder")
     verify.add_argument("--signer", help="require this attester address")
+    verify.add_argument("--root", help="require this Merkle root (row proof) or weights commitment (model)")
+    again = commands.add_parser("reproduce", help="re-run an evaluation from its pins; compare the claim hash")
+    again.add_argument("partition", help="the partition key, e.g. digits-demo/0x…/improving.csv@c30ca20e4ebc")
+    prove = commands.add_parser("prove-row", help="prove one cleaned row belongs to an evaluated contribution")
+    prove.add_argument("outputs", type=Path, help="the evaluation's output folder (holding clean_rows.csv)")
+    prove.add_argument("index", type=int, help="row number, from 0")
     return parser
 
 
@@ -62,6 +70,10 @@ def main(argv: list[str] | None = None, runner_factory: RunnerFactory | None = N
     try:
         if args.command == "verify":
             return _verify(args)
+        if args.command == "prove-row":
+            return _prove_row(args)
+        if args.command == "reproduce":
+            return _reproduce(args, settings)
         if runner_factory is None:
             raise RuntimeError("evaluation needs a runner (use the installed `hokusai` command)")
         if args.command == "demo":
@@ -118,14 +130,16 @@ def _evaluate(runner: Runner, settings: Settings, path: Path, token_id: str, wal
               file=sys.stderr)
         return 2
     outcome = runner.evaluate(path, token_id, wallet)
-    if outcome.status == "evaluated" and args.output_dir:
+    if outcome.files and args.output_dir:
         outcome.files = _copy_outputs(outcome.files, args.output_dir)
     if args.json:
         print(json.dumps(_machine_summary(outcome), indent=2))
     elif outcome.status == "evaluated":
         print(_human_summary(outcome))
     if outcome.status != "evaluated":
-        print(f"hokusai evaluate: {outcome.status}: {outcome.reason}", file=sys.stderr)
+        record = outcome.files.get("rejection.json")
+        where = f" (record: {record})" if record else ""
+        print(f"hokusai evaluate: {outcome.status}: {outcome.reason}{where}", file=sys.stderr)
     return outcome.exit_code
 
 
@@ -168,11 +182,63 @@ def _human_summary(outcome: EvaluationOutcome) -> str:
     return "\n".join(lines)
 
 
+def _reproduce(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from hokusai.contribution_store import LocalFolderStore
+    from hokusai.core.registry import ModelRegistry
+    from hokusai.intake import IntakePolicy
+    from hokusai.loading import LoadLimits
+    from hokusai.pii import pii_key
+    from hokusai.reproduce import reproduce
+    from hokusai.secrets import load_pii_secret
+    from hokusai.token_spec import load_token_spec, read_token_table
+
+    secret = load_pii_secret(settings.home, os.environ)
+    checks = reproduce(
+        args.partition,
+        outputs_root=settings.outputs_dir,
+        store=LocalFolderStore(settings.drop_zone),
+        registry=ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root, settings.cache_dir),
+        spec_for=lambda token: load_token_spec(settings.tokens_dir / f"{token}.yaml"),
+        pii_key_for=lambda token: pii_key(secret, token),
+        base_for=lambda spec: read_token_table(spec.base_data_path),
+        benchmark_for=lambda spec: read_token_table(spec.benchmark_path),
+        policy=IntakePolicy(LoadLimits(settings.max_upload_bytes, settings.max_rows, settings.max_columns),
+                            settings.max_benchmark_share),
+    )
+    for check in checks:
+        print(f"{'ok  ' if check.passed else 'FAIL'} {check.name}: {check.detail}")
+    return 0 if all(check.passed for check in checks) else 2
+
+
+def _prove_row(args: argparse.Namespace) -> int:
+    from hokusai.data_commitments import ROWS_FILE, prove_row, read_rows_file
+
+    rows = args.outputs / ROWS_FILE
+    if not rows.exists():
+        print(f"hokusai prove-row: no {ROWS_FILE} in {args.outputs}", file=sys.stderr)
+        return 2
+    try:
+        proof = prove_row(read_rows_file(rows), args.index).as_dict()
+    except IndexError as error:
+        print(f"hokusai prove-row: {error}", file=sys.stderr)
+        return 2
+    attestation = args.outputs / "attestation.json"
+    if attestation.exists():
+        committed = json.loads(attestation.read_text())["attestation"]["contribution"].get("clean_rows_root")
+        if committed != proof["root"]:
+            print(f"hokusai prove-row: {ROWS_FILE} does not match the attested root {committed}", file=sys.stderr)
+            return 2
+    print(json.dumps(proof, indent=2))
+    return 0
+
+
 def _verify(args: argparse.Namespace) -> int:
-    from hokusai.verify import verify_outputs
+    from hokusai.verify import verify_path
 
     try:
-        checks = verify_outputs(args.file, expected_signer=args.signer)
+        checks = verify_path(args.file, expected_signer=args.signer, expected_root=args.root)
     except (FileNotFoundError, KeyError, ValueError) as error:
         print(f"hokusai verify: cannot verify {args.file}: {error}", file=sys.stderr)
         return 2

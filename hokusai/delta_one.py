@@ -4,8 +4,13 @@
 (0-10000, ROUND_HALF_EVEN); DeltaOne in bps is the primary metric's
 ``new_bps - baseline_bps`` (100 bps = 1 percentage point = one DeltaOne). It is
 computed from the rounded scores so it equals exactly what the mint request
-carries on chain. A contribution is eligible when DeltaOne reaches the token's
-minimum.
+carries on chain.
+
+Eligibility (``hokusai-eligibility-v1``), checked in this order, with one reason
+from a fixed vocabulary: the benchmark sample has at least the token's minimum
+rows (else ``insufficient_samples``); DeltaOne reaches the token's minimum (else
+``delta_below_threshold``); the 95% paired-bootstrap interval of the gain lies
+above zero (else ``not_significant``); then ``accepted``.
 """
 
 from __future__ import annotations
@@ -17,8 +22,31 @@ from hokusai.evaluation import METRIC_NAMES
 
 DELTA_ONE_DEFINITION = "hokusai-delta-one-v1"
 DELTA_ONE_SCHEMA_VERSION = "1.0"
+ELIGIBILITY_RULE = "hokusai-eligibility-v1"
 REASON_ACCEPTED = "accepted"
 REASON_BELOW_THRESHOLD = "delta_below_threshold"
+REASON_NOT_SIGNIFICANT = "not_significant"
+REASON_INSUFFICIENT_SAMPLES = "insufficient_samples"
+REASON_BENCHMARK_MISMATCH = "benchmark_mismatch"
+REASONS = (REASON_ACCEPTED, REASON_BELOW_THRESHOLD, REASON_NOT_SIGNIFICANT, REASON_INSUFFICIENT_SAMPLES,
+           REASON_BENCHMARK_MISMATCH)
+
+
+def bps_int(value: float) -> int:
+    """A bps figure as an integer, rounded half to even (what a circuit or contract consumes)."""
+    return int(Decimal(repr(float(value))).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def eligibility_verdict(delta_bps: int, min_improvement_bps: int, significance: dict[str, Any] | None,
+                        sample_size: int | None, min_samples: int | None) -> tuple[bool, str]:
+    """(eligible, reason) under ``hokusai-eligibility-v1``."""
+    if min_samples is not None and sample_size is not None and sample_size < min_samples:
+        return False, REASON_INSUFFICIENT_SAMPLES
+    if delta_bps < min_improvement_bps:
+        return False, REASON_BELOW_THRESHOLD
+    if significance is not None and not significance["ci_low_bps"] > 0:
+        return False, REASON_NOT_SIGNIFICANT
+    return True, REASON_ACCEPTED
 
 
 def score_bps(value: float) -> int:
@@ -58,12 +86,31 @@ def compute_delta_one(
     contributor: dict[str, Any],
     evaluation: dict[str, Any],
     pipeline: dict[str, Any],
+    significance: dict[str, Any] | None = None,
+    min_samples: int | None = None,
 ) -> dict[str, Any]:
-    """The DeltaOne JSON document (DESIGN.md), with our bps fields and the eligibility verdict."""
+    """The DeltaOne JSON document (DESIGN.md), with our bps fields and the eligibility verdict.
+
+    ``significance`` is the paired bootstrap of the primary metric (``hokusai.significance``).
+    """
     table = metric_deltas(baseline_metrics, new_metrics)
     primary = table[primary_metric]
     delta_bps = primary["delta_bps"]
-    eligible = delta_bps >= min_improvement_bps
+    statistics = None
+    if significance is not None:
+        statistics = {
+            "method": significance["method"],
+            "resamples": significance["resamples"],
+            "seed": significance["seed"],
+            "sample_size": significance["sample_size"],
+            "ci_low_bps": bps_int(significance["ci_low_bps"]),
+            "ci_high_bps": bps_int(significance["ci_high_bps"]),
+            "p_value": significance["p_value"],
+            "effect_size_bps": abs(delta_bps),
+            "confidence": 0.95,
+        }
+    eligible, reason = eligibility_verdict(delta_bps, min_improvement_bps, statistics,
+                                           evaluation.get("sample_size"), min_samples)
     return {
         "schema_version": DELTA_ONE_SCHEMA_VERSION,
         "delta_computation": {
@@ -77,11 +124,14 @@ def compute_delta_one(
             "metrics_included": list(METRIC_NAMES),
             "improved_metrics": [m for m in METRIC_NAMES if table[m]["delta_bps"] > 0],
             "degraded_metrics": [m for m in METRIC_NAMES if table[m]["delta_bps"] < 0],
+            "primary_metric_statistics": statistics,
         },
         "eligibility": {
             "eligible": eligible,
-            "reason": REASON_ACCEPTED if eligible else REASON_BELOW_THRESHOLD,
+            "reason": reason,
+            "rule": ELIGIBILITY_RULE,
             "min_improvement_bps": min_improvement_bps,
+            "min_samples": min_samples,
         },
         "baseline_model": baseline_model,
         "new_model": new_model,

@@ -71,5 +71,19 @@ def evaluate_model(model: Any, benchmark: pd.DataFrame, spec: TokenSpec) -> dict
     return {
         "metrics": {name: float(values[name]) for name in METRIC_NAMES},
         "sample_size": int(len(truth)),
-        "correct": (predicted == truth),
+        "truth": truth,
+        "predicted": predicted,
+        "probabilities": probabilities,
     }
+
+
+def bootstrap_primary_metric(baseline: dict[str, Any], new: dict[str, Any], spec: TokenSpec) -> dict[str, Any]:
+    """The paired bootstrap of the spec's primary metric over the rows both models scored."""
+    from hokusai.significance import paired_bootstrap
+
+    result = paired_bootstrap(
+        spec.primary_metric, baseline["truth"], baseline["predicted"], new["predicted"],
+        baseline["probabilities"], new["probabilities"], list(spec.label_values), spec.positive_label,
+        spec.task == "binary_classification", resamples=spec.bootstrap_resamples, seed=spec.seed,
+    )
+    return result.as_dict()

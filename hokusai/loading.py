@@ -45,15 +45,42 @@ def detect_format(filename: str) -> tuple[str, bool]:
     )
 
 
-def load_contribution(raw: bytes, filename: str, source_uri: str, etag: str) -> LoadedContribution:
+@dataclass(frozen=True)
+class LoadLimits:
+    """Upper bounds on an upload, so one file cannot exhaust the machine."""
+
+    max_bytes: int = 512 * 1024 * 1024
+    max_rows: int = 5_000_000
+    max_columns: int = 1_000
+
+
+def load_contribution(raw: bytes, filename: str, source_uri: str, etag: str,
+                      limits: LoadLimits = LoadLimits()) -> LoadedContribution:
     """Parse ``raw`` by its file name into a frame and build the manifest."""
     file_format, gzipped = detect_format(filename)
-    payload = _gunzip(raw) if gzipped else raw
-    frame = _parse(payload, file_format)
+    if len(raw) > limits.max_bytes:
+        raise ContributionFormatError(f"the file is {len(raw):,} bytes; the limit is {limits.max_bytes:,}")
+    payload = _gunzip(raw, limits.max_bytes) if gzipped else raw
+    if not payload.strip():
+        raise ContributionFormatError("the file is empty")
+    encoding, delimiter = "binary", None
+    if file_format == "parquet":
+        frame = _read_parquet(payload)
+    else:
+        encoding, text = decode_text(payload)
+        frame, delimiter = _read_text(text, file_format)
     if frame.shape[1] == 0:
         raise ContributionFormatError("the file has no columns")
+    if frame.shape[1] > limits.max_columns:
+        raise ContributionFormatError(f"the file has {frame.shape[1]:,} columns; the limit is {limits.max_columns:,}")
     if frame.empty:
         raise ContributionFormatError("the file has a header but no data rows")
+    if len(frame) > limits.max_rows:
+        raise ContributionFormatError(f"the file has {len(frame):,} rows; the limit is {limits.max_rows:,}")
+    frame.columns = [str(column).strip() for column in frame.columns]
+    _flatten_nested_cells(frame)
+    if len(set(frame.columns)) != len(frame.columns):
+        raise ContributionFormatError("the file has duplicate column names")
     manifest = {
         "source_uri": source_uri,
         "etag": etag,
@@ -61,46 +88,138 @@ def load_contribution(raw: bytes, filename: str, source_uri: str, etag: str) -> 
         "sha256": hashlib.sha256(raw).hexdigest(),
         "format": file_format,
         "gzip": gzipped,
-        "encoding": "utf-8" if file_format != "parquet" else "binary",
+        "encoding": encoding,
+        "delimiter": delimiter,
         **profile_frame(frame),
     }
     return LoadedContribution(frame=frame, manifest=manifest)
 
 
+def _flatten_nested_cells(frame: pd.DataFrame) -> None:
+    """Nested JSON values (objects, arrays) become their JSON text: a table holds scalars."""
+    import json
+
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            nested = frame[column].map(lambda value: isinstance(value, (dict, list)))
+            if nested.any():
+                frame.loc[nested, column] = frame.loc[nested, column].map(
+                    lambda value: json.dumps(value, sort_keys=True, ensure_ascii=False))
+
+
 def profile_frame(frame: pd.DataFrame) -> dict[str, Any]:
     """Rows, columns, dtypes, null and distinct counts per column."""
+    distinct = {}
+    for column in frame.columns:
+        try:
+            distinct[str(column)] = int(frame[column].nunique(dropna=True))
+        except TypeError:  # unhashable cells (nested JSON): count their text forms
+            distinct[str(column)] = int(frame[column].astype(str).nunique(dropna=True))
     return {
         "rows": int(len(frame)),
         "columns": [str(c) for c in frame.columns],
         "dtypes": {str(c): str(t) for c, t in frame.dtypes.items()},
         "nulls": {str(c): int(n) for c, n in frame.isna().sum().items()},
-        "distinct": {str(c): int(n) for c, n in frame.nunique(dropna=True).items()},
+        "distinct": distinct,
     }
 
 
-def _gunzip(raw: bytes) -> bytes:
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
+def decode_text(payload: bytes) -> tuple[str, str]:
+    """(encoding, text): a BOM decides; else strict UTF-8; else charset-normalizer's best guess.
+
+    Binary data (NUL bytes outside a UTF-16/32 BOM) is refused rather than guessed at.
+    """
+    for bom, encoding in _BOMS:
+        if payload.startswith(bom):
+            try:
+                return encoding, payload.decode(encoding)
+            except UnicodeDecodeError as error:
+                raise ContributionFormatError(f"the file starts with a {encoding} mark but is not {encoding}: {error}") from None
+    if b"\x00" in payload[:65536]:
+        raise ContributionFormatError("the file looks binary (it contains NUL bytes), not text")
     try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as error:
+        return "utf-8", payload.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(payload[: 1024 * 1024]).best()
+    if best is None:
+        raise ContributionFormatError("the file's text encoding could not be recognised; save it as UTF-8")
+    try:
+        return best.encoding, payload.decode(best.encoding)
+    except (UnicodeDecodeError, LookupError):
+        raise ContributionFormatError(
+            f"the file is not valid {best.encoding} text throughout; save it as UTF-8") from None
+
+
+def _gunzip(raw: bytes, max_bytes: int) -> bytes:
+    try:
+        decompressor = zlib.decompressobj(wbits=31)
+        payload = decompressor.decompress(raw, max_bytes + 1)
+        if len(payload) > max_bytes:
+            raise ContributionFormatError(f"the file unpacks to more than {max_bytes:,} bytes")
+        if not decompressor.eof:
+            raise ContributionFormatError("the file is named .gz but the gzip stream is truncated")
+        return payload
+    except zlib.error as error:
         raise ContributionFormatError(f"the file is named .gz but is not valid gzip: {error}") from None
 
 
-def _parse(payload: bytes, file_format: str) -> pd.DataFrame:
+def _read_parquet(payload: bytes) -> pd.DataFrame:
     try:
-        if file_format == "parquet":
-            return pd.read_parquet(io.BytesIO(payload))
-        text = payload.decode("utf-8-sig")
-        if file_format == "csv":
-            return pd.read_csv(io.StringIO(text), float_precision="round_trip")
-        if file_format == "tsv":
-            return pd.read_csv(io.StringIO(text), sep="\t", float_precision="round_trip")
+        return pd.read_parquet(io.BytesIO(payload))
+    except (ValueError, OSError) as error:
+        raise ContributionFormatError(f"could not read the file as parquet: {error}") from None
+
+
+def _read_text(text: str, file_format: str) -> tuple[pd.DataFrame, str | None]:
+    try:
+        if file_format in ("csv", "tsv"):
+            delimiter = "\t" if file_format == "tsv" else sniff_delimiter(text)
+            _refuse_duplicate_header(text, delimiter)
+            frame = pd.read_csv(io.StringIO(text), sep=delimiter, float_precision="round_trip",
+                                on_bad_lines="error", low_memory=False)
+            return frame, delimiter
         # precise_float: the same number must load the same whatever the upload format.
         if file_format == "json":
-            return pd.read_json(io.StringIO(text), orient="records", precise_float=True)
-        return pd.read_json(io.StringIO(text), lines=True, precise_float=True)
-    except UnicodeDecodeError as error:
-        raise ContributionFormatError(f"the file is not UTF-8 text: {error}") from None
+            if not text.lstrip().startswith("["):
+                raise ContributionFormatError("a .json contribution must be an array of records: [{...}, ...]")
+            return pd.read_json(io.StringIO(text), orient="records", precise_float=True), None
+        return pd.read_json(io.StringIO(text), lines=True, precise_float=True), None
     except pd.errors.EmptyDataError:
         raise ContributionFormatError("the file is empty") from None
-    except (ValueError, pd.errors.ParserError, OSError) as error:
-        raise ContributionFormatError(f"could not read the file as {file_format}: {error}") from None
+    except (ValueError, pd.errors.ParserError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ContributionFormatError(f"could not read the file as {file_format}: {message}") from None
+
+
+def _refuse_duplicate_header(text: str, delimiter: str) -> None:
+    """pandas renames a repeated column to 'name.1'; a contribution must not repeat one."""
+    import csv
+
+    header = next(csv.reader(io.StringIO(text[:65536]), delimiter=delimiter), [])
+    names = [name.strip() for name in header]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ContributionFormatError(f"the file has duplicate column names: {', '.join(repeated)}")
+
+
+def sniff_delimiter(text: str) -> str:
+    """The CSV delimiter among , ; | and tab, judged from the first lines."""
+    import csv
+
+    sample = text[:65536]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;|\t").delimiter
+    except csv.Error:
+        return ","

@@ -1,47 +1,23 @@
-"""The evaluation of one contribution, step by step, as plain functions.
+"""The models side of an evaluation, step by step, as plain functions.
 
 Each function is one asset of the Dagster graph (``hokusai_assets``) and can be
 called without Dagster; the values passed between them are the dataclasses here.
+The contribution side (reading, scrubbing, cleaning) is ``hokusai.intake``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from hokusai.cleaning import clean_contribution
-from hokusai.contribution_store import ContributionStore, resolve_partition
 from hokusai.core.registry import CHAMPION_ALIAS, ModelRegistry
-from hokusai.drops import parse_drop_key
-from hokusai.evaluation import benchmark_rows, evaluate_model
-from hokusai.loading import load_contribution
+from hokusai.evaluation import benchmark_rows, bootstrap_primary_metric, evaluate_model
+from hokusai.data_commitments import frame_root
+from hokusai.intake import CleanDataset, committed_rows, frame_sha256
 from hokusai.token_spec import TokenSpec
 from hokusai.training import merge_training_data, train_model
-from hokusai.validation import SchemaReport, validate_contribution
-
-
-@dataclass
-class ContributedDataset:
-    partition_key: str
-    token_id: str
-    wallet_address: str
-    filename: str
-    frame: pd.DataFrame
-    manifest: dict[str, Any]
-
-
-@dataclass
-class CleanDataset:
-    partition_key: str
-    token_id: str
-    wallet_address: str
-    frame: pd.DataFrame
-    stats: dict[str, Any]
-    rows_sha256: str
-    raw_sha256: str
 
 
 @dataclass(frozen=True)
@@ -69,6 +45,7 @@ class ContributionSummary:
     rows_sha256: str
     rows: int
     stats: dict[str, Any]
+    rows_root: str = ""
 
 
 @dataclass
@@ -97,55 +74,6 @@ class BenchmarkResult:
     measured: dict[str, Any]
 
 
-def frame_sha256(frame: pd.DataFrame) -> str:
-    """A content hash of a frame's rows and column names (order-sensitive)."""
-    digest = hashlib.sha256("\x1f".join(map(str, frame.columns)).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
-
-
-def read_contribution(store: ContributionStore, partition_key: str) -> ContributedDataset:
-    """Resolve a partition to its dropped object and parse it (raises with a reason if unusable)."""
-    stored = resolve_partition(store, partition_key)
-    drop = parse_drop_key(stored.key)
-    loaded = load_contribution(store.read_bytes(stored.key), drop.filename, store.uri(stored.key), stored.etag)
-    return ContributedDataset(
-        partition_key=partition_key,
-        token_id=drop.token_id,
-        wallet_address=drop.wallet_address,
-        filename=drop.filename,
-        frame=loaded.frame,
-        manifest=loaded.manifest,
-    )
-
-
-def check_schema(contributed: ContributedDataset, spec: TokenSpec) -> SchemaReport:
-    return validate_contribution(contributed.frame, spec)
-
-
-class ContributionRejected(ValueError):
-    """The contribution cannot be used; the message is for the contributor."""
-
-
-def clean(contributed: ContributedDataset, spec: TokenSpec, benchmark: pd.DataFrame) -> CleanDataset:
-    """Validate, coerce and de-duplicate; reject if nothing usable is left."""
-    report = check_schema(contributed, spec)
-    if not report.passed:
-        raise ContributionRejected(report.summary())
-    result = clean_contribution(report.frame, spec, benchmark)
-    if result.frame.empty:
-        raise ContributionRejected("no rows left after removing duplicates and benchmark copies")
-    return CleanDataset(
-        partition_key=contributed.partition_key,
-        token_id=contributed.token_id,
-        wallet_address=contributed.wallet_address,
-        frame=result.frame,
-        stats={**result.stats, "dropped_columns": report.dropped_columns},
-        rows_sha256=frame_sha256(result.frame),
-        raw_sha256=contributed.manifest["sha256"],
-    )
-
-
 def ensure_baseline(registry: ModelRegistry, spec: TokenSpec, base: pd.DataFrame, experiment: str) -> BaselinePin:
     """The token's current champion; on first use, train one on the base data and crown it."""
     champion = registry.get_alias(spec.model_name, CHAMPION_ALIAS)
@@ -166,6 +94,12 @@ def ensure_baseline(registry: ModelRegistry, spec: TokenSpec, base: pd.DataFrame
         registry.set_alias(spec.model_name, CHAMPION_ALIAS, champion.version)
         trained_now = True
     return BaselinePin(spec.model_name, champion.version, champion.run_id, champion.weights_commitment, trained_now)
+
+
+def pinned_baseline(registry: ModelRegistry, spec: TokenSpec, version: int) -> BaselinePin:
+    """The baseline a partition was first evaluated against, so a re-run reproduces its claim."""
+    ref = registry.get_version(spec.model_name, version)
+    return BaselinePin(spec.model_name, ref.version, ref.run_id, ref.weights_commitment)
 
 
 def train_candidate(registry: ModelRegistry, spec: TokenSpec, base: pd.DataFrame, contribution: CleanDataset,
@@ -191,9 +125,21 @@ def train_candidate(registry: ModelRegistry, spec: TokenSpec, base: pd.DataFrame
         partition_key=contribution.partition_key, token_id=contribution.token_id,
         wallet_address=contribution.wallet_address, raw_sha256=contribution.raw_sha256,
         rows_sha256=contribution.rows_sha256, rows=len(contribution.frame), stats=contribution.stats,
+        rows_root=contribution.rows_root,
     )
     return CandidateModel(model, logged.run_id, logged.model_uri, logged.weights_commitment,
                           len(training), frame_sha256(training), summary)
+
+
+def benchmark_root(benchmark: pd.DataFrame, spec: TokenSpec) -> str:
+    """The data commitment of the token's whole benchmark, cached per content hash."""
+    key = (spec.benchmark_spec_id, frame_sha256(benchmark))
+    if key not in _BENCHMARK_ROOTS:
+        _BENCHMARK_ROOTS[key] = frame_root(committed_rows(benchmark, spec))
+    return _BENCHMARK_ROOTS[key]
+
+
+_BENCHMARK_ROOTS: dict[tuple[str, str], str] = {}
 
 
 def training_params(spec: TokenSpec, rows: int, role: str) -> dict[str, Any]:
@@ -213,11 +159,14 @@ def measure_on_benchmark(registry: ModelRegistry, pin: BaselinePin, candidate: C
     """Load the pinned champion (verified against its commitment) and score both models."""
     champion = registry.load_verified_model(registry.get_version(pin.model_name, pin.version))
     rows = benchmark_rows(benchmark, spec)
+    baseline, new = evaluate_model(champion, rows, spec), evaluate_model(candidate.model, rows, spec)
     measured = {
-        "baseline": evaluate_model(champion, rows, spec),
-        "new": evaluate_model(candidate.model, rows, spec),
+        "baseline": baseline,
+        "new": new,
+        "bootstrap": bootstrap_primary_metric(baseline, new, spec),
         "benchmark_rows": len(benchmark),
         "sample_size": len(rows),
         "benchmark_sha256": frame_sha256(benchmark),
+        "benchmark_rows_root": benchmark_root(benchmark, spec),
     }
     return BenchmarkResult(pin, candidate.as_dict(), candidate.contribution, measured)

@@ -41,6 +41,13 @@ def register_candidate(registry: ModelRegistry, spec: TokenSpec, candidate: Cand
         **{f"new_{k}": v["new_value"] for k, v in computation["metric_deltas"].items()},
         "delta_one_bps": computation["delta_one_bps"],
     })
+    existing = _version_with_claim(registry, spec.model_name, attestation_hash)
+    if existing is not None:  # the same claim was registered by an earlier run: don't add a twin
+        current = registry.get_alias(spec.model_name, CHAMPION_ALIAS)
+        alias = CHAMPION_ALIAS if current is not None and current.version == existing.version else CANDIDATE_ALIAS
+        return {"model_name": spec.model_name, "version": existing.version, "alias": alias,
+                "champion_moved": False, "tags": existing.tags, "already_registered": True,
+                "summary": f"{spec.model_name} v{existing.version} already registered for this claim ({alias})"}
     version = registry.register_version(
         LoggedModelRef(candidate.run_id, candidate.model_uri, candidate.weights_commitment), spec.model_name, tags
     )
@@ -62,6 +69,17 @@ def register_candidate(registry: ModelRegistry, spec: TokenSpec, candidate: Cand
         "alias": alias,
         "champion_moved": moved,
         "tags": tags,
+        "already_registered": False,
         "summary": f"{spec.model_name} v{version.version} registered as {alias} ({why}; "
                    f"DeltaOne {computation['delta_one_bps']} bps)",
     }
+
+
+def _version_with_claim(registry: ModelRegistry, model_name: str, attestation_hash: str):
+    """The version already registered for this attestation hash, if any."""
+    from hokusai.core.registry import _ref
+
+    found = registry.client.search_model_versions(
+        f"name = '{model_name}' and tags.attestation_hash = '{attestation_hash}'"
+    )
+    return _ref(min(found, key=lambda v: int(v.version))) if found else None

@@ -30,6 +30,10 @@ class Settings:
     verifying_contract: str
     deadline_seconds: int
     max_cost_usd_micro: int
+    max_upload_bytes: int
+    max_rows: int
+    max_columns: int
+    max_benchmark_share: float
     test_mode: bool
     log_level: str | None  # None: the CLI stays quiet; Dagster's event log keeps everything
     random_seed: int
@@ -70,6 +74,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         verifying_contract=env.get("HOKUSAI_VERIFYING_CONTRACT", "0x" + "0" * 39 + "1"),
         deadline_seconds=_int(env, "HOKUSAI_MINT_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS),
         max_cost_usd_micro=_int(env, "HOKUSAI_MAX_COST_USD_MICRO", 0),
+        max_upload_bytes=_int(env, "HOKUSAI_MAX_UPLOAD_BYTES", 512 * 1024 * 1024),
+        max_rows=_int(env, "HOKUSAI_MAX_ROWS", 5_000_000),
+        max_columns=_int(env, "HOKUSAI_MAX_COLUMNS", 1_000),
+        max_benchmark_share=float(env.get("HOKUSAI_MAX_BENCHMARK_SHARE") or 0.01),
         test_mode=env.get("HOKUSAI_TEST_MODE", "").strip().lower() in TRUE_WORDS,
         log_level=(env.get("PIPELINE_LOG_LEVEL") or "").upper() or None,
         random_seed=_int(env, "RANDOM_SEED", 42),

@@ -60,6 +60,7 @@ class TokenSpec:
     estimator_params: dict[str, Any]
     seed: int
     merge_strategy: str = "append"
+    bootstrap_resamples: int = 1000
     key_column: str | None = None
     unknown_columns: str = "reject"
     positive_label: Any = None
@@ -89,6 +90,13 @@ def load_token_spec(path: Path) -> TokenSpec:
         listed = "\n  - ".join(reader.problems)
         raise TokenSpecError(f"{path}: invalid token spec:\n  - {listed}")
     return replace(spec, source_path=path, spec_sha256=hashlib.sha256(raw_bytes).hexdigest())
+
+
+def read_token_table(path: Path) -> "pd.DataFrame":
+    """A token's base or benchmark table (CSV or Parquet)."""
+    import pandas as pd
+
+    return pd.read_parquet(path) if Path(path).suffix == ".parquet" else pd.read_csv(path)
 
 
 def load_token_specs(tokens_dir: Path) -> dict[str, TokenSpec]:
@@ -205,6 +213,7 @@ class _Reader:
             benchmark_spec_id=self.get("benchmark.spec_id", str),
             benchmark_sample_cap=self.bounded_int("benchmark.sample_cap", 1, None, 20000),
             min_benchmark_samples=self.bounded_int("benchmark.min_samples", 1, None, 100),
+            bootstrap_resamples=self.bounded_int("benchmark.bootstrap_resamples", 1000, 100_000, 1000),
             estimator_class=estimator_class,
             estimator_params=dict(self.get("estimator.params", dict, {}) or {}),
             seed=self.bounded_int("seed", 0, 2**32 - 1, 42),

@@ -22,6 +22,7 @@ class SchemaProblem:
     message: str
     observed: Any = None
     expected: Any = None
+    cells: int = 0  # how many cells the problem affects (for the quality score)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,13 +103,14 @@ def _check_numeric(report: SchemaReport, features: list[FeatureSpec]) -> None:
             report.problems.append(
                 SchemaProblem("not_numeric", name,
                               f"column '{name}' has {int(not_numeric[index])} value(s) that are not numbers",
-                              observed=_preview(bad_values.astype(str).unique()), expected=feature.dtype)
+                              observed=_preview(bad_values.astype(str).unique()), expected=feature.dtype,
+                              cells=int(not_numeric[index]))
             )
         if feature.dtype == "int" and fractional[index]:
             report.problems.append(
                 SchemaProblem("not_integer", name,
                               f"column '{name}' has {int(fractional[index])} non-integer value(s)",
-                              observed=int(fractional[index]), expected="whole numbers")
+                              observed=int(fractional[index]), expected="whole numbers", cells=int(fractional[index]))
             )
         if outside_counts[index]:
             seen = values[outside[:, index], index]
@@ -117,7 +119,7 @@ def _check_numeric(report: SchemaReport, features: list[FeatureSpec]) -> None:
                               f"column '{name}' has {int(outside_counts[index])} value(s) outside "
                               f"[{feature.minimum}, {feature.maximum}]",
                               observed=[float(seen.min()), float(seen.max())],
-                              expected=[feature.minimum, feature.maximum])
+                              expected=[feature.minimum, feature.maximum], cells=int(outside_counts[index]))
             )
     report.frame[names] = values
 
@@ -143,7 +145,8 @@ def _check_bool(report: SchemaReport, feature: FeatureSpec) -> None:
         report.problems.append(
             SchemaProblem("not_boolean", feature.name,
                           f"column '{feature.name}' has {int(bad.sum())} value(s) that are not true/false",
-                          observed=_preview(column[bad].astype(str).unique()), expected="true/false or 1/0")
+                          observed=_preview(column[bad].astype(str).unique()), expected="true/false or 1/0",
+                          cells=int(bad.sum()))
         )
     else:
         report.frame[feature.name] = coerced.astype("boolean")
@@ -157,7 +160,8 @@ def _check_category(report: SchemaReport, feature: FeatureSpec) -> None:
         report.problems.append(
             SchemaProblem("unknown_category", feature.name,
                           f"column '{feature.name}' has {int(outside.sum())} value(s) outside its categories",
-                          observed=_preview(column[outside].astype(str).unique()), expected=sorted(map(str, allowed)))
+                          observed=_preview(column[outside].astype(str).unique()), expected=sorted(map(str, allowed)),
+                          cells=int(outside.sum()))
         )
 
 
@@ -168,7 +172,7 @@ def _check_label(report: SchemaReport, spec: TokenSpec) -> None:
         report.problems.append(
             SchemaProblem("missing_label", spec.label_column,
                           f"{missing} row(s) have no label in '{spec.label_column}'",
-                          observed=missing, expected=0)
+                          observed=missing, expected=0, cells=missing)
         )
     allowed = list(spec.label_values)
     lookup = {value: _match_label(value, allowed) for value in labels.dropna().unique()}
@@ -178,7 +182,8 @@ def _check_label(report: SchemaReport, spec: TokenSpec) -> None:
         report.problems.append(
             SchemaProblem("unknown_label", spec.label_column,
                           f"{int(unknown.sum())} label(s) in '{spec.label_column}' are not one of {allowed}",
-                          observed=_preview(labels[unknown].astype(str).unique()), expected=allowed)
+                          observed=_preview(labels[unknown].astype(str).unique()), expected=allowed,
+                          cells=int(unknown.sum()))
         )
     else:
         report.frame[spec.label_column] = normalized

@@ -73,3 +73,34 @@ def _read(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"{path} not found") from None
+
+
+def verify_path(path: Path, expected_signer: str | None = None, expected_root: str | None = None) -> list[Check]:
+    """Verify whatever ``path`` is: a model folder, a row inclusion proof, or evaluation outputs."""
+    if path.is_dir() and (path / "MLmodel").exists():
+        return [verify_model_dir(path, expected_root)]
+    if path.suffix == ".json" and path.is_file():
+        document = _read(path)
+        if document.get("scheme") == "sha256-rows-merkle-v1":
+            return verify_proof(document, expected_root)
+    return verify_outputs(path, expected_signer)
+
+
+def verify_model_dir(path: Path, expected: str | None) -> Check:
+    """Recompute a downloaded model's ``sha256-merkle-v1`` weights commitment."""
+    from hokusai.commitments import weights_commitment
+
+    commitment = weights_commitment(path)
+    if expected is None:
+        return Check("weights_commitment", True, commitment)
+    return Check("weights_commitment", commitment == expected.lower(), f"recomputed {commitment}, expected {expected}")
+
+
+def verify_proof(proof: dict[str, Any], expected_root: str | None) -> list[Check]:
+    """A row inclusion proof: the row hashes up to the root, and the root is the committed one."""
+    from hokusai.data_commitments import verify_row
+
+    checks = [Check("row_inclusion", verify_row(proof), f"row {proof.get('index')} under root {proof.get('root')}")]
+    if expected_root is not None:
+        checks.append(Check("root", proof.get("root") == expected_root.lower(), f"expected {expected_root}"))
+    return checks

@@ -1,31 +1,75 @@
-"""Blocking checks: a contribution that fails them never reaches training."""
+"""Blocking checks: a contribution that fails them never reaches training.
 
+Each runs a Great Expectations (GX Core 1.x) suite derived from the token spec;
+the upload's check also runs Hokusai's own schema validation, which names every
+bad column with its counts. A failure is recorded as the partition's rejection.
+"""
 
-from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
-from hokusai.pipeline import ContributedDataset, check_schema
-from hokusai_assets.assets.contribution import contributed_dataset
+from hokusai.expectations import clean_expectations, contribution_expectations, run_expectations
+from hokusai.intake import CleanDataset, ContributedDataset, check_schema
+from hokusai.pii import LEFTOVER_PII_PATTERNS
+from hokusai.rejections import record_rejection
+from hokusai_assets.assets.contribution import clean_dataset, contributed_dataset
 from hokusai_assets.partitions import contributions
+from resources.outputs import OutputsResource
 from resources.token_specs import TokenSpecsResource
 
 
-@asset_check(asset=contributed_dataset, blocking=True, partitions_def=contributions,
-             description="The upload has the token's columns, dtypes, ranges and labels.")
-def contribution_matches_token_schema(
-    contributed_dataset: ContributedDataset, token_specs: TokenSpecsResource
-) -> AssetCheckResult:
-    spec = token_specs.get_spec(contributed_dataset.token_id)
-    report = check_schema(contributed_dataset, spec)
-    problems = [problem.as_dict() for problem in report.problems]
+def _result(context, outputs: OutputsResource, stage: str, problems: list[str], details: list, evaluated: int,
+            manifest) -> AssetCheckResult:
+    passed = not problems
+    if not passed:
+        record_rejection(outputs.dir_for(context.partition_key), partition_key=context.partition_key,
+                         stage=stage, reasons=problems, manifest=manifest, details=details)
     return AssetCheckResult(
-        passed=report.passed,
+        passed=passed,
         severity=AssetCheckSeverity.ERROR,
-        description=report.summary(),
+        description="; ".join(problems) if problems else f"all {evaluated} checks passed",
         metadata={
-            "problems": len(problems),
-            "expected_columns": len(spec.feature_names) + 1,
-            "observed_columns": contributed_dataset.frame.shape[1],
-            "what_to_fix": MetadataValue.md("\n".join(f"- {p['message']}" for p in problems) or "nothing"),
-            "details": MetadataValue.json(problems),
+            "checks_evaluated": evaluated,
+            "checks_failed": len(problems),
+            "what_to_fix": MetadataValue.md("\n".join(f"- {p}" for p in problems) or "nothing"),
+            "details": MetadataValue.json(details),
         },
     )
+
+
+@asset_check(asset=contributed_dataset, blocking=True, partitions_def=contributions,
+             description="The upload has the token's columns, dtypes, ranges, labels and a minimum of rows "
+                         "(Great Expectations suite + schema validation).")
+def contribution_matches_token_schema(
+    context: AssetCheckExecutionContext,
+    contributed_dataset: ContributedDataset,
+    token_specs: TokenSpecsResource,
+    outputs: OutputsResource,
+) -> AssetCheckResult:
+    spec = token_specs.get_spec(contributed_dataset.token_id)
+    schema = check_schema(contributed_dataset, spec)
+    expectations = run_expectations(contributed_dataset.frame, contribution_expectations(spec),
+                                    f"{spec.token_id}-contribution")
+    problems = [p.message for p in schema.problems]
+    problems += [f["problem"] for f in expectations.failures if f["problem"] not in problems]
+    details = [p.as_dict() for p in schema.problems] + expectations.failures
+    return _result(context, outputs, "contribution_matches_token_schema", problems, details,
+                   expectations.evaluated, contributed_dataset.manifest)
+
+
+@asset_check(asset=clean_dataset, blocking=True, partitions_def=contributions,
+             description="Cleaned rows have valid labels, enough rows, and no personal data left "
+                         "(Great Expectations suite).")
+def clean_rows_meet_expectations(
+    context: AssetCheckExecutionContext,
+    clean_dataset: CleanDataset,
+    token_specs: TokenSpecsResource,
+    outputs: OutputsResource,
+) -> AssetCheckResult:
+    spec = token_specs.get_spec(clean_dataset.token_id)
+    text_columns = [str(c) for c in clean_dataset.frame.columns
+                    if clean_dataset.frame[c].dtype == object and c != spec.label_column]
+    report = run_expectations(clean_dataset.frame, clean_expectations(spec, text_columns, list(LEFTOVER_PII_PATTERNS.values())),
+                              f"{spec.token_id}-clean")
+    problems = [f["problem"] for f in report.failures]
+    return _result(context, outputs, "clean_rows_meet_expectations", problems, report.failures,
+                   report.evaluated, None)

@@ -5,10 +5,11 @@ import sys
 from hokusai.cli import main as cli_main
 
 
-def _runner_factory(settings, ephemeral):
+def _runner_factory(settings, dry_run):
+    """A dry run keeps no Dagster history (an in-memory instance) and tags its runs as such."""
     from hokusai_assets.runner import DagsterRunner
 
-    return DagsterRunner(settings, ephemeral=ephemeral)
+    return DagsterRunner(settings, ephemeral=dry_run, dry_run=dry_run)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     """Definitions bound to ``settings`` (the environment's by default)."""
     return Definitions(
         assets=load_assets_from_modules([contribution, models, evaluation, attestation]),
-        asset_checks=[checks.contribution_matches_token_schema],
+        asset_checks=[checks.contribution_matches_token_schema, checks.clean_rows_meet_expectations],
         jobs=[evaluate_contribution],
         sensors=[contribution_drop_sensor],
         resources=build_resources(settings),

@@ -10,11 +10,14 @@ import os
 import shutil
 from pathlib import Path
 
-from dagster import DagsterEventType, DagsterInstance
+from dagster import AssetKey, DagsterEventType, DagsterInstance
 
+from hokusai.claims import output_dir_for
 from hokusai.contribution_store import LocalFolderStore
+from hokusai.data_commitments import ROWS_FILE
 from hokusai.drops import partition_key_for
 from hokusai.outcome import EvaluationOutcome
+from hokusai.rejections import REJECTION_FILE
 from hokusai.settings import REPO_ROOT, Settings
 from hokusai_assets.jobs import EVALUATE_CONTRIBUTION_JOB
 from hokusai_assets.partitions import CONTRIBUTIONS_PARTITIONS_NAME
@@ -35,22 +38,41 @@ def local_instance(settings: Settings) -> DagsterInstance:
 class DagsterRunner:
     """Runs evaluations for the CLI; keeps definitions and instance warm between calls."""
 
-    def __init__(self, settings: Settings, ephemeral: bool = False):
+    def __init__(self, settings: Settings, ephemeral: bool = False, dry_run: bool = False):
         from hokusai_assets.definitions import build_definitions
 
         self.settings = settings
+        self.tags = {"hokusai/source": "cli", **({"hokusai/dry_run": "true"} if dry_run else {})}
         self.instance = DagsterInstance.ephemeral() if ephemeral else local_instance(settings)
         self.job = build_definitions(settings).resolve_job_def(EVALUATE_CONTRIBUTION_JOB)
 
-    def evaluate(self, path: Path, token_id: str, wallet_address: str) -> EvaluationOutcome:
+    def drop(self, path: Path, token_id: str, wallet_address: str) -> str:
+        """Put the file into the drop zone as an upload would be, and register its partition."""
         store = LocalFolderStore(self.settings.drop_zone)
         stored = store.put_bytes(f"{token_id}/{wallet_address.lower()}/{path.name}", path.read_bytes())
         partition_key = partition_key_for(stored)
         self.instance.add_dynamic_partitions(CONTRIBUTIONS_PARTITIONS_NAME, [partition_key])
+        return partition_key
+
+    def check_intake(self, path: Path, token_id: str, wallet_address: str) -> EvaluationOutcome:
+        """Only the contribution side (load, scrub, checks, clean): accepted or rejected, no training."""
+        partition_key = self.drop(path, token_id, wallet_address)
+        result = self.job.execute_in_process(
+            partition_key=partition_key, instance=self.instance, raise_on_error=False,
+            asset_selection=[AssetKey("contributed_dataset"), AssetKey("clean_dataset")],
+            run_config={"loggers": {"console": {"config": {"log_level": self.settings.log_level or "CRITICAL"}}}},
+        )
+        if result.success:
+            return EvaluationOutcome(status="evaluated", partition_key=partition_key, run_id=result.run_id,
+                                     summary="accepted by the quality gate")
+        return self._failure_outcome(result, partition_key)
+
+    def evaluate(self, path: Path, token_id: str, wallet_address: str) -> EvaluationOutcome:
+        partition_key = self.drop(path, token_id, wallet_address)
         result = self.job.execute_in_process(
             partition_key=partition_key, instance=self.instance, raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": self.settings.log_level or "CRITICAL"}}}},
-            tags={"hokusai/token_id": token_id, "hokusai/source": "cli"},
+            tags={"hokusai/token_id": token_id, **self.tags},
         )
         if result.success:
             attestation = result.output_for_node("attestation")
@@ -62,11 +84,24 @@ class DagsterRunner:
                 eligible=attestation["attestation"]["result"]["eligible"],
                 reason=attestation["attestation"]["result"]["reason"],
                 attestation_hash=attestation["attestation_hash"],
-                files=attestation["files"], model_version=registered["version"],
+                files=_with_rows_file(attestation["files"], self.settings, partition_key),
+                model_version=registered["version"],
                 champion_moved=registered["champion_moved"], summary=registered["summary"],
                 signer=attestation["eip712"]["signer"], dev_key=attestation["eip712"]["dev_key"],
             )
-        return _failure_outcome(result, partition_key)
+        return self._failure_outcome(result, partition_key)
+
+    def _failure_outcome(self, result, partition_key: str) -> EvaluationOutcome:
+        outcome = _failure_outcome(result, partition_key)
+        record = output_dir_for(self.settings.outputs_dir, partition_key) / REJECTION_FILE
+        if outcome.status == "rejected" and record.exists():
+            outcome.files = {REJECTION_FILE: str(record)}
+        return outcome
+
+
+def _with_rows_file(files: dict[str, str], settings: Settings, partition_key: str) -> dict[str, str]:
+    rows = output_dir_for(settings.outputs_dir, partition_key) / ROWS_FILE
+    return {**files, ROWS_FILE: str(rows)} if rows.exists() else dict(files)
 
 
 def _failure_outcome(result, partition_key: str) -> EvaluationOutcome:

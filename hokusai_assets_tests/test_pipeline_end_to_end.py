@@ -133,4 +133,6 @@ def test_unreadable_upload_is_rejected_with_a_reason(make_runner, tmp_path):
     path.write_bytes(b"\x00\x01\x02binary junk\xff\xfe")
     outcome = make_runner().evaluate(path, "digits-demo", WALLET)
     assert outcome.status == "rejected"
-    assert "not UTF-8" in outcome.reason or "could not read" in outcome.reason
+    assert "looks binary" in outcome.reason
+    record = json.loads(Path(outcome.files["rejection.json"]).read_text())
+    assert record["stage"] == "contributed_dataset" and record["reasons"] == [outcome.reason]

@@ -129,14 +129,13 @@ ERRORS = [
     ("empty_tsv", b"", "f.tsv", "the file is empty"),
     ("header_only_csv", b"a,b,c\n", "f.csv", "the file has a header but no data rows"),
     ("empty_json_array", b"[]", "f.json", "the file has no columns"),
-    ("empty_jsonl", b"", "f.jsonl", "the file has no columns"),
+    ("empty_jsonl", b"", "f.jsonl", "the file is empty"),
     ("bad_json", b"{not json", "f.json", "could not read the file as json"),
     ("bad_gzip", b"this is not gzip", "f.csv.gz", "the file is named .gz but is not valid gzip"),
-    ("truncated_gzip", gzip.compress(b"a,b\n1,2\n")[:-6], "f.csv.gz", "the file is named .gz but is not valid gzip"),
-    ("non_utf8", "a,b\ncafé,1\n".encode("latin-1"), "f.csv", "the file is not UTF-8 text"),
-    ("utf16", "a,b\n1,2\n".encode("utf-16"), "f.csv", "the file is not UTF-8 text"),
+    ("truncated_gzip", gzip.compress(b"a,b\n1,2\n")[:-6], "f.csv.gz", "the file is named .gz but the gzip stream is truncated"),
+    ("binary_junk", b"\x00\x01\x02binary\xff\xfe junk", "f.csv", "the file looks binary"),
     ("bad_parquet", b"PAR1 definitely not parquet", "f.parquet", "could not read the file as parquet"),
-    ("empty_parquet", b"", "f.parquet", "could not read the file as parquet"),
+    ("empty_parquet", b"", "f.parquet", "the file is empty"),
     ("ragged_csv", b"a,b\n1,2\n1,2,3,4\n", "f.csv", "could not read the file as csv"),
     ("unsupported", b"a,b\n1,2\n", "f.xlsx", "unsupported file type 'f.xlsx'"),
 ]
@@ -185,3 +184,23 @@ def test_parquet_floats_round_trip_exactly():
     pd.DataFrame({"a": [0.04097352393619469]}).to_parquet(buffer, index=False)
     loaded = load_contribution(buffer.getvalue(), "f.parquet", "uri", "etag").frame
     assert loaded["a"].tolist() == [0.04097352393619469]
+
+
+@pytest.mark.parametrize("encoding, expected", [
+    ("latin-1", {"cp1252", "latin_1", "iso8859_1", "iso8859_15", "cp1250"}),
+    ("utf-16", {"utf-16"}),
+    ("utf-8-sig", {"utf-8-sig"}),
+])
+def test_text_encodings_are_detected_and_recorded(encoding, expected):
+    raw = "name,city\nRenée,Zürich\nJosé,São Paulo\nFrançois,Montréal\n".encode(encoding)
+    loaded = load_contribution(raw, "f.csv", "uri", "etag")
+    assert loaded.frame["name"].tolist() == ["Renée", "José", "François"]
+    assert loaded.manifest["encoding"] in expected
+
+
+@pytest.mark.parametrize("delimiter", [";", "|", ","])
+def test_csv_delimiter_is_sniffed(delimiter):
+    raw = f"a{delimiter}b\n1{delimiter}2\n3{delimiter}4\n".encode()
+    loaded = load_contribution(raw, "f.csv", "uri", "etag")
+    assert loaded.frame.to_dict("list") == {"a": [1, 3], "b": [2, 4]}
+    assert loaded.manifest["delimiter"] == delimiter

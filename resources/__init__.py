@@ -7,7 +7,9 @@ from typing import Any
 from hokusai.settings import Settings, load_settings
 from resources.attester import AttesterResource
 from resources.contribution_store import LocalContributionStoreResource
+from resources.intake import IntakeResource
 from resources.model_registry import ModelRegistryResource
+from resources.outputs import OutputsResource
 from resources.token_specs import TokenSpecsResource
 
 
@@ -17,7 +19,17 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
 
     settings = settings or load_settings()
     private_key = os.environ.get("HOKUSAI_ATTESTER_PRIVATE_KEY") or None
+    pii_secret = os.environ.get("HOKUSAI_PII_SECRET") or None
     return {
+        "intake": IntakeResource(
+            state_dir=str(settings.home),
+            pii_secret=pii_secret,
+            max_upload_bytes=settings.max_upload_bytes,
+            max_rows=settings.max_rows,
+            max_columns=settings.max_columns,
+            max_benchmark_share=settings.max_benchmark_share,
+        ),
+        "outputs": OutputsResource(root=str(settings.outputs_dir)),
         "contribution_store": LocalContributionStoreResource(root=str(settings.drop_zone)),
         "token_specs": TokenSpecsResource(tokens_dir=str(settings.tokens_dir)),
         "model_registry": ModelRegistryResource(
@@ -28,7 +40,6 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         ),
         "attester": AttesterResource(
             state_dir=str(settings.home),
-            outputs_dir=str(settings.outputs_dir),
             private_key=private_key,
             chain_id=settings.chain_id,
             verifying_contract=settings.verifying_contract,

@@ -16,10 +16,9 @@ from hokusai.attester_keys import AttesterKey, load_attester_key
 
 
 class AttesterResource(ConfigurableResource):
-    """Signs mint requests and writes each evaluation's documents under ``outputs_dir``."""
+    """Signs mint requests for one chain and verifying contract."""
 
     state_dir: str
-    outputs_dir: str
     private_key: Optional[str] = None
     chain_id: int = 31337
     verifying_contract: str

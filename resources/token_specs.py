@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from dagster import ConfigurableResource
 
-from hokusai.token_spec import TokenSpec, load_token_spec
+from hokusai.token_spec import TokenSpec, load_token_spec, read_token_table
 
 
 class TokenSpecsResource(ConfigurableResource):
@@ -37,6 +37,4 @@ def _load_spec(path: Path, _mtime_ns: int) -> TokenSpec:
 @lru_cache(maxsize=16)
 def _read_table(path: Path, _mtime_ns: int) -> pd.DataFrame:
     """A token's fixed table; cached by path and mtime (callers must not mutate it)."""
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    return pd.read_csv(path)
+    return read_token_table(path)

@@ -1,19 +1,21 @@
 """The signed claim, and the model version it registers."""
 
 
-from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from hokusai.attestation import attestation_hash, build_mint_request
-from hokusai.claims import attestation_document, output_dir_for, write_json_outputs
+from hokusai.claims import attestation_document, write_json_outputs
 from hokusai.eip712 import mint_request_digest, validate_mint_request
 from hokusai.pipeline import CandidateModel
 from hokusai.registration import register_candidate
+from hokusai.rejections import clear_rejection
+from hokusai.zk import validate_zk_document, zk_document
 from hokusai_assets.partitions import contributions
 from resources.attester import AttesterResource
 from resources.model_registry import ModelRegistryResource
+from resources.outputs import OutputsResource
 from resources.token_specs import TokenSpecsResource
 
 GROUP = "attestation"
@@ -25,6 +27,7 @@ def attestation(
     delta_one: dict[str, Any],
     token_specs: TokenSpecsResource,
     attester: AttesterResource,
+    outputs: OutputsResource,
 ) -> Output[dict[str, Any]]:
     """Canonical attestation + SHA-256, and the EIP-712 mint request signed by the attester key."""
     spec = token_specs.get_spec(delta_one["evaluation_metadata"]["token_id"])
@@ -45,9 +48,19 @@ def attestation(
         "eip712": {"chain_id": attester.chain_id, "verifying_contract": attester.verifying_contract,
                    "digest": digest, "signer": key.address, "dev_key": key.is_dev_key},
     }
+    prover_document = zk_document(
+        envelope, delta_one, mint_request, environment="development" if key.is_dev_key else "production",
+        dry_run=context.run.tags.get("hokusai/dry_run") == "true",
+    )
+    problems = validate_zk_document(prover_document)
+    if problems:
+        raise ValueError("prover document does not match zk_output_schema: " + "; ".join(problems))
+    directory = outputs.dir_for(context.partition_key)
+    clear_rejection(directory)
     files = write_json_outputs(
-        output_dir_for(Path(attester.outputs_dir), context.partition_key),
-        {"delta_one.json": delta_one, "attestation.json": envelope, "mint_request.json": mint_request},
+        directory,
+        {"delta_one.json": delta_one, "attestation.json": envelope, "mint_request.json": mint_request,
+         "zk_output.json": prover_document},
     )
     if key.is_dev_key:
         context.log.warning(f"Signed with a DEVELOPMENT attester key ({key.address}); not for production.")
@@ -57,6 +70,7 @@ def attestation(
             "attestation_hash": envelope["attestation_hash"],
             "eip712_digest": digest,
             "idempotency_key": mint_request["idempotency_key"],
+            "hash_tree_root": prover_document["attestation"]["hash_tree_root"],
             "signer": key.address,
             "dev_key": key.is_dev_key,
             "eval_id": document["eval_id"],

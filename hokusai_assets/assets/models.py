@@ -1,10 +1,11 @@
 """The champion a contribution is judged against, and the model trained with it."""
 
 
-from dagster import AssetExecutionContext, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetRecordsFilter, MetadataValue, Output, asset
 
 from hokusai.drops import parse_drop_key, parse_partition_key
-from hokusai.pipeline import BaselinePin, CandidateModel, CleanDataset, ensure_baseline, train_candidate
+from hokusai.intake import CleanDataset
+from hokusai.pipeline import BaselinePin, CandidateModel, ensure_baseline, pinned_baseline, train_candidate
 from hokusai_assets.partitions import contributions
 from resources.model_registry import ModelRegistryResource
 from resources.token_specs import TokenSpecsResource
@@ -24,7 +25,12 @@ def baseline_model(
     """The token's champion model version when this contribution is evaluated (trained on first use)."""
     spec = token_specs.get_spec(token_of(context.partition_key))
     registry = model_registry.get_registry()
-    pin = ensure_baseline(registry, spec, token_specs.base_data(spec), model_registry.experiment_for(spec.token_id))
+    pinned_version = _pinned_version(context)
+    if pinned_version is not None:
+        pin = pinned_baseline(registry, spec, pinned_version)
+        context.log.info(f"Re-run: baseline pinned to v{pin.version}, as when this contribution was first evaluated")
+    else:
+        pin = ensure_baseline(registry, spec, token_specs.base_data(spec), model_registry.experiment_for(spec.token_id))
     if pin.trained_now:
         context.log.info(f"No champion for {spec.model_name}: trained and registered baseline v{pin.version}")
     return Output(
@@ -35,8 +41,20 @@ def baseline_model(
             "mlflow_run_id": pin.run_id or "",
             "weights_commitment": pin.weights_commitment,
             "trained_now": pin.trained_now,
+            "pinned_from_earlier_run": pinned_version is not None,
         },
     )
+
+
+def _pinned_version(context: AssetExecutionContext):
+    """The champion version this partition was first evaluated against, if it was."""
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[context.partition_key]), limit=1
+    ).records
+    if not records:
+        return None
+    version = records[0].asset_materialization.metadata.get("version")
+    return int(version.value) if version is not None else None
 
 
 @asset(partitions_def=contributions, group_name=GROUP, kinds={"mlflow", "scikitlearn"})

@@ -1,0 +1,152 @@
+"""The contribution side of an evaluation: read, scrub, validate, clean.
+
+Personal data is replaced by keyed hashes as soon as the upload is parsed, so
+nothing the platform stores (asset values, metadata, logs, MLflow) ever holds it.
+Every refusal raises ``ContributionRejected`` with a reason for the contributor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from hokusai.cleaning import clean_contribution
+from hokusai.contribution_store import ContributionStore, resolve_partition
+from hokusai.data_commitments import canonical_row_lines, rows_root, write_rows_file
+from hokusai.drops import parse_drop_key
+from hokusai.loading import LoadLimits, load_contribution
+from hokusai.pii import scrub_frame
+from hokusai.quality import quality_score
+from hokusai.token_spec import TokenSpec
+from hokusai.validation import SchemaReport, validate_contribution
+
+DEFAULT_MAX_BENCHMARK_SHARE = 0.01
+
+
+class ContributionRejected(ValueError):
+    """The contribution cannot be used; the message is for the contributor."""
+
+
+@dataclass(frozen=True)
+class IntakePolicy:
+    """Limits on what an upload may be, from configuration."""
+
+    limits: LoadLimits = field(default_factory=LoadLimits)
+    max_benchmark_share: float = DEFAULT_MAX_BENCHMARK_SHARE
+
+
+@dataclass
+class ContributedDataset:
+    partition_key: str
+    token_id: str
+    wallet_address: str
+    filename: str
+    frame: pd.DataFrame
+    manifest: dict[str, Any]
+
+
+@dataclass
+class CleanDataset:
+    partition_key: str
+    token_id: str
+    wallet_address: str
+    frame: pd.DataFrame
+    stats: dict[str, Any]
+    rows_sha256: str
+    raw_sha256: str
+    quality: dict[str, Any] = field(default_factory=dict)
+    rows_root: str = ""  # sha256-rows-merkle-v1 over the committed columns (hokusai.data_commitments)
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """A content hash of a frame's rows and column names (order-sensitive)."""
+    digest = hashlib.sha256("\x1f".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def read_contribution(store: ContributionStore, partition_key: str, spec_for, pii_key_for,
+                      policy: IntakePolicy = IntakePolicy()) -> ContributedDataset:
+    """Resolve a partition to its upload, parse it and replace personal data by keyed hashes.
+
+    ``spec_for(token_id)`` gives the token spec and ``pii_key_for(token_id)`` the
+    token's hashing key. Raises ContributionFormatError and friends with a reason.
+    """
+    stored = resolve_partition(store, partition_key)
+    drop = parse_drop_key(stored.key)
+    spec = spec_for(drop.token_id)
+    loaded = load_contribution(store.read_bytes(stored.key), drop.filename, store.uri(stored.key),
+                               stored.etag, policy.limits)
+    protected = {f.name for f in spec.features if f.dtype != "string"} | {spec.label_column}
+    scrubbed = scrub_frame(loaded.frame, pii_key_for(drop.token_id), protected_columns=protected)
+    manifest = {**loaded.manifest, "pii": {"counts": scrubbed.counts, "columns_hashed": scrubbed.columns_hashed,
+                                           "cells_changed": scrubbed.cells_changed}}
+    return ContributedDataset(partition_key, drop.token_id, drop.wallet_address, drop.filename,
+                              scrubbed.frame, manifest)
+
+
+def check_schema(contributed: ContributedDataset, spec: TokenSpec) -> SchemaReport:
+    return validate_contribution(contributed.frame, spec)
+
+
+def clean(contributed: ContributedDataset, spec: TokenSpec, benchmark: pd.DataFrame,
+          policy: IntakePolicy = IntakePolicy(), rows_file: Path | None = None) -> CleanDataset:
+    """Validate, coerce, drop duplicates and benchmark copies; reject what cannot be used.
+
+    ``rows_file`` receives the committed rows as canonical lines (header first), from
+    which ``hokusai prove-row`` later proves one row's inclusion.
+    """
+    report = check_schema(contributed, spec)
+    if not report.passed:
+        raise ContributionRejected(report.summary())
+    result = clean_contribution(report.frame, spec, benchmark)
+    stats = {**result.stats, "dropped_columns": report.dropped_columns}
+    quality = contribution_quality(contributed.frame, report, spec, stats)
+    share = stats["benchmark_rows_removed"] / stats["rows_in"]
+    if share > policy.max_benchmark_share:
+        raise ContributionRejected(
+            f"{stats['benchmark_rows_removed']} of {stats['rows_in']} rows ({share:.1%}) are copies of the "
+            f"token's benchmark (limit {policy.max_benchmark_share:.0%}): rejected as a benchmark-leakage attempt"
+        )
+    if result.frame.empty:
+        raise ContributionRejected("no rows left after removing duplicates and benchmark copies")
+    committed = committed_rows(result.frame, spec)
+    lines = canonical_row_lines(committed)
+    if rows_file is not None:
+        write_rows_file(rows_file, list(committed.columns), lines)
+    return CleanDataset(
+        partition_key=contributed.partition_key,
+        token_id=contributed.token_id,
+        wallet_address=contributed.wallet_address,
+        frame=result.frame,
+        stats=stats,
+        rows_sha256=frame_sha256(result.frame),
+        raw_sha256=contributed.manifest["sha256"],
+        quality=quality,
+        rows_root=rows_root(lines),
+    )
+
+
+def committed_rows(frame: pd.DataFrame, spec: TokenSpec) -> pd.DataFrame:
+    """The columns a data commitment covers, in spec order: features, then the label."""
+    return frame[[*spec.feature_names, spec.label_column]]
+
+
+def contribution_quality(frame: pd.DataFrame, report: SchemaReport, spec: TokenSpec,
+                         stats: dict[str, Any]) -> dict[str, Any]:
+    """The quality score (``hokusai.quality``) of this contribution."""
+    columns = [c for c in [*spec.feature_names, spec.label_column] if c in frame.columns]
+    return quality_score(
+        cells=len(frame) * len(columns),
+        null_cells=int(frame[columns].isna().sum().sum()),
+        invalid_cells=sum(problem.cells for problem in report.problems),
+        rows_in=stats["rows_in"],
+        duplicates=stats["duplicates_removed"],
+        benchmark_copies=stats["benchmark_rows_removed"],
+        labels=report.frame[spec.label_column] if spec.label_column in report.frame else pd.Series(dtype=object),
+        label_count=len(spec.label_values),
+    )

@@ -1,0 +1,30 @@
+"""What an upload may be, and the key that hashes its personal data."""
+
+from pathlib import Path
+from typing import Optional
+
+from dagster import ConfigurableResource
+
+from hokusai.intake import IntakePolicy
+from hokusai.loading import LoadLimits
+from hokusai.pii import pii_key
+from hokusai.secrets import load_pii_secret
+
+
+class IntakeResource(ConfigurableResource):
+    """Upload limits, the benchmark-leakage limit and the PII hashing secret."""
+
+    state_dir: str
+    pii_secret: Optional[str] = None
+    max_upload_bytes: int = LoadLimits.max_bytes
+    max_rows: int = LoadLimits.max_rows
+    max_columns: int = LoadLimits.max_columns
+    max_benchmark_share: float = IntakePolicy.max_benchmark_share
+
+    def policy(self) -> IntakePolicy:
+        limits = LoadLimits(self.max_upload_bytes, self.max_rows, self.max_columns)
+        return IntakePolicy(limits=limits, max_benchmark_share=self.max_benchmark_share)
+
+    def pii_key_for(self, token_id: str) -> bytes:
+        env = {"HOKUSAI_PII_SECRET": self.pii_secret} if self.pii_secret else {}
+        return pii_key(load_pii_secret(Path(self.state_dir), env), token_id)
