@@ -11,6 +11,8 @@ import io
 import json
 import os
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -127,7 +129,7 @@ def test_each_upload_is_accepted_or_rejected_with_a_reason(intake_runner, tmp_pa
     assert outcome.status == "rejected", f"{name}: {outcome.status}: {outcome.reason}"
     assert expected in outcome.reason, outcome.reason
     assert "Traceback" not in outcome.reason and "\n" not in outcome.reason
-    record = json.loads(open(outcome.files["rejection.json"]).read())
+    record = json.loads(Path(outcome.files["rejection.json"]).read_text())
     assert record["reasons"] and record["partition_key"] == outcome.partition_key
     store = LocalFolderStore(runner.settings.drop_zone)
     assert store.read_bytes(outcome.partition_key.rsplit("@", 1)[0]) == raw  # the upload is untouched
