@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None, runner_factory: RunnerFactory | None = N
     args = build_parser().parse_args(argv)
     settings = load_settings()
     logging.basicConfig(level=settings.log_level or "WARNING", format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # libraries that set their own logger levels stay quiet too
+        handler.setLevel(settings.log_level or "WARNING")
     try:
         if args.command == "verify":
             return _verify(args)

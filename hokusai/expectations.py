@@ -179,8 +179,11 @@ def _gx() -> Any:
 def _batch_definition(gx: Any) -> Any:
     """One ephemeral context and dataframe batch definition per process (creating them costs ~0.4 s)."""
     if "batch_definition" not in _CONTEXT:
+        import logging
+
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         asset = context.data_sources.add_pandas("hokusai").add_dataframe_asset("contribution")

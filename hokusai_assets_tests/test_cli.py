@@ -21,13 +21,14 @@ def run_cli(args, home, cache, extra_env=None):
     return subprocess.run([HOKUSAI, *args], capture_output=True, text=True, env=env, timeout=300)
 
 
-def test_dry_run_is_deterministic_and_writes_the_three_files(tmp_path, shared_cache):
+def test_dry_run_is_deterministic_and_writes_its_files(tmp_path, shared_cache):
     first = run_cli(["evaluate", "--dry-run", "--json", "--output-dir", str(tmp_path / "a")], tmp_path / "h", shared_cache)
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
     assert summary["status"] == "evaluated"
     assert set(summary) >= {"partition_key", "delta_one_bps", "eligible", "attestation_hash", "files"}
-    assert set(summary["files"]) == {"delta_one.json", "attestation.json", "mint_request.json"}
+    assert set(summary["files"]) == {"delta_one.json", "attestation.json", "mint_request.json", "zk_output.json",
+                                     "clean_rows.csv"}
     assert all(Path(p).parent == (tmp_path / "a").resolve() for p in summary["files"].values())
     second = run_cli(["evaluate", "--json"], tmp_path / "h", shared_cache, {"HOKUSAI_TEST_MODE": "true"})
     assert second.returncode == 0, second.stderr
@@ -69,8 +70,8 @@ def test_evaluate_prints_a_human_summary_and_copies_files(cli, tmp_path):
                          "--wallet", WALLET, "--output-dir", str(tmp_path / "out"))
     assert code == 0, err
     assert "DeltaOne: +" in out and "ELIGIBLE" in out and "registered as champion" in out
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["attestation.json", "delta_one.json",
-                                                                    "mint_request.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "attestation.json", "clean_rows.csv", "delta_one.json", "mint_request.json", "zk_output.json"]
 
 
 @pytest.mark.parametrize("args, message", [

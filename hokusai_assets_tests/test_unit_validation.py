@@ -230,7 +230,7 @@ def test_problem_as_dict():
     report = validate_contribution(frame(a=[1, 2, 99]), SPEC)
     assert report.problems[0].as_dict() == {
         "code": "out_of_range", "column": "a", "message": "column 'a' has 1 value(s) outside [0, 10]",
-        "observed": [99.0, 99.0], "expected": [0, 10],
+        "observed": [99.0, 99.0], "expected": [0, 10], "cells": 1,
     }
 
 

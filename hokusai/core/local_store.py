@@ -43,6 +43,10 @@ def _empty_database(cache_dir: Path) -> Path:
         from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
         from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
 
+        import logging
+
+        for name in ("mlflow.store.db.utils", "alembic"):  # "Creating initial tables..." is not news
+            logging.getLogger(name).setLevel(logging.WARNING)
         uri = f"{SQLITE_PREFIX}{staged}"
         TrackingStore(uri, (Path(scratch) / "artifacts").as_uri()).engine.dispose()
         RegistryStore(uri).engine.dispose()
