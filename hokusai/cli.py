@@ -107,7 +107,7 @@ def _dry_run(runner_factory: RunnerFactory, settings: Settings, args: argparse.N
     improving = pd.read_csv(settings.tokens_dir / DEMO_TOKEN / "samples" / "improving.csv")
     scratch = Path(tempfile.mkdtemp(prefix="hokusai-dry-run-"))
     try:
-        dry_settings = replace(settings, home=scratch, drop_zone=scratch / "drop-zone",
+        dry_settings = replace(settings, home=scratch, drop_zone=scratch / "drop-zone", s3_bucket=None,
                                mlflow_tracking_uri=f"sqlite:///{scratch / 'mlflow.db'}",
                                mlflow_artifact_root=(scratch / "mlflow-artifacts").as_uri())
         path = scratch / f"dry-run-seed-{settings.random_seed}.csv"
@@ -187,12 +187,12 @@ def _human_summary(outcome: EvaluationOutcome) -> str:
 def _reproduce(args: argparse.Namespace, settings: Settings) -> int:
     import os
 
-    from hokusai.contribution_store import LocalFolderStore
     from hokusai.core.registry import ModelRegistry
     from hokusai.intake import IntakePolicy
     from hokusai.loading import LoadLimits
     from hokusai.pii import pii_key
     from hokusai.reproduce import reproduce
+    from hokusai.s3_store import contribution_store_for
     from hokusai.secrets import load_pii_secret
     from hokusai.token_spec import load_token_spec, read_token_table
 
@@ -200,7 +200,7 @@ def _reproduce(args: argparse.Namespace, settings: Settings) -> int:
     checks = reproduce(
         args.partition,
         outputs_root=settings.outputs_dir,
-        store=LocalFolderStore(settings.drop_zone),
+        store=contribution_store_for(settings),
         registry=ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root, settings.cache_dir),
         spec_for=lambda token: load_token_spec(settings.tokens_dir / f"{token}.yaml"),
         pii_key_for=lambda token: pii_key(secret, token),

@@ -166,6 +166,7 @@ def plan_drops(
         key=lambda obj: (obj.last_modified, obj.key),
     )
     accepted: list[tuple[StoredObject, str]] = []
+    accepted_keys: set[str] = set()
     skipped: list[tuple[str, str]] = []
     for processed, obj in enumerate(new):
         if len(accepted) >= max_runs:
@@ -181,10 +182,11 @@ def plan_drops(
         token_id = partition_key.split("/", 1)[0]
         if known_tokens is not None and token_id not in known_tokens:
             skipped.append((obj.key, f"unknown token {token_id!r}: no token spec has that id"))
-        elif partition_key in {pk for _, pk in accepted}:
+        elif partition_key in accepted_keys:
             skipped.append((obj.key, f"same file and content as {partition_key}"))
         else:
             accepted.append((obj, partition_key))
+            accepted_keys.add(partition_key)
     else:
         processed = len(new)
     return DropPlan(accepted, skipped, _dump_cursor(mark, seen), len(new) - processed)

@@ -11,9 +11,9 @@ A value becomes ``[pii:<kind>:<24 hex>]``: HMAC-SHA256 under a per-token key
 (``pii_key``) of the normalized value. Within one token's data the same value
 always gives the same token (joins and dedup keep working); across tokens, or
 under another secret, it differs, and without the secret no dictionary reverses
-it. Speed: a column is factorized so each distinct value is checked once, an
-RE2 prefilter (pyarrow, C++) picks the few cells worth a Python look, and only
-those run the exact checks.
+it. Speed: an RE2 prefilter (pyarrow, C++) picks the few cells worth a Python
+look and the kinds each may hold, and only those run the exact checks; a
+categorical-looking column is scanned once per distinct value.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import hmac
 import ipaddress
 import re
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,12 +32,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hokusai.pii_patterns import (EMAIL_RE, ETHKEY_RE, PII_KINDS, PREFILTER_RE2, SSN_RE,
-                                  TOKEN_RE, PiiMatch, find_pii)
+from hokusai.pii_patterns import (EMAIL_RE, ETHKEY_RE, PII_KINDS, PREFILTER_ANY_RE2,
+                                  PREFILTER_RE2, SSN_RE, TOKEN_RE, PiiMatch, find_pii,
+                                  ipv6_canonical)
 
 __all__ = ["LEFTOVER_PII_PATTERNS", "PII_KINDS", "PiiMatch", "ScrubResult", "TOKEN_RE",
-           "column_pii_kind", "contains_pii", "find_pii", "is_public_hash_column", "pii_key",
-           "pii_token", "scrub_frame"]
+           "column_pii_kind", "contains_pii", "find_pii", "is_public_hash_column", "normalize_pii",
+           "pii_key", "pii_token", "scrub_frame"]
 
 TOKEN_HEX_CHARS = 24  # 96 bits: no collision in any plausible contribution
 KEY_CONTEXT = b"hokusai-pii-v1:"
@@ -100,14 +102,15 @@ def pii_key(secret: bytes, token_id: str) -> bytes:
 
 def pii_token(key: bytes, kind: str, value: str) -> str:
     """The replacement for one PII value: ``[pii:kind:hex]`` of its normalized form."""
-    digest = hmac.digest(key, _normalize(kind, value).encode("utf-8"), "sha256")
+    digest = hmac.digest(key, normalize_pii(kind, value).encode("utf-8"), "sha256")
     return f"[pii:{kind}:{digest.hex()[:TOKEN_HEX_CHARS]}]"
 
 
 class _Tokenizer:
     """``pii_token`` for many values: HMAC's padded-key states are built once and copied.
 
-    Same bytes as ``hmac.digest`` (RFC 2104), at ~2 µs per value instead of ~5.
+    Same bytes as ``hmac.digest`` (RFC 2104) at ~2 µs a value instead of ~5, which
+    is most of the cost of a million-row PII column.
     """
 
     def __init__(self, key: bytes):
@@ -117,21 +120,32 @@ class _Tokenizer:
 
     def token(self, kind: str, value: str) -> str:
         inner = self._inner.copy()
-        inner.update(_normalize(kind, value).encode("utf-8"))
+        inner.update(normalize_pii(kind, value).encode("utf-8"))
         outer = self._outer.copy()
         outer.update(inner.digest())
         return f"[pii:{kind}:{outer.hexdigest()[:TOKEN_HEX_CHARS]}]"
 
 
-def _normalize(kind: str, value: str) -> str:
+_NON_DIGIT = re.compile(r"[^0-9]")
+_PHONE_TRUNK = re.compile(r"^(?:\+([0-9]+) ?\(0\)|00(?=[1-9]))")
+_PHONE_JUNK = re.compile(r"[^0-9+]")
+
+
+def normalize_pii(kind: str, value: str) -> str:
     """One spelling per value, so ``A@X.com`` in a column and ``a@x.com`` in text join."""
     value = value.strip()
+    if kind == "email":
+        return value.lower()
     if kind in ("card", "ssn"):
-        return re.sub(r"\D", "", value)
-    if kind == "phone":
-        value = re.sub(r"^\+(\d+)\s*\(0\)", r"+\1", value)
-        return re.sub(r"[^\d+]", "", re.sub(r"^00(?=[1-9])", "+", value))
-    if kind in ("ipv4", "ipv6", "ip"):
+        return _NON_DIGIT.sub("", value)
+    if kind == "phone":  # +44 (0)20 …, 0044 20 …, +44 20 … are one number
+        value = _PHONE_TRUNK.sub(lambda m: f"+{m.group(1) or ''}", value)
+        return _PHONE_JUNK.sub("", value)
+    if kind == "ipv4":
+        return value  # detection already refused leading zeros: one spelling per address
+    if kind == "ipv6":
+        return ipv6_canonical(value) or value.lower()
+    if kind == "ip":
         try:
             return str(ipaddress.ip_address(value))
         except ValueError:
@@ -140,7 +154,7 @@ def _normalize(kind: str, value: str) -> str:
         return value.replace(" ", "").upper()
     if kind == "ethkey":
         return value.lower().removeprefix("0x")
-    return " ".join(value.split()).casefold()
+    return " ".join(value.split()).lower()
 
 
 def _name_tokens(name: object) -> list[str]:
@@ -187,47 +201,134 @@ def _is_text(series: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
 
 
-def _texts(values: np.ndarray) -> tuple[list[int], list[str]]:
-    """The string values (an object column may mix in numbers) and where they sit."""
-    if pd.api.types.infer_dtype(values, skipna=False) == "string":
-        return list(range(len(values))), values.tolist()
-    positions = [i for i, v in enumerate(values) if isinstance(v, str)]
-    return positions, [values[i] for i in positions]
+def _strings(values: np.ndarray) -> tuple[pa.Array, np.ndarray | None]:
+    """The column's strings as Arrow (missing -> null), and their rows if some were skipped.
+
+    An object column may mix in numbers; those are not text and cannot hold PII.
+    """
+    try:
+        return pa.array(values, type=pa.string(), from_pandas=True), None
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        rows = np.flatnonzero([isinstance(v, str) for v in values])
+    return pa.array(values[rows].tolist(), type=pa.string()), rows
 
 
-def _candidates(texts: list[str]) -> np.ndarray:
-    """Indices of the texts the RE2 prefilter says may hold PII."""
-    if not texts:
-        return np.empty(0, dtype=np.int64)
-    mask = pc.match_substring_regex(pa.array(texts, type=pa.large_string()), PREFILTER_RE2)
-    return np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+def _candidates(array: pa.Array | pa.ChunkedArray) -> Iterator[tuple[int, frozenset[str]]]:
+    """(position, kinds it may hold) for each string the RE2 prefilter lets through."""
+    hits = pc.indices_nonzero(pc.match_substring_regex(array, PREFILTER_ANY_RE2))
+    if not len(hits):
+        return
+    subset = array.take(hits)
+    code = np.zeros(len(hits), dtype=np.int64)
+    for bit, kind in enumerate(PII_KINDS):
+        matched = pc.match_substring_regex(subset, PREFILTER_RE2[kind])
+        code |= np.asarray(matched.to_numpy(zero_copy_only=False), dtype=np.int64) << bit
+    hits = hits.to_numpy()
+    kinds_of = {c: frozenset(k for b, k in enumerate(PII_KINDS) if c >> b & 1)
+                for c in np.unique(code).tolist()}
+    for position, c in zip(hits.tolist(), code.tolist()):
+        if c:
+            yield position, kinds_of[c]
 
 
-def _scan_values(values: np.ndarray, tokens: _Tokenizer,
-                 skip: frozenset[str]) -> dict[int, tuple[str, Counter]]:
-    """For each distinct value holding PII: its position -> (scrubbed text, kinds found)."""
-    positions, texts = _texts(values)
-    changed = {}
-    for index in _candidates(texts):
-        text = texts[index]
-        matches = find_pii(text, skip)
-        if matches:
-            parts, cursor = [], 0
-            for kind, start, end in matches:
-                parts += [text[cursor:start], tokens.token(kind, text[start:end])]
-                cursor = end
-            parts.append(text[cursor:])
-            changed[positions[index]] = ("".join(parts), Counter(m.kind for m in matches))
-    return changed
+def _scrub_text(text: str, kinds: frozenset[str], skip: frozenset[str],
+                tokens: _Tokenizer) -> tuple[str, list[str]] | None:
+    """``text`` with its PII replaced, and the kinds replaced; None if it has none."""
+    matches = find_pii(text, skip, kinds)
+    if not matches:
+        return None
+    parts, cursor = [], 0
+    for kind, start, end in matches:
+        parts += [text[cursor:start], tokens.token(kind, text[start:end])]
+        cursor = end
+    parts.append(text[cursor:])
+    return "".join(parts), [m.kind for m in matches]
 
 
-def _hash_values(values: np.ndarray, tokens: _Tokenizer, kind: str) -> dict[int, tuple[str, Counter]]:
-    """Every non-empty distinct value of a PII-named column -> its token."""
-    texts = [_as_text(v) for v in values]
-    if kind == "address" and texts and all(_WALLET.fullmatch(t) for t in texts if t):
-        return {}  # a column of wallet addresses: public, kept
-    one = Counter({kind: 1})
-    return {i: (tokens.token(kind, t), one) for i, t in enumerate(texts) if t.strip()}
+@dataclass
+class _Prefiltered:
+    """A text column after the C++ pass: the cells worth a Python look, and their kinds."""
+
+    values: np.ndarray  # the column, or its distinct values when ``codes`` is set
+    codes: np.ndarray | None  # row -> distinct value
+    candidates: list[tuple[int, frozenset[str]]]  # (index into values, kinds it may hold)
+
+
+def _prefilter(series: pd.Series) -> _Prefiltered:
+    """Runs off the main thread: Arrow's regex kernels release the GIL, so this overlaps
+    the Python work (hashing, exact checks) of other columns."""
+    values, codes = series.to_numpy(dtype=object), None
+    if _mostly_repeated(values):  # categorical-looking: scan each distinct value once
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        values = np.asarray(uniques, dtype=object)
+    array, rows = _strings(values)
+    candidates = [(position if rows is None else int(rows[position]), kinds)
+                  for position, kinds in _candidates(array)]
+    return _Prefiltered(values, codes, candidates)
+
+
+def _mostly_repeated(values: np.ndarray) -> bool:
+    if len(values) < 20_000:
+        return False
+    sample = values[:: len(values) // 4096]
+    try:
+        return len(set(sample.tolist())) < len(sample) // 4
+    except TypeError:  # unhashable cells (nested JSON)
+        return False
+
+
+def _scan_column(series: pd.Series, scan: _Prefiltered, tokens: _Tokenizer,
+                 skip: frozenset[str]) -> tuple[np.ndarray | None, Counter, int]:
+    """Replace PII found by value: (new values or None, kinds found, cells changed)."""
+    found: dict[int, tuple[str, list[str]]] = {}
+    for index, kinds in scan.candidates:
+        text = scan.values[index]
+        if isinstance(text, str):  # Arrow takes bytes as text; they are not
+            result = _scrub_text(text, kinds, skip, tokens)
+            if result is not None:
+                found[index] = result
+    if not found:
+        return None, Counter(), 0
+    out = series.to_numpy(dtype=object, copy=True)
+    if scan.codes is None:
+        for row, (text, _) in found.items():
+            out[row] = text
+        return out, Counter(k for _, kinds in found.values() for k in kinds), len(found)
+    replaced = np.empty(len(scan.values) + 1, dtype=object)  # last slot: missing (-1)
+    for index, (text, _) in found.items():
+        replaced[index] = text
+    rows = replaced[scan.codes] != None  # noqa: E711 (elementwise on an object array)
+    out[rows] = replaced[scan.codes[rows]]
+    occurrences = np.bincount(scan.codes[rows], minlength=len(scan.values))
+    counts: Counter = Counter()
+    for index, (_, kinds) in found.items():
+        for kind in kinds:
+            counts[kind] += int(occurrences[index])
+    return out, counts, int(rows.sum())
+
+
+def _hash_column(series: pd.Series, tokens: _Tokenizer, kind: str) -> tuple[np.ndarray | None, Counter, int]:
+    """Every non-empty value of a PII-named column -> its token."""
+    values, codes = series.to_numpy(dtype=object), None
+    if _mostly_repeated(values):  # hash each distinct value once
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        values = np.asarray(uniques, dtype=object)
+    present = ~pd.isna(values)
+    texts = [value if isinstance(value, str) else _as_text(value) for value in values[present]]
+    if kind == "address" and texts and all(_WALLET.fullmatch(t) for t in texts if t.strip()):
+        return None, Counter(), 0  # a column of wallet addresses: public, kept
+    hashed = np.empty(len(values) + 1, dtype=object)  # None: kept as it was; last slot: missing
+    token = tokens.token
+    hashed[np.flatnonzero(present)] = [token(kind, t) if t.strip() else None for t in texts]
+    if codes is not None:
+        hashed = hashed[codes]
+    rows = hashed[:len(series)] != None  # noqa: E711 (elementwise on an object array)
+    changed = int(rows.sum())
+    if not changed:
+        return None, Counter(), 0
+    out = series.to_numpy(dtype=object, copy=True)
+    out[rows] = hashed[:len(series)][rows]
+    return out, Counter({kind: changed}), changed
 
 
 def _as_text(value: object) -> str:
@@ -237,55 +338,55 @@ def _as_text(value: object) -> str:
 
 
 def scrub_frame(frame: pd.DataFrame, key: bytes, protected_columns: Collection[str] = ()) -> ScrubResult:
-    """A copy of ``frame`` with every PII value replaced by its keyed token."""
+    """A copy of ``frame`` with every PII value replaced by its keyed token.
+
+    A PII-named column (not protected) is hashed whole; every other text column
+    has the PII inside its values replaced. Numbers are left alone. Columns hashed
+    by name go first, while a helper thread prefilters the text columns.
+    """
     protected = set(protected_columns)
+    tokens = _Tokenizer(key)
     out = frame.copy(deep=False)
     result = ScrubResult(frame=out)
-    tokens = _Tokenizer(key)
     counts: Counter = Counter()
-    for column in frame.columns:
-        series = frame[column]
+    named, scanned = [], []
+    for position, column in enumerate(frame.columns):
         kind = None if column in protected else column_pii_kind(column)
-        if kind is None and not _is_text(series):
-            continue
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
-        values = np.asarray(uniques, dtype=object)
         if kind is not None:
-            changed = _hash_values(values, tokens, kind)
-        else:
-            skip = frozenset({"ethkey"}) if is_public_hash_column(column) else frozenset()
-            changed = _scan_values(values, tokens, skip)
-        if not changed:
-            continue
-        if kind is not None:
-            result.columns_hashed.append(str(column))
-        occurrences = np.bincount(codes[codes >= 0], minlength=len(values))
-        replacement = values.copy()
-        flag = np.zeros(len(values) + 1, dtype=bool)  # slot -1 (missing) stays False
-        for position, (text, kinds) in changed.items():
-            replacement[position] = text
-            flag[position] = True
-            for found, n in kinds.items():
-                counts[found] += n * int(occurrences[position])
-        rows = flag[codes]
-        column_values = series.to_numpy(dtype=object, copy=True)
-        column_values[rows] = replacement[codes[rows]]
-        out[column] = pd.Series(column_values, index=frame.index, name=column, dtype=object)
-        result.cells_changed += int(rows.sum())
+            named.append((position, kind))
+        elif _is_text(frame.iloc[:, position]):
+            scanned.append(position)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pii-prefilter") as pool:
+        prefiltered = {p: pool.submit(_prefilter, frame.iloc[:, p]) for p in scanned}
+        jobs = [(p, kind, None) for p, kind in named] + [(p, None, prefiltered[p]) for p in scanned]
+        for position, kind, pending in jobs:
+            series, column = frame.iloc[:, position], frame.columns[position]
+            if kind is not None:
+                values, found, changed = _hash_column(series, tokens, kind)
+            else:
+                skip = frozenset({"ethkey"}) if is_public_hash_column(column) else frozenset()
+                values, found, changed = _scan_column(series, pending.result(), tokens, skip)
+            if values is None:
+                continue
+            if kind is not None:
+                result.columns_hashed.append(str(column))
+            out.isetitem(position, pd.Series(values, index=frame.index, name=column, dtype=object))
+            result.cells_changed += changed
+            counts.update(found)
+    result.columns_hashed.sort(key=list(map(str, frame.columns)).index)
     result.counts = dict(sorted(counts.items()))
     return result
 
 
 def contains_pii(series: pd.Series) -> pd.Series:
-    """Per cell: does it still hold a raw PII value? (Tokens don't count.)"""
+    """Per cell: does it still hold a raw PII value? (Tokens don't count; numbers never do.)"""
     flags = np.zeros(len(series), dtype=bool)
     if len(series) and _is_text(series):
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
-        values = np.asarray(uniques, dtype=object)
+        scan = _prefilter(series)
         skip = frozenset({"ethkey"}) if is_public_hash_column(series.name) else frozenset()
-        positions, texts = _texts(values)
-        hit = np.zeros(len(values) + 1, dtype=bool)
-        for index in _candidates(texts):
-            hit[positions[index]] = bool(find_pii(texts[index], skip))
-        flags = hit[codes]
+        hit = np.zeros(len(scan.values) + 1, dtype=bool)  # last slot: missing (-1)
+        for index, kinds in scan.candidates:
+            text = scan.values[index]
+            hit[index] = isinstance(text, str) and bool(find_pii(text, skip, kinds))
+        flags = hit[:-1] if scan.codes is None else hit[scan.codes]
     return pd.Series(flags, index=series.index, name=series.name)

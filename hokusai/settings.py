@@ -2,7 +2,8 @@
 
 Every setting has a default that works on a laptop with nothing running: state
 under ``./.hokusai`` (Dagster home, MLflow SQLite store, keys, outputs), the demo
-tokens shipped in the repo, a local drop-zone folder.
+tokens shipped in the repo, a local drop-zone folder. Setting ``HOKUSAI_S3_BUCKET``
+moves the drop zone to S3 (credentials from boto3's default chain, never here).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
 DEFAULT_DEADLINE_SECONDS = 5 * 24 * 3600
 
 
@@ -37,6 +39,12 @@ class Settings:
     test_mode: bool
     log_level: str | None  # None: the CLI stays quiet; Dagster's event log keeps everything
     random_seed: int
+    # The S3 drop zone; the local folder ``drop_zone`` when no bucket is set.
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None  # None: AWS; e.g. http://minio:9000 for MinIO or SeaweedFS
+    s3_region: str | None = None  # None: boto3's default chain (AWS_REGION, profile)
+    s3_path_style: bool = True  # http://host/bucket/key, what MinIO and SeaweedFS answer by default
 
     @property
     def dagster_home(self) -> Path:
@@ -81,7 +89,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         test_mode=env.get("HOKUSAI_TEST_MODE", "").strip().lower() in TRUE_WORDS,
         log_level=(env.get("PIPELINE_LOG_LEVEL") or "").upper() or None,
         random_seed=_int(env, "RANDOM_SEED", 42),
+        s3_bucket=(env.get("HOKUSAI_S3_BUCKET") or "").strip() or None,
+        s3_prefix=(env.get("HOKUSAI_S3_PREFIX") or "").strip().strip("/"),
+        s3_endpoint_url=(env.get("HOKUSAI_S3_ENDPOINT_URL") or "").strip() or None,
+        s3_region=(env.get("HOKUSAI_S3_REGION") or "").strip() or None,
+        s3_path_style=_bool(env, "HOKUSAI_S3_PATH_STYLE", True),
     )
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in TRUE_WORDS | FALSE_WORDS:
+        return raw in TRUE_WORDS
+    raise ValueError(f"{name} must be true or false, got {env[name]!r}")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -13,11 +13,11 @@ from pathlib import Path
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from hokusai.claims import output_dir_for
-from hokusai.contribution_store import LocalFolderStore
 from hokusai.data_commitments import ROWS_FILE
 from hokusai.drops import partition_key_for
 from hokusai.outcome import EvaluationOutcome
 from hokusai.rejections import REJECTION_FILE
+from hokusai.s3_store import contribution_store_for
 from hokusai.settings import REPO_ROOT, Settings
 from hokusai_assets.jobs import EVALUATE_CONTRIBUTION_JOB
 from hokusai_assets.partitions import CONTRIBUTIONS_PARTITIONS_NAME
@@ -48,7 +48,7 @@ class DagsterRunner:
 
     def drop(self, path: Path, token_id: str, wallet_address: str) -> str:
         """Put the file into the drop zone as an upload would be, and register its partition."""
-        store = LocalFolderStore(self.settings.drop_zone)
+        store = contribution_store_for(self.settings)
         stored = store.put_bytes(f"{token_id}/{wallet_address.lower()}/{path.name}", path.read_bytes())
         partition_key = partition_key_for(stored)
         self.instance.add_dynamic_partitions(CONTRIBUTIONS_PARTITIONS_NAME, [partition_key])

@@ -132,10 +132,10 @@ def test_build_attestation_is_deterministic_and_carries_the_result():
     assert built["result"] == {
         "definition": "hokusai-delta-one-v1", "metric_name": "accuracy", "baseline_score_bps": 8000,
         "new_score_bps": 8400, "delta_one_bps": 400, "eligible": True, "reason": "accepted",
-        "min_improvement_bps": 100, "delta_one_sha256": canonical_hash(delta),
+        "min_improvement_bps": 100, "delta_one_sha256": canonical_hash(delta), "statistics": None,
     }
     assert built["software"] == software_versions()
-    assert set(built["software"]) == {"scikit-learn", "numpy", "pandas", "hokusai"}
+    assert set(built["software"]) == {"scikit-learn", "numpy", "pandas", "pyarrow", "mlflow", "hokusai"}
     canonical_json(built)  # plain JSON throughout
 
 

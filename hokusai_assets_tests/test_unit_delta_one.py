@@ -76,13 +76,15 @@ def delta(baseline, new, *, primary="accuracy", minimum=100):
 def test_exactly_at_threshold_is_eligible():
     doc = delta(metrics(accuracy=0.80), metrics(accuracy=0.81))
     assert doc["delta_computation"]["delta_one_bps"] == 100
-    assert doc["eligibility"] == {"eligible": True, "reason": REASON_ACCEPTED, "min_improvement_bps": 100}
+    assert doc["eligibility"] == {"eligible": True, "reason": REASON_ACCEPTED, "min_improvement_bps": 100,
+                                  "rule": "hokusai-eligibility-v1", "min_samples": None}
 
 
 def test_one_bps_under_threshold_is_not_eligible():
     doc = delta(metrics(accuracy=0.80), metrics(accuracy=0.8099))
     assert doc["delta_computation"]["delta_one_bps"] == 99
-    assert doc["eligibility"] == {"eligible": False, "reason": REASON_BELOW_THRESHOLD, "min_improvement_bps": 100}
+    assert doc["eligibility"] == {"eligible": False, "reason": REASON_BELOW_THRESHOLD, "min_improvement_bps": 100,
+                                  "rule": "hokusai-eligibility-v1", "min_samples": None}
 
 
 def test_threshold_is_applied_to_rounded_scores():

@@ -124,7 +124,7 @@ def test_known_answer_binary_metrics():
         "auroc": 0.75,          # positive scores .9,.2 beat negatives .1,.3 in 3 of 4 pairs
     })
     assert result["sample_size"] == 4
-    assert result["correct"].tolist() == [True, True, False, True]
+    assert (result["predicted"] == result["truth"]).tolist() == [True, True, False, True]
     assert list(result["metrics"]) == list(METRIC_NAMES)
     assert all(type(v) is float for v in result["metrics"].values())
 
@@ -190,7 +190,7 @@ def test_binary_metrics_match_sklearn(cancer_token):
     }
     assert result["metrics"] == pytest.approx(expected)
     assert result["sample_size"] == len(bench) == 284
-    assert result["correct"].mean() == pytest.approx(result["metrics"]["accuracy"])
+    assert (result["predicted"] == result["truth"]).mean() == pytest.approx(result["metrics"]["accuracy"])
     assert 0.8 < result["metrics"]["auroc"] <= 1.0
     assert evaluate_model(train_model(base, spec), rows, spec)["metrics"] == result["metrics"]
 

@@ -6,7 +6,11 @@ from typing import Any
 
 from hokusai.settings import Settings, load_settings
 from resources.attester import AttesterResource
-from resources.contribution_store import LocalContributionStoreResource
+from resources.contribution_store import (
+    ContributionStoreResource,
+    LocalContributionStoreResource,
+    S3ContributionStoreResource,
+)
 from resources.intake import IntakeResource
 from resources.model_registry import ModelRegistryResource
 from resources.outputs import OutputsResource
@@ -30,7 +34,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             max_benchmark_share=settings.max_benchmark_share,
         ),
         "outputs": OutputsResource(root=str(settings.outputs_dir)),
-        "contribution_store": LocalContributionStoreResource(root=str(settings.drop_zone)),
+        "contribution_store": contribution_store_resource(settings),
         "token_specs": TokenSpecsResource(tokens_dir=str(settings.tokens_dir)),
         "model_registry": ModelRegistryResource(
             tracking_uri=settings.mlflow_tracking_uri,
@@ -47,3 +51,16 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             max_cost_usd_micro=settings.max_cost_usd_micro,
         ),
     }
+
+
+def contribution_store_resource(settings: Settings) -> ContributionStoreResource:
+    """S3 when ``HOKUSAI_S3_BUCKET`` is set (with its prefix, endpoint, region, addressing), else the folder."""
+    if settings.s3_bucket:
+        return S3ContributionStoreResource(
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            path_style=settings.s3_path_style,
+        )
+    return LocalContributionStoreResource(root=str(settings.drop_zone))

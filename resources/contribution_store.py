@@ -13,6 +13,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from hokusai.contribution_store import ContributionStore, LocalFolderStore
+from hokusai.s3_store import S3ContributionStore
 
 
 class ContributionStoreResource(ConfigurableResource):
@@ -29,3 +30,20 @@ class LocalContributionStoreResource(ContributionStoreResource):
 
     def get_store(self) -> ContributionStore:
         return LocalFolderStore(Path(self.root))
+
+
+class S3ContributionStoreResource(ContributionStoreResource):
+    """A bucket + prefix laid out ``{prefix}/{token_id}/{wallet}/{file}`` (AWS S3, MinIO, SeaweedFS).
+
+    No credential fields: boto3 reads them from its default chain (``AWS_ACCESS_KEY_ID`` /
+    ``AWS_SECRET_ACCESS_KEY``, a profile, an instance or task role) each time a store is built.
+    """
+
+    bucket: str = Field(description="Drop bucket.")
+    prefix: str = Field(default="", description="Key prefix of the drop zone inside the bucket ('' = the root).")
+    endpoint_url: str | None = Field(default=None, description="S3 endpoint; unset for AWS.")
+    region: str | None = Field(default=None, description="Region; unset: boto3's default chain.")
+    path_style: bool = Field(default=True, description="Path-style addressing (MinIO, SeaweedFS).")
+
+    def get_store(self) -> ContributionStore:
+        return S3ContributionStore(self.bucket, self.prefix, self.endpoint_url, self.region, self.path_style)

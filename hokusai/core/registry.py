@@ -5,6 +5,14 @@ fitted model are byte-identical, so a weights commitment is reproducible (skops
 archives embed timestamps). A pickle runs code when loaded, so a model is only
 loaded after its files are checked against the commitment recorded when it was
 registered.
+
+The SDK methods (``register_baseline``, ``register_improved_model``,
+``get_model_lineage``, the tokenized-model methods, ``get_contributor_impact``) are
+thin: each delegates to one module of ``hokusai.core`` (``improvements``,
+``lineage``, ``tokenized``, ``impact``). A ``model_id`` is ``"{name}/{version}"``
+(``hokusai.core.model_ids``). One ``ModelRegistry`` per tracking URI; several may
+live in one process (each call points MLflow's fluent API at its own URI first),
+but not used from several threads at once.
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from hokusai.commitments import weights_commitment
-from hokusai.core.local_store import prepare_sqlite_store
+from hokusai.core.local_store import prepare_sqlite_store, sqlite_path
+from hokusai.ids import validate_token_id
 
 CHAMPION_ALIAS = "champion"
 CANDIDATE_ALIAS = "candidate"
@@ -28,6 +37,10 @@ _VERIFIED_MODELS_LIMIT = 8
 
 class RegistryError(RuntimeError):
     """A registry operation failed in a way the caller should report, not retry blindly."""
+
+
+class ModelNotFoundError(RegistryError, LookupError):
+    """The model, version or run named does not exist at this tracking URI."""
 
 
 @dataclass(frozen=True)
@@ -62,20 +75,38 @@ def sklearn_pip_requirements() -> list[str]:
 
 
 class ModelRegistry:
-    """MLflow tracking and registry for Hokusai models, at one tracking URI."""
+    """MLflow tracking and registry for Hokusai models, at one tracking URI.
+
+    ``tracking_uri``: an MLflow server (``http(s)://host:port``) or a local store
+    (``sqlite:///path/mlflow.db``, or a bare path ending in ``.db``). For a local
+    SQLite store without ``artifact_root``, artifacts go to ``artifacts/`` next to
+    the database (not to ``./mlruns`` of whatever the working directory is).
+    """
+
+    validate_token_id = staticmethod(validate_token_id)
 
     def __init__(self, tracking_uri: str, artifact_root: str | None = None, cache_dir: Path | None = None):
         import mlflow
         from mlflow import MlflowClient
 
+        tracking_uri = _normalized_tracking_uri(tracking_uri)
         if cache_dir is not None:
             prepare_sqlite_store(tracking_uri, Path(cache_dir))
         _quiet_mlflow()
         self.tracking_uri = tracking_uri
-        self.artifact_root = artifact_root
+        self.artifact_root = artifact_root or _default_artifact_root(tracking_uri)
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    def activate(self) -> None:
+        """Point MLflow's fluent API (``mlflow.start_run``, ``register_model``) at this registry."""
+        import mlflow
+
+        if mlflow.get_tracking_uri() != self.tracking_uri:
+            mlflow.set_tracking_uri(self.tracking_uri)
+        if mlflow.get_registry_uri() != self.tracking_uri:
+            mlflow.set_registry_uri(self.tracking_uri)
 
     # -- experiments and runs -------------------------------------------------
     def ensure_experiment(self, name: str) -> str:
@@ -104,8 +135,10 @@ class ModelRegistry:
         import mlflow
         import mlflow.sklearn
 
+        self.activate()
         experiment_id = self.ensure_experiment(experiment_name)
-        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=run_tags) as run:
+        nested = mlflow.active_run() is not None  # inside ExperimentManager.start_experiment: a child run
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=run_tags, nested=nested) as run:
             mlflow.log_params({k: _param(v) for k, v in params.items()})
             info = mlflow.sklearn.log_model(
                 model,
@@ -133,6 +166,7 @@ class ModelRegistry:
 
         import mlflow
 
+        self.activate()
         # register_model prints "Successfully registered..." to stderr; the caller reports instead.
         with contextlib.redirect_stderr(io.StringIO()):
             version = mlflow.register_model(
@@ -175,6 +209,86 @@ class ModelRegistry:
             return False
         self.set_alias(model_name, CHAMPION_ALIAS, new_version)
         return True
+
+    # -- the SDK: baselines, improvements, lineage --------------------------------
+    def register_baseline(self, model: Any, model_type: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Log ``model`` (a fitted estimator, or the URI of a logged model) and register it as a baseline.
+
+        Returns the version as a dict: ``model_id`` (``"name/version"``), ``name``,
+        ``version``, ``run_id``, ``model_uri``, tags and alias. See ``hokusai.core.improvements``.
+        """
+        from hokusai.core.improvements import register_baseline
+
+        return register_baseline(self, model, model_type, metadata or {})
+
+    def register_improved_model(self, baseline_model_id: str, improved_model: Any, contributor_address: str,
+                                data_contribution: dict[str, Any]) -> dict[str, Any]:
+        """Register ``improved_model`` as a new version of its baseline's registered model, with its DeltaOne."""
+        from hokusai.core.improvements import register_improved_model
+
+        return register_improved_model(self, baseline_model_id, improved_model, contributor_address,
+                                       data_contribution)
+
+    def get_model_lineage(self, model_id: str) -> dict[str, Any]:
+        """Baseline -> every improvement of ``model_id``'s lineage, with contributor, data hash, metrics, DeltaOne."""
+        from hokusai.core.lineage import get_model_lineage
+
+        return get_model_lineage(self, model_id)
+
+    def get_contributor_impact(self, address: str) -> dict[str, Any]:
+        """A wallet's contributions, DeltaOnes and models across the whole registry."""
+        from hokusai.core.impact import get_contributor_impact
+
+        return get_contributor_impact(self, address)
+
+    # -- the SDK: tokenized models ------------------------------------------------
+    def register_tokenized_model(self, model_uri: str, model_name: str, token_id: str, metric_name: str,
+                                 baseline_value: float, additional_tags: dict[str, Any] | None = None
+                                 ) -> dict[str, Any]:
+        """Register ``model_uri`` for ``token_id``; the same run for the same token returns the existing version."""
+        from hokusai.core.tokenized import register_tokenized_model
+
+        return register_tokenized_model(self, model_uri, model_name, token_id, metric_name, baseline_value,
+                                        additional_tags)
+
+    def get_tokenized_model(self, model_name: str, version: int | str) -> dict[str, Any]:
+        from hokusai.core.tokenized import get_tokenized_model
+
+        return get_tokenized_model(self, model_name, version)
+
+    def list_models_by_token(self, token_id: str) -> list[dict[str, Any]]:
+        from hokusai.core.tokenized import list_models_by_token
+
+        return list_models_by_token(self, token_id)
+
+    def update_model_tags(self, model_name: str, version: int | str, tags: dict[str, Any]) -> dict[str, Any]:
+        from hokusai.core.tokenized import update_model_tags
+
+        return update_model_tags(self, model_name, version, tags)
+
+    # -- searching ------------------------------------------------------------------
+    def search_versions(self, filter_string: str) -> list[Any]:
+        """Every MLflow model version matching ``filter_string``, all pages."""
+        found, page_token = [], None
+        while True:
+            page = self.client.search_model_versions(filter_string, max_results=_SEARCH_PAGE, page_token=page_token)
+            found.extend(page)
+            page_token = page.token
+            if not page_token:
+                return found
+
+    def require_version(self, model_name: str, version: int | str) -> Any:
+        """The MLflow model version, or ModelNotFoundError."""
+        from mlflow.exceptions import MlflowException
+
+        if isinstance(version, bool) or not str(version).isdigit():
+            raise ValueError(f"a model version is a positive integer, got {version!r}")
+        try:
+            return self.client.get_model_version(model_name, str(int(version)))
+        except MlflowException as error:
+            if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                raise ModelNotFoundError(f"model {model_name!r} has no version {version}") from None
+            raise
 
     # -- artifacts --------------------------------------------------------------
     def commitment_of(self, model_uri: str) -> str:
@@ -225,6 +339,7 @@ def _quiet_mlflow() -> None:
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # nothing leaves the machine unasked
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "View run at" lines
     sklearn_logger = logging.getLogger("mlflow.sklearn")
     if not any(isinstance(f, _PickleWarningFilter) for f in sklearn_logger.filters):
         sklearn_logger.addFilter(_PickleWarningFilter())
@@ -233,6 +348,23 @@ def _quiet_mlflow() -> None:
 class _PickleWarningFilter:
     def filter(self, record: Any) -> bool:
         return "pickle or cloudpickle" not in record.getMessage()
+
+
+_SEARCH_PAGE = 1000
+
+
+def _normalized_tracking_uri(tracking_uri: str | Path) -> str:
+    """A bare ``.db``/``.sqlite`` path becomes its ``sqlite:///`` URI; anything else is MLflow's to read."""
+    text = str(tracking_uri)
+    if "://" not in text and text.endswith((".db", ".sqlite")):
+        return f"sqlite:///{Path(text).resolve()}"
+    return text
+
+
+def _default_artifact_root(tracking_uri: str) -> str | None:
+    """For a SQLite store, ``artifacts/`` beside the database; servers choose their own."""
+    database = sqlite_path(tracking_uri)
+    return (database.resolve().parent / "artifacts").as_uri() if database is not None else None
 
 
 def _ref(version: Any) -> ModelVersionRef:

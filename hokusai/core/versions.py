@@ -1,0 +1,168 @@
+"""Reading model versions back: one dict shape for every SDK answer, and their runs' metrics.
+
+Every SDK method that returns a version returns ``version_view``: ``model_id``
+(``"name/version"``), ``model_name`` (and ``name``), ``version``, ``run_id``,
+``model_uri``, the token tags decoded (``token_id``, ``benchmark_metric``,
+``benchmark_value``, ``contributor_address``, ``data_hash``, ``delta_one_bps``,
+``eligible``, ``baseline_version``), ``role``, ``aliases``, ``created_at`` and the raw
+``tags``. Versions the pipeline registered read exactly like the SDK's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from hokusai.core.model_ids import format_model_id
+from hokusai.core.registry import COMMITMENT_TAG, LoggedModelRef, ModelNotFoundError, ModelRegistry
+from hokusai.core.tags import (
+    BASELINE_VERSION_TAG, BENCHMARK_METRIC_TAG, BENCHMARK_VALUE_TAG, CONTRIBUTOR_WALLET_TAG, DATA_HASH_TAG,
+    DELTA_ONE_BPS_TAG, ELIGIBLE_TAG, METRICS_TAG, ROLE_BASELINE, ROLE_IMPROVEMENT, ROLE_TAG, TOKEN_ID_TAG,
+    stored_float, stored_int, stored_metrics,
+)
+from hokusai.tracking.metrics import CATEGORIES, from_mlflow_key
+
+PIPELINE_NEW_PREFIX = "new_"
+PIPELINE_BASELINE_PREFIX = "baseline_"
+_RUN_ID_CHUNK = 100
+
+
+def version_view(version: Any, aliases: list[str] | None = None) -> dict[str, Any]:
+    """The SDK's dict for one MLflow model version."""
+    tags = dict(version.tags or {})
+    eligible = tags.get(ELIGIBLE_TAG)
+    return {
+        "model_id": format_model_id(version.name, version.version),
+        "model_name": version.name,
+        "name": version.name,
+        "version": int(version.version),
+        "run_id": version.run_id or None,
+        "model_uri": f"models:/{version.name}/{version.version}",
+        "token_id": tags.get(TOKEN_ID_TAG),
+        "benchmark_metric": tags.get(BENCHMARK_METRIC_TAG),
+        "benchmark_value": stored_float(tags, BENCHMARK_VALUE_TAG),
+        "contributor_address": tags.get(CONTRIBUTOR_WALLET_TAG),
+        "data_hash": tags.get(DATA_HASH_TAG),
+        "delta_one_bps": stored_int(tags, DELTA_ONE_BPS_TAG),
+        "eligible": None if eligible is None else eligible == "true",
+        "baseline_version": stored_int(tags, BASELINE_VERSION_TAG),
+        "role": role_of(tags),
+        "aliases": sorted(aliases if aliases is not None else (getattr(version, "aliases", None) or [])),
+        "created_at": _timestamp(version.creation_timestamp),
+        "weights_commitment": tags.get(COMMITMENT_TAG),
+        "tags": tags,
+    }
+
+
+def role_of(tags: dict[str, str]) -> str:
+    """``baseline``, ``improvement`` (pipeline candidates carry no role tag), or ``registered``."""
+    if tags.get(ROLE_TAG) in (ROLE_BASELINE, ROLE_IMPROVEMENT):
+        return tags[ROLE_TAG]
+    if BASELINE_VERSION_TAG in tags or CONTRIBUTOR_WALLET_TAG in tags:
+        return ROLE_IMPROVEMENT
+    return "registered"
+
+
+def run_metrics(registry: ModelRegistry, run_ids: list[str | None]) -> dict[str, dict[str, float]]:
+    """The latest metrics of each run, in a few searches rather than one request per run."""
+    from mlflow.entities import ViewType
+
+    wanted = sorted({run_id for run_id in run_ids if run_id})
+    if not wanted:
+        return {}
+    experiments, page_token = [], None
+    while True:
+        page = registry.client.search_experiments(view_type=ViewType.ALL, max_results=1000, page_token=page_token)
+        experiments.extend(e.experiment_id for e in page)
+        page_token = page.token
+        if not page_token:
+            break
+    found: dict[str, dict[str, float]] = {}
+    for start in range(0, len(wanted), _RUN_ID_CHUNK):
+        chunk = wanted[start:start + _RUN_ID_CHUNK]
+        quoted = ", ".join(f"'{run_id}'" for run_id in chunk)
+        runs = registry.client.search_runs(experiments, f"attributes.run_id IN ({quoted})",
+                                           run_view_type=ViewType.ALL, max_results=len(chunk))
+        found.update({run.info.run_id: dict(run.data.metrics) for run in runs})
+    return found
+
+
+def version_metrics(tags: dict[str, str], run: dict[str, float] | None) -> dict[str, float]:
+    """A version's own benchmark metrics: its ``hokusai_metrics`` tag (the SDK writes it, as one
+    run may back several versions), else what its run recorded (``own_metrics``)."""
+    tagged = stored_metrics(tags)
+    return tagged if tagged is not None else own_metrics(run or {})
+
+
+def needs_run_metrics(tags: dict[str, str]) -> bool:
+    return METRICS_TAG not in tags
+
+
+def own_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """A version's own benchmark metrics from its run.
+
+    Runs the SDK logged a model in store them under the convention's keys
+    (``model/accuracy``); pipeline candidate runs as ``new_accuracy`` (next to
+    ``baseline_accuracy`` and ``delta_one_bps``). Both are returned under the plain
+    name (``accuracy``); other categories keep their prefix (``usage:reply_rate``).
+    """
+    own = {}
+    for key, value in metrics.items():
+        name = from_mlflow_key(key)
+        if name == "model:delta_one_bps":
+            continue  # a comparison, not a property of the model; the version's tag carries it
+        if name.startswith("model:"):
+            own[name[len("model:"):]] = value
+        elif ":" in name and name.split(":", 1)[0] in CATEGORIES:
+            own[name] = value
+        elif key.startswith(PIPELINE_NEW_PREFIX):
+            own[key[len(PIPELINE_NEW_PREFIX):]] = value
+    return own
+
+
+def baseline_metrics_measured(metrics: dict[str, float]) -> dict[str, float]:
+    """The baseline's metrics as a pipeline candidate run measured them (``baseline_accuracy``)."""
+    return {key[len(PIPELINE_BASELINE_PREFIX):]: value for key, value in metrics.items()
+            if key.startswith(PIPELINE_BASELINE_PREFIX)}
+
+
+def resolve_run_id(registry: ModelRegistry, model_uri: str) -> str | None:
+    """The run a model URI was logged in (``runs:/``, ``models:/m-…``, ``models:/name/version``, ``@alias``).
+
+    Raises ModelNotFoundError when the URI names a run or model that does not exist;
+    None for URIs with no run (a plain path).
+    """
+    from mlflow.exceptions import MlflowException
+
+    if not isinstance(model_uri, str) or not model_uri:
+        raise ValueError(f"model URI must be a non-empty string, got {model_uri!r}")
+    try:
+        if model_uri.startswith("runs:/"):
+            run_id = model_uri[len("runs:/"):].split("/", 1)[0]
+            return registry.client.get_run(run_id).info.run_id
+        if model_uri.startswith("models:/"):
+            rest = model_uri[len("models:/"):]
+            name, slash, version = rest.partition("/")
+            if "@" in rest and not slash:
+                name, alias = rest.split("@", 1)
+                return registry.client.get_model_version_by_alias(name, alias).run_id
+            if slash:
+                return registry.client.get_model_version(name, version.split("/", 1)[0]).run_id
+            return registry.client.get_logged_model(rest).source_run_id
+    except MlflowException as error:
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            raise ModelNotFoundError(f"{model_uri} does not exist at {registry.tracking_uri}") from None
+        raise
+    return None
+
+
+def logged_ref(registry: ModelRegistry, model_uri: str) -> LoggedModelRef:
+    """A model already logged (by URI) as a LoggedModelRef, with the commitment of its stored files."""
+    run_id = resolve_run_id(registry, model_uri)
+    return LoggedModelRef(run_id or "", model_uri, registry.commitment_of(model_uri))
+
+
+def _timestamp(milliseconds: int | None) -> str | None:
+    if not milliseconds:
+        return None
+    return datetime.fromtimestamp(milliseconds / 1000, tz=timezone.utc).isoformat(timespec="seconds")
