@@ -70,7 +70,8 @@ _WORD = re.compile(r"[^\W\d_]+")
 _ID_WORDS = frozenset("order invoice ref reference tracking ticket shipment parcel booking id "
                       "bestellung rechnung commande facture".split())
 _ID_SUFFIX_WORDS = frozenset(("no", "number", "nr", "id", "#"))
-_DATE_LIKE = re.compile(r"(?:[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4})\b")
+_DATE_LIKE = re.compile(
+    r"(?:[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4})\b")
 _DECIMAL_AFTER = re.compile(r"[.,][0-9]")
 _AFTER_LAST_DIGIT = re.compile(r"[^0-9]*$")
 _SENTENCE_END = re.compile(r"[.!?]\s+(?=[^\W\d_])")
@@ -285,42 +286,61 @@ def _phones(text: str) -> Iterator[tuple[int, int]]:
         chunks = [m.span() for m in _CHUNK.finditer(run)] if " " in run else [(0, len(run))]
         i, free = 0, 0  # chunks before `free` were a phone or nothing
         while i < len(chunks):  # leftmost, then longest, run of whole chunks that is a phone
-            for j in range(len(chunks), i, -1):
-                start, end = chunks[i][0], chunks[j - 1][1]
-                while end > start and not run[end - 1].isdigit():
-                    end -= 1  # "… 0958." at the end of a sentence
-                while start < end and run[start] not in "+(0123456789":
-                    start += 1
-                if end - start < 8 or _DECIMAL_AFTER.match(text, offset + end):
-                    continue  # too short, or the integer part of "12.345.678,90"
-                while run[start] == "(" and run.count("(", start, end) > run.count(")", start, end):
-                    start += 1  # "(+44 20 …)", "((555) 123-4567)": the number inside parentheses
-                core = run[start:end]
-                before = run[chunks[i - 1][0]:chunks[i - 1][1]] if i > free else ""
-                if len(before) == 4 and before.isdigit() and not (
-                        core[0] in "+(" or _NANP.fullmatch(_PHONE_EXT.sub("", core))):
-                    continue  # after a 4-digit group (card, IBAN, tracking number): not a phone
-                if _is_phone(core, text, offset + start):
-                    yield offset + start, offset + end
-                    i = free = j
-                    break
-            else:
+            span = _phone_at(text, run, offset, chunks, i, free)
+            if span is None:
                 i += 1
+            else:
+                yield span[0], span[1]
+                i = free = span[2]
 
 
-def _is_phone(core: str, text: str, start: int) -> bool:
-    """The layouts real phone numbers are written in (dates, prices, ids fail them), or
-    8-15 digits in any layout right after a word like "call", "Tel." or "mobile"."""
+def _phone_at(text: str, run: str, offset: int, chunks: list[tuple[int, int]], i: int,
+              free: int) -> tuple[int, int, int] | None:
+    """The longest phone starting at chunk ``i``: (start, end, next chunk), or None.
+
+    A known layout wins over a longer span that only a word like "Tel." vouches for,
+    and two laid-out numbers side by side ("+44 151 496 0360 04 50 85 02 93") stay two.
+    """
+    def phone(i: int, j: int, by_word: bool) -> tuple[int, int] | None:
+        start, end = chunks[i][0], chunks[j - 1][1]
+        while end > start and not run[end - 1].isdigit():
+            end -= 1  # "… 0958." at the end of a sentence
+        while start < end and run[start] not in "+(0123456789":
+            start += 1
+        if end - start < 8 or _DECIMAL_AFTER.match(text, offset + end):
+            return None  # too short, or the integer part of "12.345.678,90"
+        while run[start] == "(" and run.count("(", start, end) > run.count(")", start, end):
+            start += 1  # "(+44 20 …)", "((555) 123-4567)": the number inside parentheses
+        core = run[start:end]
+        before = run[chunks[i - 1][0]:chunks[i - 1][1]] if i > free else ""
+        if len(before) == 4 and before.isdigit() and not (
+                core[0] in "+(" or _NANP.fullmatch(_PHONE_EXT.sub("", core))):
+            return None  # after a 4-digit group (card, IBAN, tracking number): not a phone
+        return (offset + start, offset + end) if _is_phone(core, text, offset + start, by_word) else None
+
+    for by_word in (False, True):
+        for j in range(len(chunks), i, -1):
+            span = phone(i, j, by_word)
+            if span is None:
+                continue
+            for k in range(j - 1, i, -1) if not by_word else ():
+                head = phone(i, k, False)
+                if head and phone(k, j, False):
+                    return head[0], head[1], k
+            return span[0], span[1], j
+    return None
+
+
+def _is_phone(core: str, text: str, start: int, by_word: bool) -> bool:
+    """A layout real phone numbers are written in (dates, prices, ids fail them), or, when
+    ``by_word``, 8-15 digits in any layout right after a word like "call" or "Tel."."""
     core = _PHONE_EXT.sub("", core)
     if core.count("(") != core.count(")") or core[-1:] == ")":
         return False
     digits = _NON_DIGIT.sub("", core)
-    n = len(digits)
-    if n < 8 or n > 17:
-        return False
-    if n >= 9 and _phone_layout(core, digits):
-        return True
-    return n <= 15 and not _DATE_LIKE.match(core) and _says_phone(text, start)
+    if by_word:
+        return 8 <= len(digits) <= 15 and not _DATE_LIKE.match(core) and _says_phone(text, start)
+    return 9 <= len(digits) <= 17 and _phone_layout(core, digits)
 
 
 def _phone_layout(core: str, digits: str) -> bool:
@@ -330,7 +350,7 @@ def _phone_layout(core: str, digits: str) -> bool:
     if digits.startswith("00"):  # international prefix, as "001-…" or "0049 …"
         return n >= 10 and digits[2] != "0"
     if core.startswith("("):
-        return bool(_PAREN_AREA.fullmatch(core)) and n <= 12
+        return bool(_PAREN_AREA.fullmatch(core)) and n <= 13
     if core.isdigit():  # bare: only with a trunk 0 (else it reads as an id)
         return digits[0] == "0" and 10 <= n <= 11
     return n <= 15 and (bool(_NANP.fullmatch(core)) or _trunk_layout(core, digits))
@@ -338,7 +358,7 @@ def _phone_layout(core: str, digits: str) -> bool:
 
 def _trunk_layout(core: str, digits: str) -> bool:
     """National numbers with a trunk 0: 020 7946 0958, 0176 12345678, 04 15 39 15 00."""
-    if digits[0] != "0":
+    if digits[0] != "0" or "(" in core:
         return False
     separators = set(re.findall(r"[ ./-]", core))
     groups = re.split(r"[ ./-]", core)
@@ -346,7 +366,7 @@ def _trunk_layout(core: str, digits: str) -> bool:
         return False
     if separators == {"."}:  # 01.23.45.67.89
         return len(digits) == 10 and all(len(group) == 2 for group in groups)
-    return 2 <= len(groups[0]) <= 5 and all(len(g) >= 2 for g in groups) and 9 <= len(digits) <= 12
+    return 2 <= len(groups[0]) <= 5 and all(len(g) >= 2 for g in groups) and 9 <= len(digits) <= 13
 
 
 _DETECTORS = (("email", _emails), ("ethkey", _ethkeys), ("iban", _ibans), ("ipv6", _ipv6s),
