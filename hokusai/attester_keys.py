@@ -14,12 +14,13 @@ with eth-keys (~0.35 s to import, loaded on first use; eth_account costs ~1.4 s)
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+from hokusai.private_files import create_private_file_once, tighten
 from typing import Literal, Mapping
 
 ENV_VAR = "HOKUSAI_ATTESTER_PRIVATE_KEY"
@@ -77,7 +78,6 @@ def _create_dev_key_file(path: Path) -> None:
     the link fails if ``path`` exists, so concurrent first runs agree on one key and
     nobody ever reads a half-written file.
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = _new_private_key()
     record = {
         "warning": DEV_KEY_WARNING,
@@ -85,26 +85,11 @@ def _create_dev_key_file(path: Path) -> None:
         "address": _address_of(key),
         "created_at": datetime.now(timezone.utc).isoformat(),
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), 0o600)  # umask can only remove bits, but be explicit
-            json.dump(record, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass  # a concurrent first run won; use its key
-    finally:
-        tmp.unlink(missing_ok=True)
+    create_private_file_once(path, json.dumps(record, indent=2) + "\n")
 
 
 def _read_dev_key_file(path: Path) -> AttesterKey:
-    if path.stat().st_mode & 0o077:
-        os.chmod(path, 0o600)  # a readable signing key is a leak; tighten, don't fail
+    tighten(path)
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:

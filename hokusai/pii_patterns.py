@@ -52,7 +52,8 @@ _IPV6_CANDIDATE = re.compile(
 _IBAN_CANDIDATE = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z][0-9]{2}(?: ?[A-Z0-9]){11,34}", _A)
 _CARD_CANDIDATE = re.compile(r"[0-9](?<![\w.+/-][0-9])(?:[ -]?[0-9]){12,18}(?!\w)", _A)
 _PHONE_RUN = re.compile(
-    r"[+(0-9](?<![\w+@#$€£¥%/.-][+(0-9])\+?[0-9 ()./-]*[0-9](?: ?(?:x|ext\.?) ?[0-9]{1,6})?(?![\w@])", _A
+    r"[+(0-9](?<![\w+@#$€£¥%/.,-][+(0-9])(?<![0-9\]]:[0-9])"  # not after "1,", "10:", "]:"
+    r"\+?[0-9 ()./-]*[0-9](?: ?(?:x|ext\.?) ?[0-9]{1,6})?(?![\w@])", _A
 )
 _NON_DIGIT = re.compile(r"[^0-9]")
 _CHUNK = re.compile(r"[^ ]+")
@@ -325,7 +326,7 @@ def _phone_at(text: str, run: str, offset: int, chunks: list[tuple[int, int]], i
                 continue
             for k in range(j - 1, i, -1) if not by_word else ():
                 head = phone(i, k, False)
-                if head and phone(k, j, False):
+                if head and any(phone(k, rest, False) for rest in range(len(chunks), k, -1)):
                     return head[0], head[1], k
             return span[0], span[1], j
     return None
@@ -345,8 +346,8 @@ def _is_phone(core: str, text: str, start: int, by_word: bool) -> bool:
 
 def _phone_layout(core: str, digits: str) -> bool:
     n = len(digits)
-    if core.startswith(("+", "(+")):
-        return n <= 16 and digits[0] != "0"
+    if core.startswith(("+", "(+")):  # E.164: at most 15 digits, not counting a "(0)"
+        return n - ("(0)" in core) <= 15 and digits[0] != "0"
     if digits.startswith("00"):  # international prefix, as "001-…" or "0049 …"
         return n >= 10 and digits[2] != "0"
     if core.startswith("("):

@@ -12,12 +12,13 @@ The secret never appears in an error message.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
+
+from hokusai.private_files import create_private_file_once, tighten
 
 ENV_VAR = "HOKUSAI_PII_SECRET"
 MIN_SECRET_CHARS = 32
@@ -58,28 +59,13 @@ def _create_dev_secret(path: Path) -> None:
     link fails if ``path`` exists, so racing processes agree on one secret and
     nobody reads a half-written file.
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     content = DEV_SECRET_HEADER.format(env=ENV_VAR, created=created) + secrets.token_hex(32) + "\n"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass  # a concurrent first run won; use its secret
-    finally:
-        tmp.unlink(missing_ok=True)
+    create_private_file_once(path, content)
 
 
 def _read_dev_secret(path: Path) -> bytes:
-    if path.stat().st_mode & 0o077:
-        os.chmod(path, 0o600)  # a readable secret is a leak; tighten, don't fail
+    tighten(path)
     match = _SECRET_LINE.search(path.read_text(encoding="utf-8"))
     if match is None:
         raise ValueError(f"dev PII secret file {path} is malformed: expected a line of 64 hex "
