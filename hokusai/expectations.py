@@ -73,17 +73,24 @@ def contribution_expectations(spec: TokenSpec) -> list[Expectation]:
     return expectations
 
 
-def clean_expectations(spec: TokenSpec, text_columns: Iterable[str], pii_patterns: Sequence[str]) -> list[Expectation]:
-    """What cleaned rows must satisfy before training: labels, size, and no raw PII left."""
+def clean_expectations(spec: TokenSpec, text_columns: Iterable[str],
+                       pii_patterns: Sequence[str] | dict[str, Sequence[str]]) -> list[Expectation]:
+    """What cleaned rows must satisfy before training: labels, size, and no raw PII left.
+
+    ``pii_patterns`` is one list for every text column, or a list per column.
+    """
     expectations = [
         Expectation("ExpectTableRowCountToBeBetween", {"min_value": MIN_CONTRIBUTION_ROWS},
                     f"at least {MIN_CONTRIBUTION_ROWS} row(s) remain after cleaning"),
         *_label_expectations(spec),
     ]
     for column in text_columns:
+        patterns = pii_patterns[column] if isinstance(pii_patterns, dict) else pii_patterns
+        if not patterns:
+            continue
         expectations.append(Expectation(
             "ExpectColumnValuesToNotMatchRegexList",
-            {"column": column, "regex_list": list(pii_patterns)},
+            {"column": column, "regex_list": list(patterns)},
             f"no personal data is left in '{column}'",
         ))
     return expectations
