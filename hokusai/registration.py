@@ -77,9 +77,5 @@ def register_candidate(registry: ModelRegistry, spec: TokenSpec, candidate: Cand
 
 def _version_with_claim(registry: ModelRegistry, model_name: str, attestation_hash: str):
     """The version already registered for this attestation hash, if any."""
-    from hokusai.core.registry import _ref
-
-    found = registry.client.search_model_versions(
-        f"name = '{model_name}' and tags.attestation_hash = '{attestation_hash}'"
-    )
-    return _ref(min(found, key=lambda v: int(v.version))) if found else None
+    found = registry.search_versions(f"name = '{model_name}' and tags.attestation_hash = '{attestation_hash}'")
+    return registry.get_version(model_name, min(int(v.version) for v in found)) if found else None

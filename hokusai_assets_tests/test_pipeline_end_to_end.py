@@ -1,5 +1,6 @@
 """The whole graph on embedded defaults: real training, real MLflow store, real signatures."""
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def test_improving_contribution_is_eligible_and_becomes_champion(evaluated):
     assert 0.0 < float(champion.tags["benchmark_value"]) <= 1.0
     assert champion.tags["contributor_wallet"] == WALLET
     assert champion.tags["delta_one_bps"] == str(improving.delta_one_bps)
-    assert champion.tags["data_hash"] == __import__("hashlib").sha256(IMPROVING.read_bytes()).hexdigest()
+    assert champion.tags["data_hash"] == hashlib.sha256(IMPROVING.read_bytes()).hexdigest()
     assert champion.weights_commitment.startswith("0x") and len(champion.weights_commitment) == 66
 
 
