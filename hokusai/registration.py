@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hokusai.champion import decide_champion
 from hokusai.core.registry import CANDIDATE_ALIAS, CHAMPION_ALIAS, ModelRegistry
 from hokusai.pipeline import CandidateModel
 from hokusai.token_spec import TokenSpec
@@ -30,11 +31,10 @@ def token_tags(spec: TokenSpec, delta_one: dict[str, Any], attestation_hash: str
 
 def register_candidate(registry: ModelRegistry, spec: TokenSpec, candidate: CandidateModel,
                        delta_one: dict[str, Any], attestation_hash: str) -> dict[str, Any]:
-    """Register the candidate; move ``champion`` to it only if eligible and the pinned baseline still leads."""
+    """Register the candidate; move ``champion`` to it if eligible and it leads (``hokusai.champion``)."""
     from hokusai.core.registry import LoggedModelRef
 
     tags = token_tags(spec, delta_one, attestation_hash)
-    baseline_version = int(delta_one["baseline_model"]["version"])
     computation = delta_one["delta_computation"]
     registry.log_run_metrics(candidate.run_id, {
         **{f"baseline_{k}": v["baseline_value"] for k, v in computation["metric_deltas"].items()},
@@ -51,18 +51,10 @@ def register_candidate(registry: ModelRegistry, spec: TokenSpec, candidate: Cand
     version = registry.register_version(
         LoggedModelRef(candidate.run_id, candidate.model_uri, candidate.weights_commitment), spec.model_name, tags
     )
-    moved = False
-    if delta_one["eligibility"]["eligible"]:
-        moved = registry.move_champion_if_unchanged(spec.model_name, version.version, baseline_version)
+    moved, why = _settle_champion(registry, spec.model_name, version.version, delta_one)
     if not moved:
         registry.set_alias(spec.model_name, CANDIDATE_ALIAS, version.version)
     alias = CHAMPION_ALIAS if moved else CANDIDATE_ALIAS
-    if moved:
-        why = "eligible"
-    elif delta_one["eligibility"]["eligible"]:
-        why = f"eligible, but the champion is no longer v{baseline_version}"
-    else:
-        why = delta_one["eligibility"]["reason"]
     return {
         "model_name": spec.model_name,
         "version": version.version,
@@ -70,9 +62,33 @@ def register_candidate(registry: ModelRegistry, spec: TokenSpec, candidate: Cand
         "champion_moved": moved,
         "tags": tags,
         "already_registered": False,
+        "champion_reason": why,
         "summary": f"{spec.model_name} v{version.version} registered as {alias} ({why}; "
                    f"DeltaOne {computation['delta_one_bps']} bps)",
     }
+
+
+def _settle_champion(registry: ModelRegistry, model_name: str, version: int,
+                     delta_one: dict[str, Any]) -> tuple[bool, str]:
+    """Apply ``decide_champion`` with a compare-and-set on the alias it read."""
+    current = registry.get_alias(model_name, CHAMPION_ALIAS)
+    current_score = current.tags.get("benchmark_score_bps") if current is not None else None
+    decision = decide_champion(
+        eligible=bool(delta_one["eligibility"]["eligible"]),
+        ineligible_reason=delta_one["eligibility"]["reason"],
+        pinned_version=int(delta_one["baseline_model"]["version"]),
+        current_version=current.version if current is not None else None,
+        current_score_bps=int(current_score) if current_score not in (None, "") else None,
+        new_score_bps=int(delta_one["delta_computation"]["new_score_bps"]),
+    )
+    if not decision.move:
+        return False, decision.reason
+    if current is None:
+        registry.set_alias(model_name, CHAMPION_ALIAS, version)
+        return True, decision.reason
+    if registry.move_champion_if_unchanged(model_name, version, current.version):
+        return True, decision.reason
+    return False, "eligible, but the champion changed while this version was being registered"
 
 
 def _version_with_claim(registry: ModelRegistry, model_name: str, attestation_hash: str):

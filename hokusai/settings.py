@@ -45,6 +45,7 @@ class Settings:
     s3_endpoint_url: str | None = None  # None: AWS; e.g. http://minio:9000 for MinIO or SeaweedFS
     s3_region: str | None = None  # None: boto3's default chain (AWS_REGION, profile)
     s3_path_style: bool = True  # http://host/bucket/key, what MinIO and SeaweedFS answer by default
+    sensor_interval_seconds: int = 15  # how often the daemon lists the drop zone
 
     @property
     def dagster_home(self) -> Path:
@@ -94,6 +95,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         s3_endpoint_url=(env.get("HOKUSAI_S3_ENDPOINT_URL") or "").strip() or None,
         s3_region=(env.get("HOKUSAI_S3_REGION") or "").strip() or None,
         s3_path_style=_bool(env, "HOKUSAI_S3_PATH_STYLE", True),
+        sensor_interval_seconds=_int(env, "HOKUSAI_SENSOR_INTERVAL_SECONDS", 15),
     )
 
 

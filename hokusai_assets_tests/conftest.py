@@ -35,3 +35,20 @@ def make_runner(tmp_path, shared_cache):
         return DagsterRunner(settings, ephemeral=ephemeral)
 
     return build
+
+
+@pytest.fixture(autouse=True)
+def restore_mlflow_environment():
+    """``mlflow.set_tracking_uri`` also writes ``MLFLOW_TRACKING_URI`` into ``os.environ``.
+
+    Without this, a test whose registry pointed at a server that has since stopped
+    would leave that URI for every later test that reads settings from the environment.
+    """
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DAGSTER_HOME")
+    saved = {name: os.environ.get(name) for name in names}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

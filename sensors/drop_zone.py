@@ -30,7 +30,7 @@ MAX_RUNS_PER_TICK = 25
 @sensor(
     name="contribution_drop_sensor",
     job_name="evaluate_contribution",
-    minimum_interval_seconds=15,
+    minimum_interval_seconds=load_settings().sensor_interval_seconds,
     default_status=DefaultSensorStatus.RUNNING,
     description="Registers each new file in the contribution drop zone as a partition and runs it.",
 )

@@ -159,6 +159,15 @@ class ModelRegistry:
         now = int(time.time() * 1000)
         self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()])
 
+    def log_run_documents(self, run_id: str, documents: dict[str, Any], folder: str = "hokusai") -> list[str]:
+        """Store JSON documents as artifacts of a run (with a server, in its artifact store, e.g. S3)."""
+        paths = []
+        for file_name, document in documents.items():
+            path = f"{folder}/{file_name}"
+            self.client.log_dict(run_id, document, path)
+            paths.append(path)
+        return paths
+
     def register_version(self, logged: LoggedModelRef, model_name: str, tags: dict[str, Any]) -> ModelVersionRef:
         """Register a logged model as a new version of ``model_name``, tagged (with its commitment)."""
         import contextlib

@@ -81,7 +81,13 @@ def attestation(
     )
 
 
-@asset(partitions_def=contributions, group_name=GROUP, kinds={"mlflow"})
+# One registration at a time across all runs (the instance gives each pool one slot,
+# `concurrency.pools.default_limit: 1`): a backfill runs contributions to one token
+# side by side, and the champion alias is read, compared and moved as one step.
+REGISTRATION_POOL = "hokusai-registration"
+
+
+@asset(partitions_def=contributions, group_name=GROUP, kinds={"mlflow"}, pool=REGISTRATION_POOL)
 def registered_token_model(
     context: AssetExecutionContext,
     new_model: CandidateModel,
@@ -91,9 +97,14 @@ def registered_token_model(
 ) -> Output[dict[str, Any]]:
     """The new model as a version of the token's registered model; champion only if the gain is real."""
     spec = token_specs.get_spec(new_model.contribution.token_id)
-    outcome = register_candidate(
-        model_registry.get_registry(), spec, new_model, attestation["delta_one"], attestation["attestation_hash"]
-    )
+    registry = model_registry.get_registry()
+    outcome = register_candidate(registry, spec, new_model, attestation["delta_one"], attestation["attestation_hash"])
+    # The signed claim travels with the model: the run's artifacts (S3 behind a server).
+    documents = registry.log_run_documents(new_model.run_id, {
+        "delta_one.json": attestation["delta_one"],
+        "attestation.json": {key: attestation[key] for key in ("attestation", "attestation_hash", "eip712")},
+        "mint_request.json": attestation["mint_request"],
+    })
     context.log.info(outcome["summary"])
     return Output(
         outcome,
@@ -102,6 +113,8 @@ def registered_token_model(
             "version": outcome["version"],
             "alias": outcome["alias"],
             "champion_moved": outcome["champion_moved"],
+            "champion_reason": outcome.get("champion_reason", "already registered for this claim"),
+            "run_documents": MetadataValue.json(documents),
             "mlflow_run_id": new_model.run_id,
             "model_uri": MetadataValue.text(f"models:/{outcome['model_name']}/{outcome['version']}"),
             "tags": MetadataValue.json(outcome["tags"]),
