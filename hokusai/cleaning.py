@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from hokusai.frame_hashing import row_hashes
 from hokusai.token_spec import TokenSpec
 
 
@@ -29,11 +31,20 @@ def row_fingerprints(frame: pd.DataFrame, spec: TokenSpec) -> pd.Series:
     """
     columns = [*spec.feature_names, spec.label_column]
     numeric = {f.name for f in spec.features if f.dtype in ("int", "float")}
-    normalized = frame[columns].apply(
-        lambda column: pd.to_numeric(column, errors="coerce").astype("float64").round(9)
-        if column.name in numeric else column.astype(str)
-    )
-    return pd.util.hash_pandas_object(normalized, index=False)
+    normalized = [
+        pd.to_numeric(frame[name], errors="coerce").astype("float64").round(9).to_numpy()
+        if name in numeric else _as_text(frame[name])
+        for name in columns
+    ]  # hashed as hash_pandas_object hashes the normalized frame, column by column (hokusai.frame_hashing)
+    return pd.Series(row_hashes(normalized), index=frame.index, dtype="uint64")
+
+
+def _as_text(column: pd.Series) -> np.ndarray:
+    """``column.astype(str)`` as an object array; a column of strings already is that (no copy)."""
+    values = column.to_numpy()
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return values
+    return column.astype(str).to_numpy(dtype=object)
 
 
 def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataFrame) -> CleanResult:
@@ -43,7 +54,11 @@ def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataF
     duplicate = fingerprints.duplicated(keep="first")
     in_benchmark = fingerprints.isin(set(row_fingerprints(benchmark, spec)))
     keep = ~duplicate & ~in_benchmark
-    cleaned = frame.loc[keep].reset_index(drop=True)
+    if keep.all():  # nothing dropped: the same rows, without copying them
+        cleaned = frame.copy(deep=False)
+        cleaned.index = pd.RangeIndex(len(cleaned))
+    else:
+        cleaned = frame.loc[keep].reset_index(drop=True)
     cleaned[spec.label_column] = cleaned[spec.label_column].astype(type(spec.label_values[0]))
     stats = {
         "rows_in": rows_in,

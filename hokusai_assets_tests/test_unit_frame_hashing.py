@@ -1,0 +1,84 @@
+"""``hokusai.frame_hashing`` gives exactly pandas' row hashes, whichever path a column takes."""
+
+from __future__ import annotations
+
+import decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hokusai.frame_hashing import column_hashes, frame_row_hashes, row_hashes
+
+
+def _texts(n: int, missing_every: int = 0, missing=None) -> np.ndarray:
+    values = np.array([f"review {i} é ✓ {i * 7919 % 10007}" for i in range(n)], dtype=object)
+    if missing_every:
+        values[::missing_every] = missing
+    return values
+
+
+@pytest.mark.parametrize("values", [
+    _texts(20_000),  # distinct strings: the direct path
+    _texts(20_000, 7, None), _texts(20_000, 5, np.nan), _texts(20_000, 3, pd.NA),
+    np.array(["a", "b", "c", None] * 5_000, dtype=object),  # repeated: pandas' path
+    np.array([*_texts(19_999), 3], dtype=object),  # a number among strings: pandas' path
+    np.array([*_texts(19_999), decimal.Decimal("NaN")], dtype=object),
+    np.array([*range(10_000), *map(float, range(10_000))], dtype=object),  # 1 and 1.0 mixed
+    np.arange(20_000, dtype="float64"), np.arange(30, dtype="int64"), np.array([], dtype=object),
+    _texts(50),
+])
+def test_column_hashes_equal_pandas(values):
+    assert np.array_equal(column_hashes(values), pd.util.hash_array(values))
+
+
+def test_nulls_get_pandas_marker_not_the_hash_of_their_text():
+    values = _texts(20_000, 2, None)
+    hashed = column_hashes(values)
+    assert (hashed[::2] == np.iinfo(np.uint64).max).all()
+    assert len(set(hashed[1::2].tolist())) == 10_000
+
+
+def test_frame_row_hashes_equal_hash_pandas_object():
+    n = 20_000
+    frame = pd.DataFrame({
+        "text": _texts(n, 11, None), "email": [f"[pii:email:{i:024x}]" for i in range(n)],
+        "country": np.array(["US", "GB", None, "FR"] * (n // 4), dtype=object),
+        "x": np.linspace(-1, 1, n), "k": np.arange(n), "flag": pd.array([True, False, None, True] * (n // 4)),
+        "cat": pd.Categorical(["a", "b"] * (n // 2)), "when": pd.date_range("2024-01-01", periods=n, freq="s"),
+    })
+    expected = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    assert np.array_equal(frame_row_hashes(frame), expected)
+    changed = frame.copy()
+    changed.loc[5, "text"] = "something else"
+    assert (frame_row_hashes(changed) != expected).sum() == 1
+
+
+def test_row_hashes_of_no_rows_and_no_columns():
+    assert len(row_hashes([np.array([], dtype=object), np.array([], dtype="float64")])) == 0
+    assert len(row_hashes([])) == 0
+
+
+def test_row_fingerprints_are_the_hashes_of_the_normalized_frame():
+    """Dedup keys stay what they were: hash_pandas_object of numbers rounded and text as str."""
+    from pathlib import Path
+
+    from hokusai.cleaning import row_fingerprints
+    from hokusai.token_spec import FeatureSpec, TokenSpec
+
+    spec = TokenSpec(
+        token_id="t", model_name="m", model_id_uint=1, task="binary_classification", label_column="y",
+        label_values=(0, 1), features=(FeatureSpec("a", "int"), FeatureSpec("b", "float"),
+                                       FeatureSpec("c", "string"), FeatureSpec("d", "string")),
+        primary_metric="accuracy", metric_family="proportion", min_improvement_bps=100,
+        base_data_path=Path("b.csv"), benchmark_path=Path("x.csv"), benchmark_spec_id="x",
+        benchmark_sample_cap=10, min_benchmark_samples=1, estimator_class="x", estimator_params={}, seed=0)
+    n = 20_000
+    frame = pd.DataFrame({
+        "a": np.arange(n), "b": np.linspace(0, 1, n), "c": _texts(n, 13, None),
+        "d": np.array([*_texts(n - 2), 3, 4.5], dtype=object), "y": [0, 1] * (n // 2),
+    })
+    normalized = frame[["a", "b", "c", "d", "y"]].apply(
+        lambda column: pd.to_numeric(column, errors="coerce").astype("float64").round(9)
+        if column.name in ("a", "b") else column.astype(str))
+    assert row_fingerprints(frame, spec).tolist() == pd.util.hash_pandas_object(normalized, index=False).tolist()
