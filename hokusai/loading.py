@@ -61,15 +61,15 @@ def load_contribution(raw: bytes, filename: str, source_uri: str, etag: str,
     if len(raw) > limits.max_bytes:
         raise ContributionFormatError(f"the file is {len(raw):,} bytes; the limit is {limits.max_bytes:,}")
     payload = _gunzip(raw, limits.max_bytes) if gzipped else raw
-    if not payload.strip():
+    if _blank(payload):
         raise ContributionFormatError("the file is empty")
-    encoding, delimiter = "binary", None
+    encoding, delimiter, nulls = "binary", None, None
     if file_format == "parquet":
         frame = _read_parquet(payload)
     else:
         encoding, text = decode_text(payload)
         utf8 = payload[3:] if encoding == "utf-8-sig" else payload if encoding == "utf-8" else text.encode("utf-8")
-        frame, delimiter = _read_text(text, utf8, file_format)
+        frame, delimiter, nulls = _read_text(text, utf8, file_format)
     if frame.shape[1] == 0:
         raise ContributionFormatError("the file has no columns")
     if frame.shape[1] > limits.max_columns:
@@ -92,9 +92,14 @@ def load_contribution(raw: bytes, filename: str, source_uri: str, etag: str,
         "gzip": gzipped,
         "encoding": encoding,
         "delimiter": delimiter,
-        **profile_frame(frame),
+        **profile_frame(frame, nulls),
     }
     return LoadedContribution(frame=frame, manifest=manifest)
+
+
+def _blank(payload: bytes) -> bool:
+    """``not payload.strip()`` without copying a large upload."""
+    return not payload or payload.isspace()
 
 
 def _flatten_nested_cells(frame: pd.DataFrame) -> None:
@@ -109,19 +114,26 @@ def _flatten_nested_cells(frame: pd.DataFrame) -> None:
                     lambda value: json.dumps(value, sort_keys=True, ensure_ascii=False))
 
 
-def profile_frame(frame: pd.DataFrame) -> dict[str, Any]:
-    """Rows, columns, dtypes, null and distinct counts per column."""
-    distinct = {}
-    for column in frame.columns:
+def profile_frame(frame: pd.DataFrame, known_nulls: list[int | None] | None = None) -> dict[str, Any]:
+    """Rows, columns, dtypes, null and distinct counts per column.
+
+    ``known_nulls``: per column, the nulls already counted from the Arrow table
+    (``hokusai.table_profile``); a None in it is counted here.
+    """
+    known_nulls = known_nulls or [None] * frame.shape[1]
+    nulls, distinct = {}, {}
+    for position, column in enumerate(frame.columns):
+        series, null_count = frame.iloc[:, position], known_nulls[position]
+        nulls[str(column)] = int(series.isna().sum()) if null_count is None else null_count
         try:
-            distinct[str(column)] = int(frame[column].nunique(dropna=True))
+            distinct[str(column)] = int(series.nunique(dropna=True))
         except TypeError:  # unhashable cells (nested JSON): count their text forms
-            distinct[str(column)] = int(frame[column].astype(str).nunique(dropna=True))
+            distinct[str(column)] = int(series.astype(str).nunique(dropna=True))
     return {
         "rows": int(len(frame)),
         "columns": [str(c) for c in frame.columns],
         "dtypes": {str(c): str(t) for c, t in frame.dtypes.items()},
-        "nulls": {str(c): int(n) for c, n in frame.isna().sum().items()},
+        "nulls": nulls,
         "distinct": distinct,
     }
 
@@ -184,18 +196,22 @@ def _read_parquet(payload: bytes) -> pd.DataFrame:
         raise ContributionFormatError(f"could not read the file as parquet: {error}") from None
 
 
-def _read_text(text: str, utf8: bytes, file_format: str) -> tuple[pd.DataFrame, str | None]:
+def _read_text(text: str, utf8: bytes, file_format: str) -> tuple[pd.DataFrame, str | None, list | None]:
+    """(frame, delimiter, per-column null counts from the Arrow table or None)."""
     try:
         if file_format in ("csv", "tsv"):
+            from hokusai.table_profile import table_nulls
+
             delimiter = "\t" if file_format == "tsv" else sniff_delimiter(text)
             _refuse_duplicate_header(text, delimiter)
-            return read_delimited(utf8, delimiter), delimiter
+            table = read_delimited_table(utf8, delimiter)
+            return table.to_pandas(), delimiter, table_nulls(table)
         # precise_float: the same number must load the same whatever the upload format.
         if file_format == "json":
             if not text.lstrip().startswith("["):
                 raise ContributionFormatError("a .json contribution must be an array of records: [{...}, ...]")
-            return pd.read_json(io.StringIO(text), orient="records", precise_float=True), None
-        return pd.read_json(io.StringIO(text), lines=True, precise_float=True), None
+            return pd.read_json(io.StringIO(text), orient="records", precise_float=True), None, None
+        return pd.read_json(io.StringIO(text), lines=True, precise_float=True), None, None
     except pd.errors.EmptyDataError:
         raise ContributionFormatError("the file is empty") from None
     except (ValueError, pd.errors.ParserError) as error:
@@ -206,29 +222,43 @@ def _read_text(text: str, utf8: bytes, file_format: str) -> tuple[pd.DataFrame, 
 _TEXT_LIKE_TYPES = ("timestamp", "date", "time", "duration", "decimal")
 
 
+# A timestamp format no value has: Arrow then infers no timestamp columns, which would
+# have to be read again as text (dates, times and decimals still are).
+_NO_TIMESTAMPS = ["%Y text stays text"]
+
+
 def read_delimited(utf8: bytes, delimiter: str) -> pd.DataFrame:
+    """CSV/TSV as a frame (``read_delimited_table``)."""
+    return read_delimited_table(utf8, delimiter).to_pandas()
+
+
+def read_delimited_table(utf8: bytes, delimiter: str):
     """CSV/TSV with Arrow's reader: multithreaded, exact (round-trip) floats, quoted newlines.
 
-    Arrow would turn date-like text into timestamps; a contribution's text stays text,
-    so such columns are read again as strings.
+    Arrow would turn date-like text into dates or timestamps; a contribution's text
+    stays text, so such columns (rarely any: timestamps are not inferred) are read
+    again as strings.
     """
     import pyarrow as pa
     import pyarrow.csv as arrow_csv
 
-    if not utf8.strip():
+    if _blank(utf8):
         raise pd.errors.EmptyDataError("empty")
     parse = arrow_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
-    convert = arrow_csv.ConvertOptions(strings_can_be_null=True)
+    convert = arrow_csv.ConvertOptions(strings_can_be_null=True, timestamp_parsers=_NO_TIMESTAMPS)
     try:
         table = arrow_csv.read_csv(io.BytesIO(utf8), parse_options=parse, convert_options=convert)
-        text_like = [f.name for f in table.schema if any(str(f.type).startswith(t) for t in _TEXT_LIKE_TYPES)]
+        text_like = [i for i, f in enumerate(table.schema) if any(str(f.type).startswith(t) for t in _TEXT_LIKE_TYPES)]
         if text_like:
-            convert = arrow_csv.ConvertOptions(strings_can_be_null=True,
-                                               column_types={name: pa.string() for name in text_like})
-            table = arrow_csv.read_csv(io.BytesIO(utf8), parse_options=parse, convert_options=convert)
+            names = [table.schema.field(i).name for i in text_like]
+            convert = arrow_csv.ConvertOptions(strings_can_be_null=True, include_columns=names,
+                                               column_types={name: pa.string() for name in names})
+            again = arrow_csv.read_csv(io.BytesIO(utf8), parse_options=parse, convert_options=convert)
+            for index, name, column in zip(text_like, names, again.columns):
+                table = table.set_column(index, name, column)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
         raise ValueError(str(error).replace("CSV parse error: ", "")) from None
-    return table.to_pandas()
+    return table
 
 
 def _refuse_duplicate_header(text: str, delimiter: str) -> None:
