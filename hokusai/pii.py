@@ -18,9 +18,6 @@ categorical-looking column is scanned once per distinct value.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 import re
 from collections import Counter
 from collections.abc import Collection, Iterator
@@ -33,15 +30,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hokusai.pii_patterns import (EMAIL_RE, ETHKEY_RE, PII_KINDS, PREFILTER_ANY_RE2,
-                                  PREFILTER_RE2, SSN_RE, TOKEN_RE, PiiMatch, find_pii,
-                                  ipv6_canonical)
+                                  PREFILTER_RE2, SSN_RE, TOKEN_RE, PiiMatch, find_pii)
+from hokusai.pii_tokens import normalize_pii, pii_key, pii_token
+from hokusai.pii_tokens import Tokenizer as _Tokenizer
 
 __all__ = ["LEFTOVER_PII_PATTERNS", "PII_KINDS", "PiiMatch", "ScrubResult", "TOKEN_RE",
            "column_pii_kind", "contains_pii", "find_pii", "is_public_hash_column", "normalize_pii",
            "pii_key", "pii_token", "scrub_frame"]
-
-TOKEN_HEX_CHARS = 24  # 96 bits: no collision in any plausible contribution
-KEY_CONTEXT = b"hokusai-pii-v1:"
 
 # Regexes that never match a correctly scrubbed text column: shape alone decides these
 # kinds. Phones, cards, IBANs and IPs need their checks: use ``contains_pii`` for them.
@@ -93,68 +88,6 @@ class ScrubResult:
     counts: dict[str, int] = field(default_factory=dict)  # values replaced, per PII kind
     columns_hashed: list[str] = field(default_factory=list)  # hashed whole, by name
     cells_changed: int = 0
-
-
-def pii_key(secret: bytes, token_id: str) -> bytes:
-    """The hashing key of one token's data: HMAC(secret, token_id)."""
-    return hmac.digest(secret, KEY_CONTEXT + token_id.encode("utf-8"), "sha256")
-
-
-def pii_token(key: bytes, kind: str, value: str) -> str:
-    """The replacement for one PII value: ``[pii:kind:hex]`` of its normalized form."""
-    digest = hmac.digest(key, normalize_pii(kind, value).encode("utf-8"), "sha256")
-    return f"[pii:{kind}:{digest.hex()[:TOKEN_HEX_CHARS]}]"
-
-
-class _Tokenizer:
-    """``pii_token`` for many values: HMAC's padded-key states are built once and copied.
-
-    Same bytes as ``hmac.digest`` (RFC 2104) at ~2 µs a value instead of ~5, which
-    is most of the cost of a million-row PII column.
-    """
-
-    def __init__(self, key: bytes):
-        block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
-
-    def token(self, kind: str, value: str) -> str:
-        inner = self._inner.copy()
-        inner.update(normalize_pii(kind, value).encode("utf-8"))
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return f"[pii:{kind}:{outer.hexdigest()[:TOKEN_HEX_CHARS]}]"
-
-
-_NON_DIGIT = re.compile(r"[^0-9]")
-_PHONE_TRUNK = re.compile(r"^(?:\+([0-9]+) ?\(0\)|00(?=[1-9]))")
-_PHONE_JUNK = re.compile(r"[^0-9+]")
-
-
-def normalize_pii(kind: str, value: str) -> str:
-    """One spelling per value, so ``A@X.com`` in a column and ``a@x.com`` in text join."""
-    value = value.strip()
-    if kind == "email":
-        return value.lower()
-    if kind in ("card", "ssn"):
-        return _NON_DIGIT.sub("", value)
-    if kind == "phone":  # +44 (0)20 …, 0044 20 …, +44 20 … are one number
-        value = _PHONE_TRUNK.sub(lambda m: f"+{m.group(1) or ''}", value)
-        return _PHONE_JUNK.sub("", value)
-    if kind == "ipv4":
-        return value  # detection already refused leading zeros: one spelling per address
-    if kind == "ipv6":
-        return ipv6_canonical(value) or value.lower()
-    if kind == "ip":
-        try:
-            return str(ipaddress.ip_address(value))
-        except ValueError:
-            return value.lower()
-    if kind == "iban":
-        return value.replace(" ", "").upper()
-    if kind == "ethkey":
-        return value.lower().removeprefix("0x")
-    return " ".join(value.split()).lower()
 
 
 def _name_tokens(name: object) -> list[str]:
@@ -314,12 +247,13 @@ def _hash_column(series: pd.Series, tokens: _Tokenizer, kind: str) -> tuple[np.n
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         values = np.asarray(uniques, dtype=object)
     present = ~pd.isna(values)
-    texts = [value if isinstance(value, str) else _as_text(value) for value in values[present]]
-    if kind == "address" and texts and all(_WALLET.fullmatch(t) for t in texts if t.strip()):
+    texts = values[present]
+    if pd.api.types.infer_dtype(texts, skipna=False) != "string":
+        texts = np.array([value if isinstance(value, str) else _as_text(value) for value in texts], dtype=object)
+    if kind == "address" and len(texts) and all(_WALLET.fullmatch(t) for t in texts if t.strip()):
         return None, Counter(), 0  # a column of wallet addresses: public, kept
     hashed = np.empty(len(values) + 1, dtype=object)  # None: kept as it was; last slot: missing
-    token = tokens.token
-    hashed[np.flatnonzero(present)] = [token(kind, t) if t.strip() else None for t in texts]
+    hashed[np.flatnonzero(present)] = np.array(tokens.tokens(kind, texts), dtype=object)
     if codes is not None:
         hashed = hashed[codes]
     rows = hashed[:len(series)] != None  # noqa: E711 (elementwise on an object array)
