@@ -46,7 +46,9 @@ class SchemaReport:
 
 def validate_contribution(frame: pd.DataFrame, spec: TokenSpec) -> SchemaReport:
     """Coerce ``frame`` to the spec's dtypes and report every mismatch."""
-    report = SchemaReport(frame=frame.copy())
+    # A shallow copy: every change below replaces whole columns (pandas never writes
+    # them in place), so the caller's frame is untouched without copying a million rows.
+    report = SchemaReport(frame=frame.copy(deep=False))
     expected = [spec.label_column, *spec.feature_names]
     if spec.key_column:
         expected.append(spec.key_column)
@@ -86,10 +88,15 @@ def _check_numeric(report: SchemaReport, features: list[FeatureSpec]) -> None:
         return
     names = [f.name for f in features]
     raw = report.frame[names]
-    coerced = raw.apply(lambda column: column if _is_number_column(column) else pd.to_numeric(column, errors="coerce"))
-    values = coerced.to_numpy(dtype="float64")
+    values = np.empty((len(raw), len(names)), dtype="float64", order="F")  # column by column, no frame rebuilt
+    present = np.empty(values.shape, dtype=bool, order="F")
+    for index, name in enumerate(names):
+        column = raw[name]
+        coerced = column if _is_number_column(column) else pd.to_numeric(column, errors="coerce")
+        values[:, index] = coerced.to_numpy(dtype="float64")
+        present[:, index] = column.notna().to_numpy()
     missing = np.isnan(values)
-    not_numeric = (missing & raw.notna().to_numpy()).sum(axis=0)
+    not_numeric = (missing & present).sum(axis=0)
     fractional = (~missing & (np.mod(values, 1, where=~missing, out=np.zeros_like(values)) != 0)).sum(axis=0)
     low = np.array([-np.inf if f.minimum is None else f.minimum for f in features], dtype="float64")
     high = np.array([np.inf if f.maximum is None else f.maximum for f in features], dtype="float64")

@@ -247,3 +247,16 @@ def test_bool_feature_rejects_non_boolean_values():
     assert validate_contribution(frame(flag=[True, False, True]), spec).passed
     report = validate_contribution(frame(flag=[True, "banana", False]), spec)
     assert not report.passed
+
+
+def test_the_callers_frame_is_left_as_it_was():
+    """Validation coerces a shallow copy: the contributed frame keeps its values and dtypes."""
+    spec = dataclasses.replace(SPEC, features=(*SPEC.features, FeatureSpec("d", "bool")), unknown_columns="drop")
+    frame = pd.DataFrame({"a": ["1", "2", "x"], "b": [0.5, 1, 2], "c": ["red", "green", "red"],
+                          "d": ["yes", "no", "1"], "y": ["0", "1", 2.0], "extra": [1, 2, 3]})
+    before = frame.copy(deep=True)
+    report = validate_contribution(frame, spec)
+    pd.testing.assert_frame_equal(frame, before)
+    assert report.frame["b"].dtype == "float64" and report.frame["d"].dtype == "boolean"
+    assert report.frame["y"].tolist() == [0, 1, 2] and "extra" not in report.frame
+    assert report.frame["a"].isna().tolist() == [False, False, True] and report.coercion_errors == {"a": 1}
