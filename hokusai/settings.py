@@ -46,6 +46,8 @@ class Settings:
     s3_region: str | None = None  # None: boto3's default chain (AWS_REGION, profile)
     s3_path_style: bool = True  # http://host/bucket/key, what MinIO and SeaweedFS answer by default
     sensor_interval_seconds: int = 15  # how often the daemon lists the drop zone
+    step_retries: int = 3  # retries of a step that talks to MLflow (server down, network blip)
+    step_retry_delay_seconds: int = 10  # the first retry's delay; it doubles each time
 
     @property
     def dagster_home(self) -> Path:
@@ -96,6 +98,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         s3_region=(env.get("HOKUSAI_S3_REGION") or "").strip() or None,
         s3_path_style=_bool(env, "HOKUSAI_S3_PATH_STYLE", True),
         sensor_interval_seconds=_int(env, "HOKUSAI_SENSOR_INTERVAL_SECONDS", 15),
+        step_retries=_int(env, "HOKUSAI_STEP_RETRIES", 3),
+        step_retry_delay_seconds=_int(env, "HOKUSAI_STEP_RETRY_DELAY_SECONDS", 10),
     )
 
 

@@ -13,6 +13,7 @@ from typing import Optional
 from dagster import ConfigurableResource
 
 from hokusai.core import ModelRegistry
+from hokusai.core.registry import require_reachable
 
 
 class ModelRegistryResource(ConfigurableResource):
@@ -24,6 +25,8 @@ class ModelRegistryResource(ConfigurableResource):
     cache_dir: Optional[str] = None
 
     def get_registry(self) -> ModelRegistry:
+        """The registry, once its server answers (a clear error, which the step's retry policy retries)."""
+        require_reachable(self.tracking_uri)
         return ModelRegistry(self.tracking_uri, artifact_root=self.artifact_root, cache_dir=self.cache_dir)
 
     def experiment_for(self, token_id: str) -> str:

@@ -39,6 +39,10 @@ class RegistryError(RuntimeError):
     """A registry operation failed in a way the caller should report, not retry blindly."""
 
 
+class RegistryUnavailableError(RegistryError, ConnectionError):
+    """The MLflow tracking server did not answer (down, restarting, wrong URI)."""
+
+
 class ModelNotFoundError(RegistryError, LookupError):
     """The model, version or run named does not exist at this tracking URI."""
 
@@ -340,6 +344,31 @@ class ModelRegistry:
 
         return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=scratch,
                                                         tracking_uri=self.tracking_uri))
+
+
+def require_reachable(tracking_uri: str, timeout: float = 5.0) -> None:
+    """Fail at once, in words, when an MLflow server does not answer ``/health``.
+
+    Without this, a stopped server surfaces as a urllib3 "Max retries exceeded" deep in
+    whichever MLflow call came first. Local stores (SQLite, files) are always reachable.
+    """
+    import urllib.error
+    import urllib.request
+
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=timeout) as response:
+            if response.status == 200:
+                return
+            problem = f"HTTP {response.status} from /health"
+    except urllib.error.HTTPError as error:
+        problem = f"HTTP {error.code} from /health"
+    except (urllib.error.URLError, OSError) as error:
+        problem = str(getattr(error, "reason", error))
+    raise RegistryUnavailableError(
+        f"MLflow tracking server {tracking_uri} is not answering ({problem}); "
+        "check that it is running and that MLFLOW_TRACKING_URI points at it")
 
 
 def _quiet_mlflow() -> None:

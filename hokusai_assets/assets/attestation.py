@@ -13,6 +13,8 @@ from hokusai.registration import register_candidate
 from hokusai.rejections import clear_rejection
 from hokusai.zk import validate_zk_document, zk_document
 from hokusai_assets.partitions import contributions
+from hokusai_assets.pools import REGISTRY_POOL
+from hokusai_assets.retries import MLFLOW_RETRY_POLICY
 from resources.attester import AttesterResource
 from resources.model_registry import ModelRegistryResource
 from resources.outputs import OutputsResource
@@ -81,13 +83,8 @@ def attestation(
     )
 
 
-# One registration at a time across all runs (the instance gives each pool one slot,
-# `concurrency.pools.default_limit: 1`): a backfill runs contributions to one token
-# side by side, and the champion alias is read, compared and moved as one step.
-REGISTRATION_POOL = "hokusai-registration"
-
-
-@asset(partitions_def=contributions, group_name=GROUP, kinds={"mlflow"}, pool=REGISTRATION_POOL)
+@asset(partitions_def=contributions, group_name=GROUP, kinds={"mlflow"}, pool=REGISTRY_POOL,
+       retry_policy=MLFLOW_RETRY_POLICY)
 def registered_token_model(
     context: AssetExecutionContext,
     new_model: CandidateModel,

@@ -2,19 +2,20 @@
 
 from typing import Any
 
-from dagster import AssetExecutionContext, MetadataValue, Output, asset
+from dagster import MetadataValue, Output, asset
 
 from hokusai.claims import delta_one_document
 from hokusai.delta_one import metric_table_markdown
 from hokusai.pipeline import BaselinePin, BenchmarkResult, CandidateModel, measure_on_benchmark
 from hokusai_assets.partitions import contributions
+from hokusai_assets.retries import MLFLOW_RETRY_POLICY
 from resources.model_registry import ModelRegistryResource
 from resources.token_specs import TokenSpecsResource
 
 GROUP = "evaluation"
 
 
-@asset(partitions_def=contributions, group_name=GROUP, kinds={"scikitlearn"})
+@asset(partitions_def=contributions, group_name=GROUP, kinds={"scikitlearn"}, retry_policy=MLFLOW_RETRY_POLICY)
 def benchmark_metrics(
     baseline_model: BaselinePin,
     new_model: CandidateModel,

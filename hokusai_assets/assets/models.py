@@ -7,6 +7,8 @@ from hokusai.drops import parse_drop_key, parse_partition_key
 from hokusai.intake import CleanDataset
 from hokusai.pipeline import BaselinePin, CandidateModel, ensure_baseline, pinned_baseline, train_candidate
 from hokusai_assets.partitions import contributions
+from hokusai_assets.pools import REGISTRY_POOL
+from hokusai_assets.retries import MLFLOW_RETRY_POLICY
 from resources.model_registry import ModelRegistryResource
 from resources.token_specs import TokenSpecsResource
 
@@ -18,7 +20,8 @@ def token_of(partition_key: str) -> str:
     return parse_drop_key(parse_partition_key(partition_key)[0]).token_id
 
 
-@asset(partitions_def=contributions, group_name=GROUP, kinds={"mlflow", "scikitlearn"})
+@asset(partitions_def=contributions, group_name=GROUP, kinds={"mlflow", "scikitlearn"},
+       retry_policy=MLFLOW_RETRY_POLICY, pool=REGISTRY_POOL)
 def baseline_model(
     context: AssetExecutionContext, token_specs: TokenSpecsResource, model_registry: ModelRegistryResource
 ) -> Output[BaselinePin]:
@@ -57,7 +60,8 @@ def _pinned_version(context: AssetExecutionContext):
     return int(version.value) if version is not None else None
 
 
-@asset(partitions_def=contributions, group_name=GROUP, kinds={"mlflow", "scikitlearn"})
+@asset(partitions_def=contributions, group_name=GROUP, kinds={"mlflow", "scikitlearn"},
+       retry_policy=MLFLOW_RETRY_POLICY)
 def new_model(
     context: AssetExecutionContext,
     clean_dataset: CleanDataset,

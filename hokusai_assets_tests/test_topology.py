@@ -1,0 +1,269 @@
+"""The production topology, for real: code server + daemon + webserver on PostgreSQL, S3 and MLflow.
+
+A contributor's file dropped into the bucket is found by the daemon's sensor, run by
+the code server, and its attestation and model version end up in PostgreSQL (runs,
+events, checks), S3 (MLflow's artifacts) and MLflow (the registered version and its
+alias). An operator's backfill, launched through the webserver's GraphQL as the UI
+launches it, materializes every partition, with two improving contributions to one
+token racing for the champion. Then the faults: MLflow down during a run (step
+retries, a clear failure, success on re-execution), and PostgreSQL restarted under
+the daemon. Each token here is a copy of the demo token, so each test starts from a
+token with only its baseline.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import time
+import urllib.error
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hokusai.demo_data import mock_contribution
+from hokusai_assets_tests.conftest import SAMPLES, WALLET
+from hokusai_assets_tests.topology import ARTIFACTS_BUCKET, LOCATION, running_platform, token_copies
+
+ASSETS = {"contributed_dataset", "clean_dataset", "baseline_model", "new_model", "benchmark_metrics",
+          "delta_one", "attestation", "registered_token_model"}
+RUN_TIMEOUT = 240.0
+REPOSITORY = {"repositoryName": "__repository__", "repositoryLocationName": LOCATION}
+SENSOR = {**REPOSITORY, "sensorName": "contribution_drop_sensor"}
+RACE_TOKEN, MLFLOW_FAULT_TOKEN, PG_FAULT_TOKEN = "digits-race", "digits-mlflow-down", "digits-pg-restart"
+
+
+@pytest.fixture(scope="module")
+def platform():
+    root = Path(tempfile.mkdtemp(prefix="hokusai-topology-"))
+    tokens = token_copies(root, [RACE_TOKEN, MLFLOW_FAULT_TOKEN, PG_FAULT_TOKEN])
+    extra = {
+        "HOKUSAI_TOKENS_DIR": str(tokens),
+        # Fail fast inside MLflow's client so the step's own retry policy is what is seen.
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+        "HOKUSAI_STEP_RETRIES": "2", "HOKUSAI_STEP_RETRY_DELAY_SECONDS": "1",
+    }
+    with running_platform(root, sensor_interval_seconds=3, extra_env=extra) as running:
+        yield running
+
+
+def improving_bytes() -> bytes:
+    return (SAMPLES / "improving.csv").read_bytes()
+
+
+def mock_bytes(seed: int) -> bytes:
+    frame = mock_contribution(pd.read_csv(SAMPLES / "improving.csv"), seed)
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue().encode()
+
+
+def version_tags(platform, model_name: str) -> dict[int, dict[str, str]]:
+    return {int(v.version): v.tags for v in platform.mlflow_client().search_model_versions(f"name = '{model_name}'")}
+
+
+def champion_version(platform, model_name: str) -> int:
+    return int(platform.mlflow_client().get_model_version_by_alias(model_name, "champion").version)
+
+
+def test_a_file_dropped_into_the_bucket_ends_as_an_attestation_in_postgres_s3_and_mlflow(platform, record_property):
+    dropped = time.monotonic()
+    _, partition_key = platform.drop("digits-demo", WALLET, "improving.csv", improving_bytes())
+    run = platform.wait_for_finished_run(partition_key, RUN_TIMEOUT)
+    latency = time.monotonic() - dropped
+    record_property("drop_to_finished_run_seconds", round(latency, 1))
+    assert run["status"] == "SUCCESS", platform.failure_messages(run["runId"])
+    tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+    assert tags["hokusai/token_id"] == "digits-demo" and tags["dagster/sensor_name"] == "contribution_drop_sensor"
+
+    # PostgreSQL: the run, every asset's materialization, both blocking checks passed.
+    [(status,)] = platform.sql("SELECT status FROM runs WHERE run_id = %s", run["runId"])
+    assert status == "SUCCESS"
+    materialized = platform.materializations(run["runId"])
+    assert set(materialized) == ASSETS
+    checks = platform.sql("SELECT execution_status FROM asset_check_executions WHERE run_id = %s", run["runId"])
+    assert sorted(s for (s,) in checks) == ["SUCCEEDED", "SUCCEEDED"]
+    attestation_hash = materialized["attestation"]["attestation_hash"]
+    digest = materialized["attestation"]["eip712_digest"]
+    version = materialized["registered_token_model"]["version"]
+    assert materialized["registered_token_model"]["champion_moved"] is True
+
+    # MLflow: the version carries the claim, and holds the champion alias.
+    model_version = platform.mlflow_client().get_model_version("hokusai-digits-demo", str(version))
+    assert model_version.tags["attestation_hash"] == attestation_hash
+    assert model_version.tags["partition_key"] == partition_key
+    assert champion_version(platform, "hokusai-digits-demo") == version
+
+    # S3: the model's files and the signed claim, in MLflow's artifact bucket.
+    keys = platform.bucket_keys(ARTIFACTS_BUCKET)
+    run_keys = [key for key in keys if f"/{model_version.run_id}/" in key]
+    assert any(key.endswith("model.pkl") for key in keys), keys[:20]
+    [attestation_key] = [key for key in run_keys if key.endswith("hokusai/attestation.json")]
+    stored = json.loads(platform.s3.client().get_object(Bucket=ARTIFACTS_BUCKET, Key=attestation_key)["Body"].read())
+    assert stored["attestation_hash"] == attestation_hash and stored["eip712"]["digest"] == digest
+
+
+# --------------------------------------------------------------------------- backfill + champion race
+
+SENSOR_STATE = """query Sensor($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) { __typename ... on Sensor { sensorState { id status } } } }"""
+STOP_SENSOR = """mutation Stop($id: String) { stopSensor(id: $id) { __typename
+  ... on StopSensorMutationResult { instigationState { status } } ... on PythonError { message } } }"""
+START_SENSOR = """mutation Start($selector: SensorSelector!) { startSensor(sensorSelector: $selector) { __typename
+  ... on Sensor { sensorState { status } } ... on PythonError { message } } }"""
+ADD_PARTITION = """mutation Add($repo: RepositorySelector!, $name: String!, $key: String!) {
+  addDynamicPartition(repositorySelector: $repo, partitionsDefName: $name, partitionKey: $key) { __typename
+    ... on AddDynamicPartitionSuccess { partitionKey } ... on PythonError { message } } }"""
+LAUNCH_BACKFILL = """mutation Backfill($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+BACKFILL_STATUS = """query Status($id: String!) { partitionBackfillOrError(backfillId: $id) { __typename
+  ... on PartitionBackfill { status numPartitions } ... on PythonError { message } } }"""
+
+
+def set_sensor(platform, running: bool) -> None:
+    if running:
+        answer = platform.graphql(START_SENSOR, {"selector": SENSOR})["startSensor"]
+        assert answer["__typename"] == "Sensor", answer
+        return
+    state = platform.graphql(SENSOR_STATE, {"selector": SENSOR})["sensorOrError"]["sensorState"]
+    answer = platform.graphql(STOP_SENSOR, {"id": state["id"]})["stopSensor"]
+    assert answer["__typename"] == "StopSensorMutationResult", answer
+
+
+def launch_backfill(platform, partition_keys: list[str]) -> str:
+    params = {"partitionNames": partition_keys, "assetSelection": [{"path": [name]} for name in sorted(ASSETS)],
+              "title": "backfill from the topology test"}
+    answer = platform.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+    assert answer["__typename"] == "LaunchBackfillSuccess", answer
+    return answer["backfillId"]
+
+
+def wait_for_backfill(platform, backfill_id: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        platform.require_alive()
+        status = platform.graphql(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
+        if status not in ("REQUESTED", "CANCELING", "FAILING"):
+            return status
+        time.sleep(2.0)
+    raise TimeoutError(f"backfill {backfill_id} not done after {timeout:.0f} s\n{platform.logs()}")
+
+
+def step_window(platform, run_id: str, step: str) -> tuple[float, float]:
+    rows = platform.sql("SELECT dagster_event_type, timestamp FROM event_logs WHERE run_id = %s AND step_key = %s "
+                        "AND dagster_event_type IN ('STEP_START', 'STEP_SUCCESS')", run_id, step)
+    times = {kind: stamp.timestamp() for kind, stamp in rows}
+    return times["STEP_START"], times["STEP_SUCCESS"]
+
+
+def test_a_graphql_backfill_materializes_every_partition_and_the_champion_ends_on_the_better_one(platform):
+    model_name = f"hokusai-{RACE_TOKEN}"
+    files = {"improving.csv": improving_bytes(), "mock-42.csv": mock_bytes(42),
+             "label-noise.csv": (SAMPLES / "label-noise.csv").read_bytes()}
+    set_sensor(platform, running=False)  # the operator's backfill, not the sensor, runs these
+    try:
+        partition_keys = []
+        for name, body in files.items():
+            _, partition_key = platform.drop(RACE_TOKEN, WALLET, name, body)
+            added = platform.graphql(ADD_PARTITION, {"repo": REPOSITORY, "name": "contributions",
+                                                     "key": partition_key})["addDynamicPartition"]
+            assert added["__typename"] == "AddDynamicPartitionSuccess", added
+            partition_keys.append(partition_key)
+        started = time.monotonic()
+        backfill_id = launch_backfill(platform, partition_keys)
+        assert wait_for_backfill(platform, backfill_id, 3 * RUN_TIMEOUT) in ("COMPLETED", "COMPLETED_SUCCESS")
+        print(f"backfill of {len(partition_keys)} partitions: {time.monotonic() - started:.1f} s")
+    finally:
+        set_sensor(platform, running=True)
+
+    outcomes = {}
+    for partition_key in partition_keys:
+        [run] = [r for r in platform.runs_for_partition(partition_key)]
+        assert run["status"] == "SUCCESS", platform.failure_messages(run["runId"])
+        assert any(tag["key"] == "dagster/backfill" and tag["value"] == backfill_id for tag in run["tags"])
+        materialized = platform.materializations(run["runId"])
+        assert set(materialized) == ASSETS
+        outcomes[partition_key.split("/")[-1].split("@")[0]] = (run["runId"], materialized)
+
+    versions = version_tags(platform, model_name)
+    assert sorted(versions) == [1, 2, 3, 4]  # the baseline and one version per contribution: none lost
+    improving_runs = {name: outcomes[name] for name in ("improving.csv", "mock-42.csv")}
+    scores = {}
+    for name, (_, materialized) in improving_runs.items():
+        registered = materialized["registered_token_model"]
+        tags = versions[registered["version"]]
+        assert tags["attestation_hash"] == materialized["attestation"]["attestation_hash"]
+        # Both were measured against the same champion: they really were in flight together.
+        assert tags["baseline_version"] == "1" and tags["eligible"] == "true"
+        scores[registered["version"]] = int(tags["benchmark_score_bps"])
+    assert len(set(scores.values())) == 2
+    assert champion_version(platform, model_name) == max(scores, key=scores.get)
+    noise = outcomes["label-noise.csv"][1]["registered_token_model"]
+    assert versions[noise["version"]]["eligible"] == "false" and noise["champion_moved"] is False
+
+    # The registration pool let one registration through at a time.
+    windows = sorted(step_window(platform, run_id, "registered_token_model") for run_id, _ in improving_runs.values())
+    assert windows[0][1] <= windows[1][0], windows
+
+
+# --------------------------------------------------------------------------- faults
+
+REEXECUTE = """mutation Reexecute($params: ReexecutionParams!) { launchRunReexecution(reexecutionParams: $params) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+
+
+def test_mlflow_down_during_a_run_retries_fails_clearly_and_succeeds_on_reexecution(platform):
+    platform.stop_mlflow()
+    try:
+        _, partition_key = platform.drop(MLFLOW_FAULT_TOKEN, WALLET, "improving.csv", improving_bytes())
+        failed = platform.wait_for_finished_run(partition_key, RUN_TIMEOUT)
+    finally:
+        platform.start_mlflow()
+    assert failed["status"] == "FAILURE"
+    messages = platform.failure_messages(failed["runId"])
+    print("\n".join(messages))
+    baseline = [m for m in messages if '"baseline_model"' in m]
+    # HOKUSAI_STEP_RETRIES=2: two retries, then the step fails, saying which server did not answer.
+    assert sum("requested a retry" in m for m in baseline) == 2, messages
+    assert "Exceeded max_retries of 2" in baseline[-1], messages
+    assert f"MLflow tracking server {platform.mlflow.url} is not answering" in baseline[-1], baseline[-1]
+    assert "refused" in baseline[-1].lower(), baseline[-1]
+    # The intake side did not need MLflow and is not redone.
+    assert {"contributed_dataset", "clean_dataset"} <= set(platform.materializations(failed["runId"]))
+
+    answer = platform.graphql(REEXECUTE, {"params": {"parentRunId": failed["runId"], "strategy": "FROM_FAILURE"}})
+    answer = answer["launchRunReexecution"]
+    assert answer["__typename"] == "LaunchRunSuccess", answer
+    rerun = platform.wait_for_finished_run(partition_key, RUN_TIMEOUT, after={failed["runId"]})
+    assert rerun["status"] == "SUCCESS", platform.failure_messages(rerun["runId"])
+    materialized = platform.materializations(rerun["runId"])
+    assert "contributed_dataset" not in materialized and {"attestation", "registered_token_model"} <= set(materialized)
+    assert champion_version(platform, f"hokusai-{MLFLOW_FAULT_TOKEN}") == materialized["registered_token_model"][
+        "version"]
+
+
+def answers_after(platform, attempts: int = 10) -> tuple[int, list[str]]:
+    """Poll the webserver until a query that reads PostgreSQL succeeds; (failed attempts, their errors)."""
+    errors = []
+    for _ in range(attempts):
+        try:
+            platform.runs_for_partition("no-such-partition")
+            return len(errors), errors
+        except (urllib.error.HTTPError, RuntimeError) as error:
+            errors.append(str(error))
+            time.sleep(1.0)
+    raise AssertionError(f"webserver still failing after {attempts} attempts: {errors}")
+
+
+def test_postgres_restarted_under_the_daemon_the_platform_recovers(platform):
+    platform.pg.restart()
+    # The webserver keeps one pooled connection: at most the first request on it fails.
+    failed_attempts, errors = answers_after(platform)
+    assert failed_attempts <= 1, errors
+    _, partition_key = platform.drop(PG_FAULT_TOKEN, WALLET, "improving.csv", improving_bytes())
+    run = platform.wait_for_finished_run(partition_key, RUN_TIMEOUT)
+    assert run["status"] == "SUCCESS", platform.failure_messages(run["runId"])
+    platform.require_alive()  # code server, daemon and webserver all rode it out
+    assert set(platform.materializations(run["runId"])) == ASSETS
