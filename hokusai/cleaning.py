@@ -7,13 +7,13 @@ the score the reward is computed from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hokusai.frame_hashing import row_hashes
+from hokusai.frame_hashing import column_hashes, combine
 from hokusai.token_spec import TokenSpec
 
 
@@ -21,36 +21,47 @@ from hokusai.token_spec import TokenSpec
 class CleanResult:
     frame: pd.DataFrame
     stats: dict[str, Any]
+    # column_hashes of the text columns of ``frame`` that dedup hashed as they are, by name
+    # (``frame_sha256`` reuses them instead of hashing a million strings again)
+    text_hashes: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def row_fingerprints(frame: pd.DataFrame, spec: TokenSpec) -> pd.Series:
+def row_fingerprints(frame: pd.DataFrame, spec: TokenSpec,
+                     text_hashes: dict[str, np.ndarray] | None = None) -> pd.Series:
     """A 64-bit fingerprint of each row's features and label, normalized by dtype.
 
     Numbers are compared as float64 rounded to 9 places and everything else as text,
-    so ``3``, ``3.0`` and ``"3"`` in a numeric column match.
+    so ``3``, ``3.0`` and ``"3"`` in a numeric column match. ``text_hashes``, if
+    given, receives the hashes of the text columns that were strings already.
     """
     columns = [*spec.feature_names, spec.label_column]
     numeric = {f.name for f in spec.features if f.dtype in ("int", "float")}
-    normalized = [
-        pd.to_numeric(frame[name], errors="coerce").astype("float64").round(9).to_numpy()
-        if name in numeric else _as_text(frame[name])
-        for name in columns
-    ]  # hashed as hash_pandas_object hashes the normalized frame, column by column (hokusai.frame_hashing)
-    return pd.Series(row_hashes(normalized), index=frame.index, dtype="uint64")
+    hashes = []  # as hash_pandas_object hashes the normalized frame, column by column (hokusai.frame_hashing)
+    for name in columns:
+        if name in numeric:
+            hashes.append(column_hashes(pd.to_numeric(frame[name], errors="coerce").astype("float64").round(9).to_numpy()))
+            continue
+        text, unchanged = _as_text(frame[name])
+        hashes.append(column_hashes(text))
+        if text_hashes is not None and unchanged:
+            text_hashes[name] = hashes[-1]
+    return pd.Series(combine(hashes), index=frame.index, dtype="uint64")
 
 
-def _as_text(column: pd.Series) -> np.ndarray:
-    """``column.astype(str)`` as an object array; a column of strings already is that (no copy)."""
+def _as_text(column: pd.Series) -> tuple[np.ndarray, bool]:
+    """(``column.astype(str)`` as an object array, whether that is the column's own values):
+    a column of strings already is its text, without a copy."""
     values = column.to_numpy()
     if values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) == "string":
-        return values
-    return column.astype(str).to_numpy(dtype=object)
+        return values, True
+    return column.astype(str).to_numpy(dtype=object), False
 
 
 def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataFrame) -> CleanResult:
     """Drop exact duplicates and benchmark copies; count what was dropped and why."""
     rows_in = len(frame)
-    fingerprints = row_fingerprints(frame, spec)
+    text_hashes: dict[str, np.ndarray] = {}
+    fingerprints = row_fingerprints(frame, spec, text_hashes)
     duplicate = fingerprints.duplicated(keep="first")
     in_benchmark = fingerprints.isin(set(row_fingerprints(benchmark, spec)))
     keep = ~duplicate & ~in_benchmark
@@ -59,6 +70,7 @@ def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataF
         cleaned.index = pd.RangeIndex(len(cleaned))
     else:
         cleaned = frame.loc[keep].reset_index(drop=True)
+        text_hashes = {name: hashed[keep.to_numpy()] for name, hashed in text_hashes.items()}
     cleaned[spec.label_column] = cleaned[spec.label_column].astype(type(spec.label_values[0]))
     stats = {
         "rows_in": rows_in,
@@ -66,4 +78,5 @@ def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataF
         "duplicates_removed": int(duplicate.sum()),
         "benchmark_rows_removed": int((in_benchmark & ~duplicate).sum()),
     }
-    return CleanResult(frame=cleaned, stats=stats)
+    text_hashes.pop(spec.label_column, None)  # its dtype changes above
+    return CleanResult(frame=cleaned, stats=stats, text_hashes=text_hashes)

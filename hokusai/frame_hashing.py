@@ -10,7 +10,7 @@ values are the ones pandas gives, bit for bit: dedup and content hashes stay as 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,14 +33,26 @@ def column_hashes(values: np.ndarray | pd.api.extensions.ExtensionArray) -> np.n
     return hashed
 
 
+def combine(hashes: Sequence[np.ndarray]) -> np.ndarray:
+    """Row hashes from the columns' ``column_hashes``, combined as pandas combines them."""
+    return combine_hash_arrays(iter(hashes), len(hashes))
+
+
 def row_hashes(columns: Sequence[np.ndarray | pd.api.extensions.ExtensionArray]) -> np.ndarray:
     """``hash_pandas_object(frame, index=False).to_numpy()`` from the frame's column arrays."""
-    return combine_hash_arrays(iter([column_hashes(values) for values in columns]), len(columns))
+    return combine([column_hashes(values) for values in columns])
 
 
-def frame_row_hashes(frame: pd.DataFrame) -> np.ndarray:
-    """The row hashes of a whole frame (its columns' values as pandas itself passes them)."""
-    return row_hashes([frame.iloc[:, position]._values for position in range(frame.shape[1])])
+def frame_row_hashes(frame: pd.DataFrame, known: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    """The row hashes of a whole frame (its columns' values as pandas itself passes them).
+
+    ``known`` maps a column name to its ``column_hashes``, already computed elsewhere
+    (dedup hashes the same text columns), so they are not computed twice.
+    """
+    known = known or {}
+    hashes = [known[name] if isinstance(name, str) and name in known else column_hashes(frame.iloc[:, position]._values)
+              for position, name in enumerate(frame.columns)]
+    return combine(hashes)
 
 
 def _mostly_distinct(values: np.ndarray) -> bool:

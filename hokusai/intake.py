@@ -8,6 +8,7 @@ Every refusal raises ``ContributionRejected`` with a reason for the contributor.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,10 +64,13 @@ class CleanDataset:
     rows_root: str = ""  # sha256-rows-merkle-v1 over the committed columns (hokusai.data_commitments)
 
 
-def frame_sha256(frame: pd.DataFrame) -> str:
-    """A content hash of a frame's rows and column names (order-sensitive)."""
+def frame_sha256(frame: pd.DataFrame, column_hashes: dict | None = None) -> str:
+    """A content hash of a frame's rows and column names (order-sensitive).
+
+    ``column_hashes``: hashes of some columns already computed (``CleanResult.text_hashes``).
+    """
     digest = hashlib.sha256("\x1f".join(map(str, frame.columns)).encode())
-    digest.update(frame_row_hashes(frame).tobytes())  # = hash_pandas_object(frame, index=False), faster
+    digest.update(frame_row_hashes(frame, column_hashes).tobytes())  # = hash_pandas_object(frame, index=False)
     return digest.hexdigest()
 
 
@@ -106,7 +110,6 @@ def clean(contributed: ContributedDataset, spec: TokenSpec, benchmark: pd.DataFr
         raise ContributionRejected(report.summary())
     result = clean_contribution(report.frame, spec, benchmark)
     stats = {**result.stats, "dropped_columns": report.dropped_columns}
-    quality = contribution_quality(contributed.frame, report, spec, stats)
     share = stats["benchmark_rows_removed"] / stats["rows_in"]
     if share > policy.max_benchmark_share:
         raise ContributionRejected(
@@ -116,19 +119,29 @@ def clean(contributed: ContributedDataset, spec: TokenSpec, benchmark: pd.DataFr
     if result.frame.empty:
         raise ContributionRejected("no rows left after removing duplicates and benchmark copies")
     committed = committed_rows(result.frame, spec)
-    lines = canonical_row_lines(committed)
-    if rows_file is not None:
-        write_rows_file(rows_file, list(committed.columns), lines)
+    # Arrow's CSV writer and file writes release the GIL, so a helper thread writes the
+    # row lines while this one hashes the frame, then writes the rows file while this
+    # one builds the Merkle root.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="row-lines") as helper:
+        pending_lines = helper.submit(canonical_row_lines, committed)
+        quality = contribution_quality(contributed.frame, report, spec, stats)
+        rows_sha256 = frame_sha256(result.frame, result.text_hashes)
+        lines = pending_lines.result()
+        written = None if rows_file is None else helper.submit(
+            write_rows_file, rows_file, list(committed.columns), lines)
+        root = rows_root(lines)
+        if written is not None:
+            written.result()
     return CleanDataset(
         partition_key=contributed.partition_key,
         token_id=contributed.token_id,
         wallet_address=contributed.wallet_address,
         frame=result.frame,
         stats=stats,
-        rows_sha256=frame_sha256(result.frame),
+        rows_sha256=rows_sha256,
         raw_sha256=contributed.manifest["sha256"],
         quality=quality,
-        rows_root=rows_root(lines),
+        rows_root=root,
     )
 
 
@@ -143,7 +156,7 @@ def contribution_quality(frame: pd.DataFrame, report: SchemaReport, spec: TokenS
     columns = [c for c in [*spec.feature_names, spec.label_column] if c in frame.columns]
     return quality_score(
         cells=len(frame) * len(columns),
-        null_cells=int(frame[columns].isna().sum().sum()),
+        null_cells=sum(int(frame[c].isna().sum()) for c in columns),  # column by column: no copy of the frame
         invalid_cells=sum(problem.cells for problem in report.problems),
         rows_in=stats["rows_in"],
         duplicates=stats["duplicates_removed"],

@@ -82,3 +82,31 @@ def test_row_fingerprints_are_the_hashes_of_the_normalized_frame():
         lambda column: pd.to_numeric(column, errors="coerce").astype("float64").round(9)
         if column.name in ("a", "b") else column.astype(str))
     assert row_fingerprints(frame, spec).tolist() == pd.util.hash_pandas_object(normalized, index=False).tolist()
+
+
+@pytest.mark.parametrize("duplicates", [0, 3])
+def test_dedup_text_hashes_give_the_same_frame_sha256(duplicates):
+    """clean() hands dedup's text-column hashes to frame_sha256: same digest as hashing afresh."""
+    from pathlib import Path
+
+    from hokusai.cleaning import clean_contribution
+    from hokusai.intake import frame_sha256
+    from hokusai.token_spec import FeatureSpec, TokenSpec
+
+    spec = TokenSpec(
+        token_id="t", model_name="m", model_id_uint=1, task="binary_classification", label_column="y",
+        label_values=(0, 1), features=(FeatureSpec("a", "float"), FeatureSpec("c", "string"),
+                                       FeatureSpec("d", "string")),
+        primary_metric="accuracy", metric_family="proportion", min_improvement_bps=100,
+        base_data_path=Path("b.csv"), benchmark_path=Path("x.csv"), benchmark_spec_id="x",
+        benchmark_sample_cap=10, min_benchmark_samples=1, estimator_class="x", estimator_params={}, seed=0)
+    n = 20_000
+    frame = pd.DataFrame({"a": np.linspace(0, 1, n), "c": _texts(n), "d": _texts(n, 9, None),
+                          "y": [0, 1] * (n // 2)})
+    frame = pd.concat([frame, frame.iloc[:duplicates]], ignore_index=True)
+    result = clean_contribution(frame, spec, frame.iloc[:0])
+    assert set(result.text_hashes) == {"c"}  # "d" holds None, which dedup compares as the text "None"
+    assert len(result.frame) == n and result.stats["duplicates_removed"] == duplicates
+    assert frame_sha256(result.frame, result.text_hashes) == frame_sha256(result.frame)
+    assert np.array_equal(frame_row_hashes(result.frame, result.text_hashes),
+                          pd.util.hash_pandas_object(result.frame, index=False).to_numpy())
