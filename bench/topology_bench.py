@@ -105,11 +105,12 @@ def main() -> None:
     def median(values):
         return statistics.median(values)
 
-    print(f"\ndrop -> attestation + registration, median of {len(drops)}: "
-          f"{median([d['drop_to_done'] for d in drops]):.1f} s (target <= 45 s with a "
-          f"{args.sensor_interval} s sensor interval); runs: {[round(d['drop_to_done'], 1) for d in drops]}")
-    print(f"  of which sensor + queue + launch: {median([d['drop_to_start'] for d in drops]):.1f} s, "
-          f"the run itself: {median([d['run'] for d in drops]):.1f} s")
+    if drops:
+        print(f"\ndrop -> attestation + registration, median of {len(drops)}: "
+              f"{median([d['drop_to_done'] for d in drops]):.1f} s (target <= 45 s with a "
+              f"{args.sensor_interval} s sensor interval); runs: {[round(d['drop_to_done'], 1) for d in drops]}")
+        print(f"  of which sensor + queue + launch: {median([d['drop_to_start'] for d in drops]):.1f} s, "
+              f"the run itself: {median([d['run'] for d in drops]):.1f} s")
     print(f"backfill of {args.partitions} partitions: {wall:.1f} s wall "
           f"({args.partitions / wall * 60:.1f} partitions/min); run durations median {median(run_times):.1f} s, "
           f"max {max(run_times):.1f} s")

@@ -37,10 +37,15 @@ class MlflowServer:
         stop_process_group(self.process)
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return tail_of(self.log_path, lines)
+
+
+def tail_of(path: Path, lines: int = 30) -> str:
+    """The last ``lines`` lines of a server's log, for error messages."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
 
 
 def free_port() -> int:

@@ -34,6 +34,7 @@ from hokusai_assets_tests.mlflow_server import (
     free_port,
     mlflow_command,
     stop_process_group,
+    tail_of,
     wait_for_health,
 )
 
@@ -58,13 +59,6 @@ def free_ports(count: int) -> list[int]:
     finally:
         for probe in probes:
             probe.close()
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 # --------------------------------------------------------------------------- SeaweedFS (S3)
@@ -164,7 +158,7 @@ class SeaweedFS:
         deadline, last = time.monotonic() + timeout, None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"weed exited with {self.process.returncode}:\n{_tail(self.log_path)}")
+                raise RuntimeError(f"weed exited with {self.process.returncode}:\n{tail_of(self.log_path)}")
             try:
                 for bucket in self.buckets:
                     client.head_bucket(Bucket=bucket)
@@ -172,7 +166,7 @@ class SeaweedFS:
             except Exception as error:  # not up yet: connection refused, 503, bucket not made yet
                 last = error
             time.sleep(0.1)
-        raise TimeoutError(f"SeaweedFS not ready after {timeout:.0f} s ({last}):\n{_tail(self.log_path)}")
+        raise TimeoutError(f"SeaweedFS not ready after {timeout:.0f} s ({last}):\n{tail_of(self.log_path)}")
 
     def stop(self) -> None:
         if self.process is not None:
@@ -259,6 +253,16 @@ class Postgres:
         return psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password,
                                 dbname=db_name, connect_timeout=5)
 
+    def query(self, statement: str, *params, db_name: str = "postgres") -> list[tuple]:
+        """Rows of one SQL statement, on a connection of its own."""
+        connection = self.connect(db_name)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement, params)
+                return cursor.fetchall()
+        finally:
+            connection.close()
+
     def create_database(self, name: str) -> None:
         connection = self.connect()
         try:
@@ -273,7 +277,7 @@ class Postgres:
                               stdin=subprocess.DEVNULL, start_new_session=True)
         if done.returncode != 0:
             raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}"
-                               f"\n{_tail(self.log_path)}")
+                               f"\n{tail_of(self.log_path)}")
 
     def _initdb(self) -> None:
         if not (PG_BIN / "initdb").exists():

@@ -62,13 +62,7 @@ def dagster_home(pg, tmp_path, monkeypatch):
 
 
 def query(pg, sql, *params, db_name="dagster"):
-    connection = pg.connect(db_name)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-    finally:
-        connection.close()
+    return pg.query(sql, *params, db_name=db_name)
 
 
 def test_the_production_instance_is_postgres_queued_per_token_with_retries_and_monitoring(dagster_home):

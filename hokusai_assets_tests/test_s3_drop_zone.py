@@ -7,8 +7,11 @@ Credentials reach the code only as AWS_* environment variables (boto3's default 
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context
@@ -296,3 +299,21 @@ def test_contributed_dataset_materializes_from_s3(s3_server, s3_env, prefix, tmp
         assert metadata["source_uri"].value == f"s3://{BUCKET}/{prefix}/{stored.key}"
         assert metadata["etag"].value == stored.etag
         assert metadata["sha256"].value == hashlib.sha256((SAMPLES / "improving.csv").read_bytes()).hexdigest()
+
+
+def test_the_cli_drops_into_the_bucket_and_evaluates_from_it(s3_server, s3_env, prefix, tmp_path, shared_cache):
+    """`hokusai evaluate` with HOKUSAI_S3_BUCKET set: the upload lands in the bucket, its partition names the ETag."""
+    hokusai = Path(sys.executable).parent / "hokusai"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOKUSAI_", "MLFLOW_"))}
+    env.update({"HOKUSAI_HOME": str(tmp_path / "state"), "HOKUSAI_CACHE_DIR": str(shared_cache),
+                "HOKUSAI_S3_BUCKET": BUCKET, "HOKUSAI_S3_PREFIX": prefix,
+                "HOKUSAI_S3_ENDPOINT_URL": s3_server.endpoint_url})
+    done = subprocess.run([str(hokusai), "evaluate", str(SAMPLES / "improving.csv"), "--token", DEMO_TOKEN,
+                           "--wallet", WALLET, "--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    key = f"{prefix}/{DEMO_TOKEN}/{WALLET.lower()}/improving.csv"
+    head = s3_server.client().head_object(Bucket=BUCKET, Key=key)
+    assert summary["partition_key"] == f"{DEMO_TOKEN}/{WALLET.lower()}/improving.csv@{head['ETag'].strip(chr(34))[:12]}"
+    assert summary["status"] == "evaluated" and summary["eligible"] is True
+    assert not (tmp_path / "state" / "drop-zone").exists()  # nothing went to the local folder

@@ -7,7 +7,6 @@ is downloaded. Screenshots go to ``test-artifacts/``.
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from hokusai.settings import REPO_ROOT
-from hokusai_assets_tests.mlflow_server import MlflowServer, stop_process_group
+from hokusai_assets_tests.mlflow_server import MlflowServer, stop_process_group, tail_of
 from hokusai_assets_tests.services import Postgres, SeaweedFS, free_ports, postgres, seaweedfs, start_mlflow_on
 
 DROP_BUCKET = "drops"
@@ -70,10 +70,7 @@ class DagsterProcess:
             stop_process_group(self.process)
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return tail_of(self.log_path, lines)
 
 
 @dataclass
@@ -104,13 +101,7 @@ class Platform:
         return answer["data"]
 
     def sql(self, statement: str, *params: Any, db_name: str = "dagster") -> list[tuple]:
-        connection = self.pg.connect(db_name)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(statement, params)
-                return cursor.fetchall()
-        finally:
-            connection.close()
+        return self.pg.query(statement, *params, db_name=db_name)
 
     def drop(self, token_id: str, wallet: str, file_name: str, body: bytes) -> tuple[str, str]:
         """Upload as a contributor would; return (object key, partition key the platform will use)."""
