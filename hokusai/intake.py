@@ -124,7 +124,7 @@ def clean(contributed: ContributedDataset, spec: TokenSpec, benchmark: pd.DataFr
     # one builds the Merkle root.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="row-lines") as helper:
         pending_lines = helper.submit(canonical_row_lines, committed)
-        quality = contribution_quality(contributed.frame, report, spec, stats)
+        quality = contribution_quality(contributed.frame, report, spec, stats, _loaded_nulls(contributed))
         rows_sha256 = frame_sha256(result.frame, result.text_hashes)
         lines = pending_lines.result()
         written = None if rows_file is None else helper.submit(
@@ -150,13 +150,26 @@ def committed_rows(frame: pd.DataFrame, spec: TokenSpec) -> pd.DataFrame:
     return frame[[*spec.feature_names, spec.label_column]]
 
 
+def _loaded_nulls(contributed: ContributedDataset) -> dict[str, int]:
+    """The manifest's null counts per column, when they describe this frame.
+
+    Scrubbing replaces values, never a missing one, so the counts taken at load
+    still hold, and a million-row text column need not be scanned for nulls again.
+    """
+    manifest = contributed.manifest
+    if manifest.get("rows") != len(contributed.frame) or manifest.get("columns") != list(map(str, contributed.frame.columns)):
+        return {}
+    return dict(manifest.get("nulls") or {})
+
+
 def contribution_quality(frame: pd.DataFrame, report: SchemaReport, spec: TokenSpec,
-                         stats: dict[str, Any]) -> dict[str, Any]:
-    """The quality score (``hokusai.quality``) of this contribution."""
+                         stats: dict[str, Any], known_nulls: dict[str, int] | None = None) -> dict[str, Any]:
+    """The quality score (``hokusai.quality``) of this contribution (``known_nulls``: counted already)."""
     columns = [c for c in [*spec.feature_names, spec.label_column] if c in frame.columns]
+    known_nulls = known_nulls or {}
     return quality_score(
         cells=len(frame) * len(columns),
-        null_cells=sum(int(frame[c].isna().sum()) for c in columns),  # column by column: no copy of the frame
+        null_cells=sum(known_nulls[c] if c in known_nulls else int(frame[c].isna().sum()) for c in columns),
         invalid_cells=sum(problem.cells for problem in report.problems),
         rows_in=stats["rows_in"],
         duplicates=stats["duplicates_removed"],

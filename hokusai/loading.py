@@ -205,7 +205,7 @@ def _read_text(text: str, utf8: bytes, file_format: str) -> tuple[pd.DataFrame, 
             delimiter = "\t" if file_format == "tsv" else sniff_delimiter(text)
             _refuse_duplicate_header(text, delimiter)
             table = read_delimited_table(utf8, delimiter)
-            return table.to_pandas(), delimiter, table_nulls(table)
+            return _to_pandas(table), delimiter, table_nulls(table)
         # precise_float: the same number must load the same whatever the upload format.
         if file_format == "json":
             if not text.lstrip().startswith("["):
@@ -229,7 +229,14 @@ _NO_TIMESTAMPS = ["%Y text stays text"]
 
 def read_delimited(utf8: bytes, delimiter: str) -> pd.DataFrame:
     """CSV/TSV as a frame (``read_delimited_table``)."""
-    return read_delimited_table(utf8, delimiter).to_pandas()
+    return _to_pandas(read_delimited_table(utf8, delimiter))
+
+
+def _to_pandas(table) -> pd.DataFrame:
+    """The table as a frame: one block per column (nothing is copied to consolidate them)
+    and one Python string per cell (Arrow's hashing to share equal strings costs more
+    than it saves); the values are the same either way."""
+    return table.to_pandas(split_blocks=True, deduplicate_objects=False)
 
 
 def read_delimited_table(utf8: bytes, delimiter: str):
