@@ -1,0 +1,48 @@
+"""``hokusai.intake``: the quality score's null count may come from the load manifest, only when it fits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from hokusai.intake import ContributedDataset, _loaded_nulls, contribution_quality
+from hokusai.loading import load_contribution
+from hokusai.pii import scrub_frame
+from hokusai.token_spec import FeatureSpec, TokenSpec
+from hokusai.validation import validate_contribution
+
+SPEC = TokenSpec(
+    token_id="t", model_name="m", model_id_uint=1, task="binary_classification", label_column="y",
+    label_values=(0, 1), features=(FeatureSpec("a", "float"), FeatureSpec("email", "string"),
+                                   FeatureSpec("note", "string")),
+    primary_metric="accuracy", metric_family="proportion", min_improvement_bps=100,
+    base_data_path=Path("b.csv"), benchmark_path=Path("x.csv"), benchmark_spec_id="x",
+    benchmark_sample_cap=10, min_benchmark_samples=1, estimator_class="x", estimator_params={}, seed=0)
+RAW = b"a,email,note,y\n1.5,a@b.com,,0\n,,call 555-123-4567,1\n2,  ,fine,0\n"
+
+
+def contributed() -> ContributedDataset:
+    loaded = load_contribution(RAW, "f.csv", "uri", "etag")
+    scrubbed = scrub_frame(loaded.frame, b"k" * 32, protected_columns={"a", "y"})
+    return ContributedDataset("p", "t", "0x" + "ab" * 20, "f.csv", scrubbed.frame, loaded.manifest)
+
+
+def test_manifest_nulls_are_the_scrubbed_frames_nulls():
+    dataset = contributed()
+    nulls = _loaded_nulls(dataset)
+    assert nulls == {c: int(dataset.frame[c].isna().sum()) for c in dataset.frame.columns} == {
+        "a": 1, "email": 1, "note": 1, "y": 0}
+    report = validate_contribution(dataset.frame, SPEC)
+    stats = {"rows_in": 3, "duplicates_removed": 0, "benchmark_rows_removed": 0}
+    assert contribution_quality(dataset.frame, report, SPEC, stats, nulls) == contribution_quality(
+        dataset.frame, report, SPEC, stats)
+
+
+def test_a_manifest_of_another_frame_is_not_used():
+    dataset = contributed()
+    dataset.frame = pd.concat([dataset.frame, dataset.frame], ignore_index=True)
+    assert _loaded_nulls(dataset) == {}
+    dataset = contributed()
+    dataset.frame = dataset.frame.rename(columns={"note": "comment"})
+    assert _loaded_nulls(dataset) == {}
