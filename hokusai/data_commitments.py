@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from dataclasses import dataclass
 
@@ -151,6 +153,51 @@ def write_rows_file(path: Path, columns: list[str], lines: list[bytes]) -> None:
             handle.write(b"\n".join(lines))
             handle.write(b"\n")
     temporary.replace(path)
+
+
+def commit_rows(frame: pd.DataFrame, rows_file: Path | None = None, chunk_rows: int = 1 << 17) -> str:
+    """``rows_root(canonical_row_lines(frame))``, writing the rows file (``write_rows_file``) on the way.
+
+    The lines are made chunk by chunk: Arrow writes the next chunk on a helper thread
+    (its CSV writer releases the GIL) while this thread hashes the current one's leaves,
+    and each chunk goes to the rows file as Arrow wrote it. A chunk's CSV is the same
+    bytes as that part of the whole table's, so the root and the file are unchanged.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as arrow_csv
+
+    if frame.empty:
+        raise ValueError("a data commitment needs at least one row")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    options = arrow_csv.WriteOptions(include_header=False, quoting_style="needed")
+
+    def written(start: int) -> bytes:
+        buffer = io.BytesIO()
+        arrow_csv.write_csv(table.slice(start, chunk_rows), buffer, options)
+        return buffer.getvalue()
+
+    leaves: list[bytes] = []
+    with ExitStack() as stack:
+        handle = None
+        if rows_file is not None:
+            rows_file.parent.mkdir(parents=True, exist_ok=True)
+            handle = stack.enter_context(open(rows_file.with_suffix(".tmp"), "wb"))
+            handle.write(",".join(map(str, frame.columns)).encode("utf-8") + b"\n")
+        helper = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="row-lines"))
+        pending = helper.submit(written, 0)
+        for start in range(0, len(table), chunk_rows):
+            data = pending.result()
+            if start + chunk_rows < len(table):
+                pending = helper.submit(written, start + chunk_rows)
+            if handle is not None:
+                handle.write(data)
+            leaves.extend(_leaves(_split_records(data, rows=min(chunk_rows, len(table) - start))))
+    if rows_file is not None:
+        rows_file.with_suffix(".tmp").replace(rows_file)
+    level = leaves
+    while len(level) > 1:
+        level = _next_level(level)
+    return "0x" + level[0].hex()
 
 
 def read_rows_file(path: Path) -> list[bytes]:

@@ -8,7 +8,6 @@ Every refusal raises ``ContributionRejected`` with a reason for the contributor.
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +16,7 @@ import pandas as pd
 
 from hokusai.cleaning import clean_contribution
 from hokusai.contribution_store import ContributionStore, resolve_partition
-from hokusai.data_commitments import canonical_row_lines, rows_root, write_rows_file
+from hokusai.data_commitments import commit_rows
 from hokusai.drops import parse_drop_key
 from hokusai.frame_hashing import frame_row_hashes
 from hokusai.loading import LoadLimits, load_contribution
@@ -118,20 +117,9 @@ def clean(contributed: ContributedDataset, spec: TokenSpec, benchmark: pd.DataFr
         )
     if result.frame.empty:
         raise ContributionRejected("no rows left after removing duplicates and benchmark copies")
-    committed = committed_rows(result.frame, spec)
-    # Arrow's CSV writer and file writes release the GIL, so a helper thread writes the
-    # row lines while this one hashes the frame, then writes the rows file while this
-    # one builds the Merkle root.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="row-lines") as helper:
-        pending_lines = helper.submit(canonical_row_lines, committed)
-        quality = contribution_quality(contributed.frame, report, spec, stats, _loaded_nulls(contributed))
-        rows_sha256 = frame_sha256(result.frame, result.text_hashes)
-        lines = pending_lines.result()
-        written = None if rows_file is None else helper.submit(
-            write_rows_file, rows_file, list(committed.columns), lines)
-        root = rows_root(lines)
-        if written is not None:
-            written.result()
+    quality = contribution_quality(contributed.frame, report, spec, stats, _loaded_nulls(contributed))
+    rows_sha256 = frame_sha256(result.frame, result.text_hashes)
+    root = commit_rows(committed_rows(result.frame, spec), rows_file)  # the root, and the rows file on the way
     return CleanDataset(
         partition_key=contributed.partition_key,
         token_id=contributed.token_id,

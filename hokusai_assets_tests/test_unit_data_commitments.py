@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hokusai.data_commitments import (_split_records, canonical_row_lines, prove_row, read_rows_file,
+from hokusai.data_commitments import (_split_records, canonical_row_lines, commit_rows, prove_row, read_rows_file,
                                       rows_root, verify_row, write_rows_file)
 
 
@@ -60,3 +60,22 @@ def test_rows_file_is_header_then_one_line_per_row(tmp_path):
     write_rows_file(tmp_path / "rows.csv", ["n", "t"], lines)
     assert (tmp_path / "rows.csv").read_bytes() == b'n,t\n1,"a"\n2,"b\nc"\n'
     assert read_rows_file(tmp_path / "rows.csv") == lines
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 4, 1 << 17])
+def test_commit_rows_is_the_root_and_the_file_of_the_whole_table(tmp_path, chunk_rows):
+    frame = pd.DataFrame({"x": [1.5, 2.0, np.nan, -0.0, 1e300, 7, 8, 9],
+                          "t": ["plain", "two\nlines", 'say "hi"', None, "é ✓", "a,b", "", "last"],
+                          "y": [0, 1, 0, 1, 0, 1, 0, 1]})
+    lines = canonical_row_lines(frame)
+    write_rows_file(tmp_path / "whole.csv", list(frame.columns), lines)
+    root = commit_rows(frame, tmp_path / "chunked.csv", chunk_rows=chunk_rows)
+    assert root == rows_root(lines) == reference_root(lines)
+    assert (tmp_path / "chunked.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert not (tmp_path / "chunked.tmp").exists()
+    assert commit_rows(frame, chunk_rows=chunk_rows) == root
+
+
+def test_commit_rows_of_no_rows_raises():
+    with pytest.raises(ValueError, match="at least one row"):
+        commit_rows(pd.DataFrame({"x": []}))
