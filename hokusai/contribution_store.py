@@ -49,6 +49,14 @@ class ContributionStore(ABC):
     @abstractmethod
     def uri(self, key: str) -> str: ...
 
+    @abstractmethod
+    def read_version(self, obj: StoredObject) -> bytes:
+        """The bytes of exactly the version ``obj`` names (its ETag).
+
+        Raises ContributionChangedError when the object was overwritten since ``obj``
+        was read, so a partition never evaluates content other than what it names.
+        """
+
 
 def validate_store_key(key: str) -> str:
     """Reject keys that could address something outside the store's root."""
@@ -118,6 +126,13 @@ class LocalFolderStore(ContributionStore):
     def read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
+    def read_version(self, obj: StoredObject) -> bytes:
+        data = self.read_bytes(obj.key)
+        etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        if etag != obj.etag:
+            raise ContributionChangedError(replaced_message(self.uri(obj.key), etag, obj.etag))
+        return data
+
     def stat(self, key: str) -> StoredObject:
         path = self._path(key)
         try:
@@ -155,6 +170,11 @@ def _key_spellings(object_key: str) -> list[str]:
     return list(dict.fromkeys(f"{token_id}/{w}/{filename}" for w in wallets))
 
 
+def replaced_message(uri: str, found_etag: str, partition_etag: str) -> str:
+    return (f"the file at {uri} was replaced after this partition was registered (ETag "
+            f"{found_etag[:12]}, partition {partition_etag[:12]}); drop it again to evaluate the new version")
+
+
 def resolve_partition(store: ContributionStore, partition_key: str) -> StoredObject:
     """The object a partition names, only if it still holds the version that was dropped."""
     object_key, etag_prefix = parse_partition_key(partition_key)
@@ -168,11 +188,7 @@ def resolve_partition(store: ContributionStore, partition_key: str) -> StoredObj
             return obj
         replaced = replaced or obj
     if replaced is not None:
-        raise ContributionChangedError(
-            f"the file at {store.uri(replaced.key)} was replaced after this partition was "
-            f"registered (ETag {replaced.etag[:12]}, partition {etag_prefix}); drop it again "
-            "to evaluate the new version"
-        )
+        raise ContributionChangedError(replaced_message(store.uri(replaced.key), replaced.etag, etag_prefix))
     raise ContributionMissingError(
         f"the file at {store.uri(object_key)} for partition {partition_key!r} is gone; "
         "it was deleted or moved after it was dropped"

@@ -83,7 +83,7 @@ def read_contribution(store: ContributionStore, partition_key: str, spec_for, pi
     stored = resolve_partition(store, partition_key)
     drop = parse_drop_key(stored.key)
     spec = spec_for(drop.token_id)
-    loaded = load_contribution(store.read_bytes(stored.key), drop.filename, store.uri(stored.key),
+    loaded = load_contribution(store.read_version(stored), drop.filename, store.uri(stored.key),
                                stored.etag, policy.limits)
     protected = {f.name for f in spec.features if f.dtype != "string"} | {spec.label_column}
     scrubbed = scrub_frame(loaded.frame, pii_key_for(drop.token_id), protected_columns=protected)

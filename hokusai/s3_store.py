@@ -15,7 +15,13 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from hokusai.contribution_store import ContributionStore, LocalFolderStore, validate_store_key
+from hokusai.contribution_store import (
+    ContributionChangedError,
+    ContributionStore,
+    LocalFolderStore,
+    replaced_message,
+    validate_store_key,
+)
 from hokusai.drops import StoredObject
 
 if TYPE_CHECKING:
@@ -89,11 +95,15 @@ def make_s3_client(endpoint_url: str | None = None, region: str | None = None, p
     return session.client("s3", endpoint_url=endpoint_url or None, region_name=region or None, config=config)
 
 
+def _status_code(error: Exception) -> str:
+    response = getattr(error, "response", None) or {}
+    return str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+
+
 def _is_missing(error: Exception) -> bool:
     response = getattr(error, "response", None) or {}
     code = str(response.get("Error", {}).get("Code", ""))
-    status = str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-    return code in _MISSING_CODES or status == "404"
+    return code in _MISSING_CODES or _status_code(error) == "404"
 
 
 def _unix_seconds(last_modified: Any) -> float:
@@ -147,6 +157,21 @@ class S3ContributionStore(ContributionStore):
         except Exception as error:
             if _is_missing(error):
                 raise FileNotFoundError(f"no object at {self.uri(key)}") from None
+            raise
+        with response["Body"] as body:
+            return body.read()
+
+    def read_version(self, obj: StoredObject) -> bytes:
+        """GET with ``If-Match``: S3 itself refuses (412) once the object is another version."""
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._object_key(obj.key),
+                                              IfMatch=f'"{obj.etag}"')
+        except Exception as error:
+            if _is_missing(error):
+                raise FileNotFoundError(f"no object at {self.uri(obj.key)}") from None
+            if _status_code(error) == "412":
+                current = self.stat(obj.key).etag
+                raise ContributionChangedError(replaced_message(self.uri(obj.key), current, obj.etag)) from None
             raise
         with response["Body"] as body:
             return body.read()

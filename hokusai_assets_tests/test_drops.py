@@ -228,3 +228,12 @@ def test_resolve_partition_detects_replaced_and_missing_files(tmp_path, wallet):
     (tmp_path / stored.key).unlink()
     with pytest.raises(FileNotFoundError, match="is gone"):
         resolve_partition(store, partition_key)
+
+
+def test_local_store_reads_only_the_version_a_partition_names(tmp_path):
+    store = LocalFolderStore(tmp_path)
+    first = store.put_bytes(f"t1/{WALLET}/a.csv", b"v1")
+    assert store.read_version(first) == b"v1"
+    store.put_bytes(first.key, b"v2")  # overwritten between resolving the partition and reading it
+    with pytest.raises(ContributionChangedError, match=f"partition {first.etag[:12]}"):
+        store.read_version(first)

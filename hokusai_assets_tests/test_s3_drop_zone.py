@@ -130,6 +130,16 @@ def test_multipart_etags_make_partition_keys(store, prefix, s3_server):
     [listed] = store.list_objects()
     assert listed.etag.endswith("-2") and listed.etag == store.stat(listed.key).etag
     assert resolve_partition(store, partition_key_for(listed)) == listed
+    assert store.read_version(listed) == b"a\n" + b"1\n" * (3 << 20) + b"2\n"
+
+
+def test_reading_a_version_that_was_overwritten_fails_instead_of_reading_the_new_one(store):
+    first = store.put_bytes(drop_key("raced.csv"), b"digit\n1\n")
+    assert store.read_version(first) == b"digit\n1\n"
+    second = store.put_bytes(drop_key("raced.csv"), b"digit\n2\n")  # lands between the stat and the GET
+    with pytest.raises(ContributionChangedError, match=f"ETag {second.etag[:12]}, partition {first.etag[:12]}"):
+        store.read_version(first)
+    assert store.read_version(second) == b"digit\n2\n"
 
 
 def test_resolve_partition_over_s3(store):
