@@ -61,3 +61,25 @@ def write_churn_token(tokens_dir: Path) -> Path:
     spec = Path(tokens_dir) / f"{TOKEN_ID}.yaml"
     spec.write_text(SPEC)
     return spec
+
+
+TX_TOKEN_ID = "churn-tx"
+
+
+def with_tx_hashes(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Add a public ``tx_hash`` column: 0x + 64 hex digits, the shape of a private key too."""
+    rng = np.random.default_rng(seed)
+    return frame.assign(tx_hash=["0x" + rng.bytes(32).hex() for _ in range(len(frame))])
+
+
+def write_churn_tx_token(tokens_dir: Path) -> Path:
+    """The churn token plus a ``tx_hash`` string feature (a public hash column kept on purpose)."""
+    data = Path(tokens_dir) / TX_TOKEN_ID
+    data.mkdir(parents=True, exist_ok=True)
+    with_tx_hashes(churn_rows(400, seed=1), seed=1).to_csv(data / "base.csv", index=False)
+    with_tx_hashes(churn_rows(1000, seed=2), seed=2).to_csv(data / "benchmark.csv", index=False)
+    spec = (SPEC.replace(TOKEN_ID, TX_TOKEN_ID).replace('model_id_uint: "2002"', 'model_id_uint: "2003"')
+            + "  - {name: tx_hash, dtype: string}\n")
+    path = Path(tokens_dir) / f"{TX_TOKEN_ID}.yaml"
+    path.write_text(spec)
+    return path

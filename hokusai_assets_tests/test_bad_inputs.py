@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from dagster import AssetKey
 
 from hokusai.contribution_store import LocalFolderStore
 from hokusai_assets_tests.churn_token import TOKEN_ID, churn_rows, write_churn_token
@@ -138,3 +139,25 @@ def test_each_upload_is_accepted_or_rejected_with_a_reason(intake_runner, tmp_pa
 def test_the_corpus_is_large_enough():
     assert len(CORPUS) >= 25
     assert sum(1 for c in CORPUS if c[3] != "accepted") >= 15
+
+
+def test_a_public_tx_hash_column_passes_the_clean_data_check_but_a_key_in_free_text_is_scrubbed(tmp_path):
+    """64 hex digits are a private key in free text, but a transaction hash in a ``tx_hash`` column."""
+    from hokusai_assets.runner import DagsterRunner
+    from hokusai_assets_tests.churn_token import TX_TOKEN_ID, with_tx_hashes, write_churn_tx_token
+
+    tokens = tmp_path / "tokens"
+    write_churn_tx_token(tokens)
+    settings = dataclasses.replace(isolated_settings(tmp_path / "state", tmp_path / "cache"), tokens_dir=tokens)
+    runner = DagsterRunner(settings, ephemeral=True)
+    upload = with_tx_hashes(churn_rows(60, seed=9), seed=9)
+    key = upload.loc[0, "tx_hash"]
+    upload.loc[1, "comment"] = f"my wallet key is {key[2:]}, please refund"
+    path = tmp_path / "with-hashes.csv"
+    upload.to_csv(path, index=False)
+    outcome = runner.check_intake(path, TX_TOKEN_ID, WALLET)
+    assert outcome.status == "evaluated", outcome.reason  # both blocking checks passed
+    [record] = runner.instance.fetch_materializations(AssetKey("contributed_dataset"), limit=1).records
+    manifest = record.asset_materialization.metadata["manifest"].value
+    assert manifest["pii"]["counts"].get("ethkey") == 1  # the key in the comment, not the 60 hashes
+    assert "tx_hash" not in manifest["pii"]["columns_hashed"]
