@@ -8,6 +8,7 @@ from hokusai.champion import decide_champion
 from hokusai.core.registry import CANDIDATE_ALIAS, CHAMPION_ALIAS, ModelRegistry
 from hokusai.pipeline import CandidateModel
 from hokusai.token_spec import TokenSpec
+from hokusai.tracking.metrics import migrate_metric_name, to_mlflow_key
 
 
 def token_tags(spec: TokenSpec, delta_one: dict[str, Any], attestation_hash: str) -> dict[str, str]:
@@ -29,6 +30,21 @@ def token_tags(spec: TokenSpec, delta_one: dict[str, Any], attestation_hash: str
     }
 
 
+def benchmark_run_metrics(computation: dict[str, Any]) -> dict[str, float]:
+    """The candidate run's metrics, in the naming convention (``hokusai.tracking.metrics``).
+
+    ``model:accuracy`` is the candidate's benchmark score, ``model:baseline.accuracy`` its
+    baseline's on the same rows, ``model:delta_one_bps`` the gain; as MLflow keys, with ``/``.
+    """
+    metrics = {}
+    for name, delta in computation["metric_deltas"].items():
+        standard = migrate_metric_name(name).removeprefix("model:")
+        metrics[to_mlflow_key(f"model:{standard}")] = delta["new_value"]
+        metrics[to_mlflow_key(f"model:baseline.{standard}")] = delta["baseline_value"]
+    metrics[to_mlflow_key("model:delta_one_bps")] = computation["delta_one_bps"]
+    return metrics
+
+
 def register_candidate(registry: ModelRegistry, spec: TokenSpec, candidate: CandidateModel,
                        delta_one: dict[str, Any], attestation_hash: str) -> dict[str, Any]:
     """Register the candidate; move ``champion`` to it if eligible and it leads (``hokusai.champion``)."""
@@ -36,11 +52,7 @@ def register_candidate(registry: ModelRegistry, spec: TokenSpec, candidate: Cand
 
     tags = token_tags(spec, delta_one, attestation_hash)
     computation = delta_one["delta_computation"]
-    registry.log_run_metrics(candidate.run_id, {
-        **{f"baseline_{k}": v["baseline_value"] for k, v in computation["metric_deltas"].items()},
-        **{f"new_{k}": v["new_value"] for k, v in computation["metric_deltas"].items()},
-        "delta_one_bps": computation["delta_one_bps"],
-    })
+    registry.log_run_metrics(candidate.run_id, benchmark_run_metrics(computation))
     existing = _version_with_claim(registry, spec.model_name, attestation_hash)
     if existing is not None:  # the same claim was registered by an earlier run: don't add a twin
         current = registry.get_alias(spec.model_name, CHAMPION_ALIAS)

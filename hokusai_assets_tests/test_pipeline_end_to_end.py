@@ -72,8 +72,10 @@ def test_mlflow_has_one_experiment_per_token_and_one_run_per_partition(evaluated
     run = by_partition[improving.partition_key].data
     assert run.params["estimator"] == "sklearn.ensemble.RandomForestClassifier"
     assert run.params["merge_strategy"] == "append"
-    assert run.metrics["delta_one_bps"] == improving.delta_one_bps
-    assert {"new_accuracy", "baseline_auroc", "new_f1"} <= set(run.metrics)
+    assert run.metrics["model/delta_one_bps"] == improving.delta_one_bps
+    assert {"model/accuracy", "model/baseline.auroc", "model/f1_score", "model/baseline.f1_score"} <= set(run.metrics)
+    assert run.metrics["model/accuracy"] - run.metrics["model/baseline.accuracy"] == pytest.approx(
+        improving.delta_one_bps / 10_000, abs=1e-4)
 
 
 def test_outputs_verify_and_a_tampered_copy_does_not(evaluated, tmp_path):

@@ -93,3 +93,15 @@ def test_categorize(category, given, expected):
 def test_a_metric_of_another_category_is_refused(category, given):
     with pytest.raises(ValueError, match=f"not a {category} metric"):
         categorize(given, category)
+
+
+def test_a_pipeline_runs_own_and_baseline_scores_are_told_apart_in_both_namings():
+    from hokusai.core.versions import baseline_metrics_measured, own_metrics
+
+    convention = {"model/accuracy": 0.95, "model/baseline.accuracy": 0.92, "model/f1_score": 0.94,
+                  "model/baseline.f1_score": 0.91, "model/delta_one_bps": 300.0}
+    assert own_metrics(convention) == {"accuracy": 0.95, "f1_score": 0.94}
+    assert baseline_metrics_measured(convention) == {"accuracy": 0.92, "f1_score": 0.91}
+    legacy = {"new_accuracy": 0.95, "baseline_accuracy": 0.92, "delta_one_bps": 300.0}
+    assert own_metrics(legacy) == {"accuracy": 0.95}
+    assert baseline_metrics_measured(legacy) == {"accuracy": 0.92}

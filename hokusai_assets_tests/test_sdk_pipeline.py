@@ -31,7 +31,8 @@ def test_lineage_of_versions_the_pipeline_registered(pipeline_on_server, server_
     assert lineage["token_id"] == "digits-demo"
     baseline, contribution = lineage["versions"]
     assert baseline["role"] == "baseline" and baseline["contributor_address"] is None
-    assert set(baseline["metrics"]) == {"accuracy", "precision", "recall", "f1", "auroc"}  # as first measured
+    assert set(baseline["metrics"]) == {"accuracy", "precision", "recall", "f1_score", "auroc"}  # as first measured
+    assert set(contribution["metrics"]) == set(baseline["metrics"])  # its own scores only, not its baseline's
     assert contribution["role"] == "improvement" and contribution["baseline_version"] == 1
     assert (contribution["contributor_address"], contribution["delta_one_bps"], contribution["eligible"]) == (
         WALLET, improving.delta_one_bps, True)

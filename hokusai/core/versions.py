@@ -23,7 +23,8 @@ from hokusai.core.tags import (
 from hokusai.tracking.metrics import CATEGORIES, from_mlflow_key
 
 PIPELINE_NEW_PREFIX = "new_"
-PIPELINE_BASELINE_PREFIX = "baseline_"
+PIPELINE_BASELINE_PREFIX = "baseline_"  # pipeline runs before the naming convention
+BASELINE_METRIC_PREFIX = "model:baseline."  # pipeline runs now: the baseline's score on the same rows
 _RUN_ID_CHUNK = 100
 
 
@@ -101,16 +102,17 @@ def needs_run_metrics(tags: dict[str, str]) -> bool:
 def own_metrics(metrics: dict[str, float]) -> dict[str, float]:
     """A version's own benchmark metrics from its run.
 
-    Runs the SDK logged a model in store them under the convention's keys
-    (``model/accuracy``); pipeline candidate runs as ``new_accuracy`` (next to
-    ``baseline_accuracy`` and ``delta_one_bps``). Both are returned under the plain
-    name (``accuracy``); other categories keep their prefix (``usage:reply_rate``).
+    Runs store them under the convention's keys (``model/accuracy``; a pipeline
+    candidate run also has ``model/baseline.accuracy`` and ``model/delta_one_bps``,
+    which are not its own); pipeline runs from before the convention as ``new_accuracy``.
+    All are returned under the plain name (``accuracy``); other categories keep their
+    prefix (``usage:reply_rate``).
     """
     own = {}
     for key, value in metrics.items():
         name = from_mlflow_key(key)
-        if name == "model:delta_one_bps":
-            continue  # a comparison, not a property of the model; the version's tag carries it
+        if name == "model:delta_one_bps" or name.startswith(BASELINE_METRIC_PREFIX):
+            continue  # a comparison, or the baseline's score: not properties of this model
         if name.startswith("model:"):
             own[name[len("model:"):]] = value
         elif ":" in name and name.split(":", 1)[0] in CATEGORIES:
@@ -121,9 +123,16 @@ def own_metrics(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def baseline_metrics_measured(metrics: dict[str, float]) -> dict[str, float]:
-    """The baseline's metrics as a pipeline candidate run measured them (``baseline_accuracy``)."""
-    return {key[len(PIPELINE_BASELINE_PREFIX):]: value for key, value in metrics.items()
-            if key.startswith(PIPELINE_BASELINE_PREFIX)}
+    """The baseline's metrics as a pipeline candidate run measured them (``model/baseline.accuracy``;
+    ``baseline_accuracy`` in runs logged before the naming convention)."""
+    measured = {}
+    for key, value in metrics.items():
+        name = from_mlflow_key(key)
+        if name.startswith(BASELINE_METRIC_PREFIX):
+            measured[name[len(BASELINE_METRIC_PREFIX):]] = value
+        elif key.startswith(PIPELINE_BASELINE_PREFIX):
+            measured[key[len(PIPELINE_BASELINE_PREFIX):]] = value
+    return measured
 
 
 def resolve_run_id(registry: ModelRegistry, model_uri: str) -> str | None:
