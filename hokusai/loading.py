@@ -233,10 +233,10 @@ def read_delimited(utf8: bytes, delimiter: str) -> pd.DataFrame:
 
 
 def _to_pandas(table) -> pd.DataFrame:
-    """The table as a frame, with one Python string per cell: Arrow's hashing to share
-    equal strings costs more than it saves (the values are the same either way). Blocks
-    stay consolidated: split ones make the GX suites over the frame ~30% slower."""
-    return table.to_pandas(deduplicate_objects=False)
+    """The table as a frame, with Arrow's defaults on purpose: split blocks or one string
+    object per cell convert faster (~1 s at 1M rows) but make the GX suites and the
+    category checks over the frame slower by more (measured 10-30%)."""
+    return table.to_pandas()
 
 
 def read_delimited_table(utf8: bytes, delimiter: str):
