@@ -37,12 +37,14 @@ def make_runner(tmp_path, shared_cache):
     return build
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def restore_mlflow_environment():
     """``mlflow.set_tracking_uri`` also writes ``MLFLOW_TRACKING_URI`` into ``os.environ``.
 
-    Without this, a test whose registry pointed at a server that has since stopped
-    would leave that URI for every later test that reads settings from the environment.
+    Without this, a module whose registry pointed at its own store (or at a server that
+    has since stopped) would leave that URI for every later module that reads settings
+    from the environment. Module scope: autouse fixtures are set up first, so this one
+    snapshots before the module's own fixtures run and restores after they are gone.
     """
     names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DAGSTER_HOME")
     saved = {name: os.environ.get(name) for name in names}
