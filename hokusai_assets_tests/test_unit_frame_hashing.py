@@ -61,18 +61,12 @@ def test_row_hashes_of_no_rows_and_no_columns():
 
 def test_row_fingerprints_are_the_hashes_of_the_normalized_frame():
     """Dedup keys stay what they were: hash_pandas_object of numbers rounded and text as str."""
-    from pathlib import Path
-
     from hokusai.cleaning import row_fingerprints
-    from hokusai.token_spec import FeatureSpec, TokenSpec
+    from hokusai.token_spec import FeatureSpec
+    from hokusai_assets_tests.spec_factory import binary_spec
 
-    spec = TokenSpec(
-        token_id="t", model_name="m", model_id_uint=1, task="binary_classification", label_column="y",
-        label_values=(0, 1), features=(FeatureSpec("a", "int"), FeatureSpec("b", "float"),
-                                       FeatureSpec("c", "string"), FeatureSpec("d", "string")),
-        primary_metric="accuracy", metric_family="proportion", min_improvement_bps=100,
-        base_data_path=Path("b.csv"), benchmark_path=Path("x.csv"), benchmark_spec_id="x",
-        benchmark_sample_cap=10, min_benchmark_samples=1, estimator_class="x", estimator_params={}, seed=0)
+    spec = binary_spec(FeatureSpec("a", "int"), FeatureSpec("b", "float"), FeatureSpec("c", "string"),
+                       FeatureSpec("d", "string"))
     n = 20_000
     frame = pd.DataFrame({
         "a": np.arange(n), "b": np.linspace(0, 1, n), "c": _texts(n, 13, None),
@@ -87,19 +81,12 @@ def test_row_fingerprints_are_the_hashes_of_the_normalized_frame():
 @pytest.mark.parametrize("duplicates", [0, 3])
 def test_dedup_text_hashes_give_the_same_frame_sha256(duplicates):
     """clean() hands dedup's text-column hashes to frame_sha256: same digest as hashing afresh."""
-    from pathlib import Path
-
     from hokusai.cleaning import clean_contribution
     from hokusai.intake import frame_sha256
-    from hokusai.token_spec import FeatureSpec, TokenSpec
+    from hokusai.token_spec import FeatureSpec
+    from hokusai_assets_tests.spec_factory import binary_spec
 
-    spec = TokenSpec(
-        token_id="t", model_name="m", model_id_uint=1, task="binary_classification", label_column="y",
-        label_values=(0, 1), features=(FeatureSpec("a", "float"), FeatureSpec("c", "string"),
-                                       FeatureSpec("d", "string")),
-        primary_metric="accuracy", metric_family="proportion", min_improvement_bps=100,
-        base_data_path=Path("b.csv"), benchmark_path=Path("x.csv"), benchmark_spec_id="x",
-        benchmark_sample_cap=10, min_benchmark_samples=1, estimator_class="x", estimator_params={}, seed=0)
+    spec = binary_spec(FeatureSpec("a", "float"), FeatureSpec("c", "string"), FeatureSpec("d", "string"))
     n = 20_000
     frame = pd.DataFrame({"a": np.linspace(0, 1, n), "c": _texts(n), "d": _texts(n, 9, None),
                           "y": [0, 1] * (n // 2)})

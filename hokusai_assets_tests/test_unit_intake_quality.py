@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 from hokusai.intake import ContributedDataset, _loaded_nulls, contribution_quality
 from hokusai.loading import load_contribution
 from hokusai.pii import scrub_frame
-from hokusai.token_spec import FeatureSpec, TokenSpec
+from hokusai.token_spec import FeatureSpec
 from hokusai.validation import validate_contribution
+from hokusai_assets_tests.spec_factory import binary_spec
 
-SPEC = TokenSpec(
-    token_id="t", model_name="m", model_id_uint=1, task="binary_classification", label_column="y",
-    label_values=(0, 1), features=(FeatureSpec("a", "float"), FeatureSpec("email", "string"),
-                                   FeatureSpec("note", "string")),
-    primary_metric="accuracy", metric_family="proportion", min_improvement_bps=100,
-    base_data_path=Path("b.csv"), benchmark_path=Path("x.csv"), benchmark_spec_id="x",
-    benchmark_sample_cap=10, min_benchmark_samples=1, estimator_class="x", estimator_params={}, seed=0)
+SPEC = binary_spec(FeatureSpec("a", "float"), FeatureSpec("email", "string"), FeatureSpec("note", "string"))
 RAW = b"a,email,note,y\n1.5,a@b.com,,0\n,,call 555-123-4567,1\n2,  ,fine,0\n"
 
 
