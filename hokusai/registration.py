@@ -59,6 +59,7 @@ def register_candidate(registry: ModelRegistry, spec: TokenSpec, candidate: Cand
         alias = CHAMPION_ALIAS if current is not None and current.version == existing.version else CANDIDATE_ALIAS
         return {"model_name": spec.model_name, "version": existing.version, "alias": alias,
                 "champion_moved": False, "tags": existing.tags, "already_registered": True,
+                "champion_reason": "already registered for this claim",
                 "summary": f"{spec.model_name} v{existing.version} already registered for this claim ({alias})"}
     version = registry.register_version(
         LoggedModelRef(candidate.run_id, candidate.model_uri, candidate.weights_commitment), spec.model_name, tags

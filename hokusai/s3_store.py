@@ -152,26 +152,22 @@ class S3ContributionStore(ContributionStore):
                                        last_modified=_unix_seconds(entry["LastModified"]))
 
     def read_bytes(self, key: str) -> bytes:
-        try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))
-        except Exception as error:
-            if _is_missing(error):
-                raise FileNotFoundError(f"no object at {self.uri(key)}") from None
-            raise
-        with response["Body"] as body:
-            return body.read()
+        return self._get(key)
 
     def read_version(self, obj: StoredObject) -> bytes:
         """GET with ``If-Match``: S3 itself refuses (412) once the object is another version."""
+        return self._get(obj.key, expected_etag=obj.etag)
+
+    def _get(self, key: str, expected_etag: str | None = None) -> bytes:
+        condition = {"IfMatch": f'"{expected_etag}"'} if expected_etag else {}
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self._object_key(obj.key),
-                                              IfMatch=f'"{obj.etag}"')
+            response = self.client.get_object(Bucket=self.bucket, Key=self._object_key(key), **condition)
         except Exception as error:
             if _is_missing(error):
-                raise FileNotFoundError(f"no object at {self.uri(obj.key)}") from None
-            if _status_code(error) == "412":
-                current = self.stat(obj.key).etag
-                raise ContributionChangedError(replaced_message(self.uri(obj.key), current, obj.etag)) from None
+                raise FileNotFoundError(f"no object at {self.uri(key)}") from None
+            if expected_etag and _status_code(error) == "412":
+                current = self.stat(key).etag
+                raise ContributionChangedError(replaced_message(self.uri(key), current, expected_etag)) from None
             raise
         with response["Body"] as body:
             return body.read()

@@ -74,7 +74,11 @@ def server_command(root: Path, port: int) -> list[str]:
 def start_mlflow_server(root: Path, port: int | None = None,
                         timeout: float = HEALTH_TIMEOUT_SECONDS) -> MlflowServer:
     """Start a server whose state lives under ``root``; return once ``/health`` answers OK."""
-    server = launch_mlflow_server(root, port)
+    return healthy_or_stopped(launch_mlflow_server(root, port), timeout)
+
+
+def healthy_or_stopped(server: MlflowServer, timeout: float = HEALTH_TIMEOUT_SECONDS) -> MlflowServer:
+    """``server`` once ``/health`` answers; stopped (by process group) if it never does."""
     try:
         wait_for_health(server, timeout)
     except BaseException:

@@ -32,10 +32,10 @@ from urllib.parse import quote
 from hokusai_assets_tests.mlflow_server import (
     MlflowServer,
     free_port,
+    healthy_or_stopped,
     mlflow_command,
     stop_process_group,
     tail_of,
-    wait_for_health,
 )
 
 __all__ = ["free_port", "free_ports", "SeaweedFS", "seaweedfs", "Postgres", "postgres",
@@ -375,13 +375,7 @@ def start_mlflow_on(root: Path, backend_store_uri: str, artifacts_destination: s
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    env=server_env, cwd=root, start_new_session=True)
-    server = MlflowServer(f"http://127.0.0.1:{port}", process, root, log_path)
-    try:
-        wait_for_health(server, timeout)
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    return healthy_or_stopped(MlflowServer(f"http://127.0.0.1:{port}", process, root, log_path), timeout)
 
 
 @contextmanager

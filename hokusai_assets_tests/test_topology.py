@@ -180,7 +180,7 @@ def test_a_graphql_backfill_materializes_every_partition_and_the_champion_ends_o
 
     outcomes = {}
     for partition_key in partition_keys:
-        [run] = [r for r in platform.runs_for_partition(partition_key)]
+        [run] = platform.runs_for_partition(partition_key)
         assert run["status"] == "SUCCESS", platform.failure_messages(run["runId"])
         assert any(tag["key"] == "dagster/backfill" and tag["value"] == backfill_id for tag in run["tags"])
         materialized = platform.materializations(run["runId"])

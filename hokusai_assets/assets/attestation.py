@@ -110,7 +110,7 @@ def registered_token_model(
             "version": outcome["version"],
             "alias": outcome["alias"],
             "champion_moved": outcome["champion_moved"],
-            "champion_reason": outcome.get("champion_reason", "already registered for this claim"),
+            "champion_reason": outcome["champion_reason"],
             "run_documents": MetadataValue.json(documents),
             "mlflow_run_id": new_model.run_id,
             "model_uri": MetadataValue.text(f"models:/{outcome['model_name']}/{outcome['version']}"),
