@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,10 +29,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hokusai.pii_patterns import (EMAIL_RE, ETHKEY_RE, PII_KINDS, PREFILTER_ANY_RE2,
-                                  PREFILTER_RE2, SSN_RE, TOKEN_RE, PiiMatch, find_pii)
-from hokusai.pii_tokens import normalize_pii, pii_key, pii_token
-from hokusai.pii_tokens import Tokenizer as _Tokenizer
+from hokusai.pii_patterns import (EMAIL_SEARCH, ETHKEY_SEARCH, PII_KINDS, PREFILTER_ANY_RE2,
+                                  PREFILTER_RE2, SSN_SEARCH, TOKEN_RE, PiiMatch, find_pii)
+from hokusai.pii_tokens import hash_values, normalize_pii, pii_key, pii_token, replace_found_pii
+from hokusai.workers import Task, parts, pool_for
 
 __all__ = ["LEFTOVER_PII_PATTERNS", "PII_KINDS", "PiiMatch", "ScrubResult", "TOKEN_RE",
            "column_pii_kind", "contains_pii", "find_pii", "is_public_hash_column", "normalize_pii",
@@ -41,8 +41,8 @@ __all__ = ["LEFTOVER_PII_PATTERNS", "PII_KINDS", "PiiMatch", "ScrubResult", "TOK
 # Regexes that never match a correctly scrubbed text column: shape alone decides these
 # kinds. Phones, cards, IBANs and IPs need their checks: use ``contains_pii`` for them.
 # (``ethkey`` legitimately remains in a public-hash column, see is_public_hash_column.)
-LEFTOVER_PII_PATTERNS = {"email": EMAIL_RE.pattern, "ssn": SSN_RE.pattern,
-                         "ethkey": ETHKEY_RE.pattern}
+# Lookaround-free, so they run in RE2 too (the GX check gives it Arrow strings).
+LEFTOVER_PII_PATTERNS = {"email": EMAIL_SEARCH, "ssn": SSN_SEARCH, "ethkey": ETHKEY_SEARCH}
 
 # Column names, as token sequences. The last match must end the name (a few neutral
 # words may follow), so ``email`` and ``billing_email`` match but ``email_count`` and
@@ -164,20 +164,6 @@ def _candidates(array: pa.Array | pa.ChunkedArray) -> Iterator[tuple[int, frozen
             yield position, kinds_of[c]
 
 
-def _scrub_text(text: str, kinds: frozenset[str], skip: frozenset[str],
-                tokens: _Tokenizer) -> tuple[str, list[str]] | None:
-    """``text`` with its PII replaced, and the kinds replaced; None if it has none."""
-    matches = find_pii(text, skip, kinds)
-    if not matches:
-        return None
-    parts, cursor = [], 0
-    for kind, start, end in matches:
-        parts += [text[cursor:start], tokens.token(kind, text[start:end])]
-        cursor = end
-    parts.append(text[cursor:])
-    return "".join(parts), [m.kind for m in matches]
-
-
 @dataclass
 class _Prefiltered:
     """A text column after the C++ pass: the cells worth a Python look, and their kinds."""
@@ -187,14 +173,21 @@ class _Prefiltered:
     candidates: list[tuple[int, frozenset[str]]]  # (index into values, kinds it may hold)
 
 
-def _prefilter(series: pd.Series) -> _Prefiltered:
+def _prefilter(series: pd.Series, arrow: pa.ChunkedArray | None = None) -> _Prefiltered:
     """Runs off the main thread: Arrow's regex kernels release the GIL, so this overlaps
-    the Python work (hashing, exact checks) of other columns."""
+    the Python work (hashing, exact checks) of other columns.
+
+    ``arrow``: the same column as Arrow strings, if the caller has it (no conversion then).
+    """
     values, codes = series.to_numpy(dtype=object), None
     if _mostly_repeated(values):  # categorical-looking: scan each distinct value once
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         values = np.asarray(uniques, dtype=object)
-    array, rows = _strings(values)
+        array, rows = _strings(values)
+    elif arrow is not None and pa.types.is_string(arrow.type) and len(arrow) == len(values):
+        array, rows = arrow.combine_chunks(), None
+    else:
+        array, rows = _strings(values)
     candidates = [(position if rows is None else int(rows[position]), kinds)
                   for position, kinds in _candidates(array)]
     return _Prefiltered(values, codes, candidates)
@@ -210,16 +203,25 @@ def _mostly_repeated(values: np.ndarray) -> bool:
         return False
 
 
-def _scan_column(series: pd.Series, scan: _Prefiltered, tokens: _Tokenizer,
-                 skip: frozenset[str]) -> tuple[np.ndarray | None, Counter, int]:
-    """Replace PII found by value: (new values or None, kinds found, cells changed)."""
-    found: dict[int, tuple[str, list[str]]] = {}
-    for index, kinds in scan.candidates:
-        text = scan.values[index]
-        if isinstance(text, str):  # Arrow takes bytes as text; they are not
-            result = _scrub_text(text, kinds, skip, tokens)
-            if result is not None:
-                found[index] = result
+def _scan_column(series: pd.Series, scan: _Prefiltered, key: bytes, skip: frozenset[str],
+                 pool: Executor | None) -> Callable[[], tuple[np.ndarray | None, Counter, int]]:
+    """Replace PII found by value; the exact checks start now (in the worker pool, if any)
+    and the returned call gives (new values or None, kinds found, cells changed)."""
+    items = [(scan.values[index], kinds, skip) for index, kinds in scan.candidates
+             if isinstance(scan.values[index], str)]  # Arrow takes bytes as text; they are not
+    indexes = [index for index, _ in scan.candidates if isinstance(scan.values[index], str)]
+    tasks = [Task(pool, replace_found_pii, key, part) for part in parts(items, pool)] if items else []
+
+    def finish() -> tuple[np.ndarray | None, Counter, int]:
+        results = [result for task in tasks for result in task.result()]
+        found = {index: result for index, result in zip(indexes, results) if result is not None}
+        return _apply_found(series, scan, found)
+
+    return finish
+
+
+def _apply_found(series: pd.Series, scan: _Prefiltered,
+                 found: dict[int, tuple[str, list[str]]]) -> tuple[np.ndarray | None, Counter, int]:
     if not found:
         return None, Counter(), 0
     out = series.to_numpy(dtype=object, copy=True)
@@ -240,8 +242,10 @@ def _scan_column(series: pd.Series, scan: _Prefiltered, tokens: _Tokenizer,
     return out, counts, int(rows.sum())
 
 
-def _hash_column(series: pd.Series, tokens: _Tokenizer, kind: str) -> tuple[np.ndarray | None, Counter, int]:
-    """Every non-empty value of a PII-named column -> its token."""
+def _hash_column(series: pd.Series, key: bytes, kind: str,
+                 pool: Executor | None) -> Callable[[], tuple[np.ndarray | None, Counter, int]]:
+    """Every non-empty value of a PII-named column -> its token; the hashing starts now
+    (in the worker pool, if any) and the returned call gives what ``_scan_column``'s does."""
     values, codes = series.to_numpy(dtype=object), None
     if _mostly_repeated(values):  # hash each distinct value once
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
@@ -251,18 +255,23 @@ def _hash_column(series: pd.Series, tokens: _Tokenizer, kind: str) -> tuple[np.n
     if pd.api.types.infer_dtype(texts, skipna=False) != "string":
         texts = np.array([value if isinstance(value, str) else _as_text(value) for value in texts], dtype=object)
     if kind == "address" and len(texts) and all(_WALLET.fullmatch(t) for t in texts if t.strip()):
-        return None, Counter(), 0  # a column of wallet addresses: public, kept
-    hashed = np.empty(len(values) + 1, dtype=object)  # None: kept as it was; last slot: missing
-    hashed[np.flatnonzero(present)] = np.array(tokens.tokens(kind, texts), dtype=object)
-    if codes is not None:
-        hashed = hashed[codes]
-    rows = hashed[:len(series)] != None  # noqa: E711 (elementwise on an object array)
-    changed = int(rows.sum())
-    if not changed:
-        return None, Counter(), 0
-    out = series.to_numpy(dtype=object, copy=True)
-    out[rows] = hashed[:len(series)][rows]
-    return out, Counter({kind: changed}), changed
+        return lambda: (None, Counter(), 0)  # a column of wallet addresses: public, kept
+    tasks = [Task(pool, hash_values, key, kind, part) for part in parts(texts.tolist(), pool)]
+
+    def finish() -> tuple[np.ndarray | None, Counter, int]:
+        hashed = np.empty(len(values) + 1, dtype=object)  # None: kept as it was; last slot: missing
+        hashed[np.flatnonzero(present)] = np.array([t for task in tasks for t in task.result()], dtype=object)
+        if codes is not None:
+            hashed = hashed[codes]
+        rows = hashed[:len(series)] != None  # noqa: E711 (elementwise on an object array)
+        changed = int(rows.sum())
+        if not changed:
+            return None, Counter(), 0
+        out = series.to_numpy(dtype=object, copy=True)
+        out[rows] = hashed[:len(series)][rows]
+        return out, Counter({kind: changed}), changed
+
+    return finish
 
 
 def _as_text(value: object) -> str:
@@ -271,15 +280,18 @@ def _as_text(value: object) -> str:
     return str(value)
 
 
-def scrub_frame(frame: pd.DataFrame, key: bytes, protected_columns: Collection[str] = ()) -> ScrubResult:
+def scrub_frame(frame: pd.DataFrame, key: bytes, protected_columns: Collection[str] = (),
+                arrow: pa.Table | None = None) -> ScrubResult:
     """A copy of ``frame`` with every PII value replaced by its keyed token.
 
     A PII-named column (not protected) is hashed whole; every other text column
-    has the PII inside its values replaced. Numbers are left alone. Columns hashed
-    by name go first, while a helper thread prefilters the text columns.
+    has the PII inside its values replaced. Numbers are left alone. A helper thread
+    prefilters the text columns while the named columns are hashed; for a large
+    frame the hashing and the exact checks run in worker processes (``hokusai.workers``).
+    ``arrow``: the Arrow table ``frame`` was converted from, if there is one.
     """
     protected = set(protected_columns)
-    tokens = _Tokenizer(key)
+    pool = pool_for(len(frame))
     out = frame.copy(deep=False)
     result = ScrubResult(frame=out)
     counts: Counter = Counter()
@@ -290,23 +302,23 @@ def scrub_frame(frame: pd.DataFrame, key: bytes, protected_columns: Collection[s
             named.append((position, kind))
         elif _is_text(frame.iloc[:, position]):
             scanned.append(position)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pii-prefilter") as pool:
-        prefiltered = {p: pool.submit(_prefilter, frame.iloc[:, p]) for p in scanned}
-        jobs = [(p, kind, None) for p, kind in named] + [(p, None, prefiltered[p]) for p in scanned]
-        for position, kind, pending in jobs:
-            series, column = frame.iloc[:, position], frame.columns[position]
-            if kind is not None:
-                values, found, changed = _hash_column(series, tokens, kind)
-            else:
-                skip = frozenset({"ethkey"}) if is_public_hash_column(column) else frozenset()
-                values, found, changed = _scan_column(series, pending.result(), tokens, skip)
-            if values is None:
-                continue
-            if kind is not None:
-                result.columns_hashed.append(str(column))
-            out.isetitem(position, pd.Series(values, index=frame.index, name=column, dtype=object))
-            result.cells_changed += changed
-            counts.update(found)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pii-prefilter") as prefilter:
+        prefiltered = {p: prefilter.submit(_prefilter, frame.iloc[:, p], arrow.column(p) if arrow else None)
+                       for p in scanned}
+        started = [(p, kind, _hash_column(frame.iloc[:, p], key, kind, pool)) for p, kind in named]
+        for p in scanned:
+            skip = frozenset({"ethkey"}) if is_public_hash_column(frame.columns[p]) else frozenset()
+            started.append((p, None, _scan_column(frame.iloc[:, p], prefiltered[p].result(), key, skip, pool)))
+    for position, kind, finish in started:
+        values, found, changed = finish()
+        if values is None:
+            continue
+        column = frame.columns[position]
+        if kind is not None:
+            result.columns_hashed.append(str(column))
+        out.isetitem(position, pd.Series(values, index=frame.index, name=column, dtype=object))
+        result.cells_changed += changed
+        counts.update(found)
     result.columns_hashed.sort(key=list(map(str, frame.columns)).index)
     result.counts = dict(sorted(counts.items()))
     return result

@@ -42,6 +42,18 @@ ETHKEY_RE = re.compile(
 SSN_RE = re.compile(  # exact: area 001-899 but 666, group 01-99, serial 0001-9999
     r"(?a)(?<![\w-])(?!000|666|9\d\d)\d{3}(?:-(?!00)\d{2}-|\x20(?!00)\d{2}\x20)(?!0000)\d{4}(?!\w|-\d)", _A
 )
+# The same three shapes without lookarounds, for engines that lack them (RE2 in pyarrow,
+# which pandas uses for Arrow-backed strings): the character next to a match is matched,
+# not looked at, and the number rules are spelled out. Asked "does this text contain
+# one?" they answer exactly as EMAIL_RE, SSN_RE and ETHKEY_RE do (tested on the PII
+# corpus and on generated edge cases), in Python's engine or in RE2.
+_WORD = "A-Za-z0-9_"
+EMAIL_SEARCH = (rf"(?:^|[^{_WORD}.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]{{0,63}}@"
+                rf"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{2,24}}(?:$|[^{_WORD}-])")
+ETHKEY_SEARCH = rf"(?:^|[^{_WORD}])(?:0[xX])?[0-9a-fA-F]{{64}}(?:$|[^{_WORD}])"
+SSN_SEARCH = (rf"(?:^|[^{_WORD}-])(?:00[1-9]|0[1-9][0-9]|[1-57-8][0-9]{{2}}|6[0-57-9][0-9]|66[0-57-9])"
+              rf"(?:-(?:0[1-9]|[1-9][0-9])-| (?:0[1-9]|[1-9][0-9]) )"
+              rf"(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{{2}}|[1-9][0-9]{{3}})(?:$|[^{_WORD}-]|-$|-[^0-9])")
 _SSN_CANDIDATE = re.compile(r"[0-9](?<![\w-][0-9])[0-9]{2}([- ])[0-9]{2}\1[0-9]{4}(?!\w|-[0-9])", _A)
 _BARE_SSN = re.compile(r"[0-9](?<![\w.,-][0-9])[0-9]{8}(?![\w-]|[.,][0-9])", _A)
 _IPV4_CANDIDATE = re.compile(r"[0-9](?<![\w.][0-9])[0-9]{0,2}(?:\.[0-9]{1,3}){3}(?!\w|\.[0-9])", _A)
