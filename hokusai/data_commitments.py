@@ -17,8 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from hokusai.workers import Task, pool_for
+
+if TYPE_CHECKING:  # worker processes import this module: no pandas for them
+    import pandas as pd
 
 ROWS_COMMITMENT_SCHEME = "sha256-rows-merkle-v1"
 _LEAF, _NODE = b"\x00", b"\x01"
@@ -155,28 +159,53 @@ def write_rows_file(path: Path, columns: list[str], lines: list[bytes]) -> None:
     temporary.replace(path)
 
 
-def commit_rows(frame: pd.DataFrame, rows_file: Path | None = None, chunk_rows: int = 1 << 17) -> str:
+def subtree_root(data: bytes, rows: int, height: int | None) -> bytes:
+    """The root of one chunk's subtree from its CSV bytes (``rows`` lines).
+
+    With ``height`` set, the chunk is one of several aligned on 2**height rows, and
+    exactly ``height`` levels are hashed: a short last chunk's lone node pairs with
+    itself as it would in the whole tree. The chunk roots then form that tree's
+    level ``height``, so the root is the same however the rows were chunked.
+    """
+    level = _leaves(_split_records(data, rows=rows))
+    if height is None:  # the only chunk: its root is the table's
+        while len(level) > 1:
+            level = _next_level(level)
+    else:
+        for _ in range(height):
+            level = _next_level(level)
+    return level[0]
+
+
+def commit_rows(frame: pd.DataFrame, rows_file: Path | None = None, chunk_rows: int = 1 << 17,
+                min_parallel_rows: int | None = None) -> str:
     """``rows_root(canonical_row_lines(frame))``, writing the rows file (``write_rows_file``) on the way.
 
-    The lines are made chunk by chunk: Arrow writes the next chunk on a helper thread
-    (its CSV writer releases the GIL) while this thread hashes the current one's leaves,
-    and each chunk goes to the rows file as Arrow wrote it. A chunk's CSV is the same
-    bytes as that part of the whole table's, so the root and the file are unchanged.
+    The table is cut into chunks of ``chunk_rows`` (a power of two) rows. Arrow writes
+    each chunk's lines on a helper thread (its CSV writer releases the GIL); each chunk
+    goes to the rows file as written, and its subtree is hashed in a worker process
+    (``hokusai.workers``) when the table has at least ``min_parallel_rows`` rows
+    (default ``hokusai.workers.PARALLEL_MIN_ROWS``), here otherwise. A chunk's CSV is the
+    same bytes as that part of the whole table's, so the root and the file are unchanged.
     """
     import pyarrow as pa
     import pyarrow.csv as arrow_csv
 
     if frame.empty:
         raise ValueError("a data commitment needs at least one row")
+    if chunk_rows < 1 or chunk_rows & (chunk_rows - 1):
+        raise ValueError(f"chunk_rows must be a power of two, got {chunk_rows}")
+    pool = pool_for(len(frame), min_parallel_rows)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     options = arrow_csv.WriteOptions(include_header=False, quoting_style="needed")
+    height = chunk_rows.bit_length() - 1 if len(table) > chunk_rows else None
 
     def written(start: int) -> bytes:
         buffer = io.BytesIO()
         arrow_csv.write_csv(table.slice(start, chunk_rows), buffer, options)
         return buffer.getvalue()
 
-    leaves: list[bytes] = []
+    roots: list[Task] = []
     with ExitStack() as stack:
         handle = None
         if rows_file is not None:
@@ -191,10 +220,11 @@ def commit_rows(frame: pd.DataFrame, rows_file: Path | None = None, chunk_rows: 
                 pending = helper.submit(written, start + chunk_rows)
             if handle is not None:
                 handle.write(data)
-            leaves.extend(_leaves(_split_records(data, rows=min(chunk_rows, len(table) - start))))
+            rows = min(chunk_rows, len(table) - start)
+            roots.append(Task(pool, subtree_root, data, rows, height))
     if rows_file is not None:
         rows_file.with_suffix(".tmp").replace(rows_file)
-    level = leaves
+    level = [root.result() for root in roots]
     while len(level) > 1:
         level = _next_level(level)
     return "0x" + level[0].hex()

@@ -24,6 +24,7 @@ from hokusai.pii import scrub_frame
 from hokusai.quality import quality_score
 from hokusai.token_spec import TokenSpec
 from hokusai.validation import SchemaReport, validate_contribution
+from hokusai.workers import start_workers_for_upload
 
 DEFAULT_MAX_BENCHMARK_SHARE = 0.01
 
@@ -83,10 +84,12 @@ def read_contribution(store: ContributionStore, partition_key: str, spec_for, pi
     stored = resolve_partition(store, partition_key)
     drop = parse_drop_key(stored.key)
     spec = spec_for(drop.token_id)
+    start_workers_for_upload(stored.size)  # they start while the upload is read
     loaded = load_contribution(store.read_version(stored), drop.filename, store.uri(stored.key),
                                stored.etag, policy.limits)
     protected = {f.name for f in spec.features if f.dtype != "string"} | {spec.label_column}
-    scrubbed = scrub_frame(loaded.frame, pii_key_for(drop.token_id), protected_columns=protected)
+    scrubbed = scrub_frame(loaded.frame, pii_key_for(drop.token_id), protected_columns=protected,
+                           arrow=loaded.arrow)
     manifest = {**loaded.manifest, "pii": {"counts": scrubbed.counts, "columns_hashed": scrubbed.columns_hashed,
                                            "cells_changed": scrubbed.cells_changed}}
     return ContributedDataset(partition_key, drop.token_id, drop.wallet_address, drop.filename,

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hokusai.pii_patterns import ipv6_canonical
+from hokusai.pii_patterns import find_pii, ipv6_canonical
 
 try:  # CPython's own SHA-256 (3.11: _sha256, 3.12+: _sha2); same digests as OpenSSL's
     from _sha256 import sha256 as _sha256
@@ -145,3 +145,27 @@ class Tokenizer:
             outer.update(inner.digest())
             append(prefix + outer.hexdigest()[:TOKEN_HEX_CHARS] + "]")
         return out
+
+
+def hash_values(key: bytes, kind: str, texts: Sequence[str]) -> list[str | None]:
+    """``Tokenizer(key).tokens(kind, texts)``: a PII-named column's tokens, in a worker process or here."""
+    return Tokenizer(key).tokens(kind, texts)
+
+
+def replace_found_pii(key: bytes, items: Sequence[tuple[str, frozenset[str], frozenset[str]]]
+                      ) -> list[tuple[str, list[str]] | None]:
+    """For each (text, kinds it may hold, kinds to skip): the text with its PII replaced
+    by tokens and the kinds replaced, or None if it holds none (in a worker process or here)."""
+    tokens, out = Tokenizer(key), []
+    for text, kinds, skip in items:
+        matches = find_pii(text, skip, kinds)
+        if not matches:
+            out.append(None)
+            continue
+        parts, cursor = [], 0
+        for kind, start, end in matches:
+            parts += [text[cursor:start], tokens.token(kind, text[start:end])]
+            cursor = end
+        parts.append(text[cursor:])
+        out.append(("".join(parts), [m.kind for m in matches]))
+    return out

@@ -48,6 +48,7 @@ class Settings:
     sensor_interval_seconds: int = 15  # how often the daemon lists the drop zone
     step_retries: int = 3  # retries of a step that talks to MLflow (server down, network blip)
     step_retry_delay_seconds: int = 10  # the first retry's delay; it doubles each time
+    intake_workers: int = 2  # processes hashing a large upload (hokusai.workers); 0 or 1: none
 
     @property
     def dagster_home(self) -> Path:
@@ -100,6 +101,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sensor_interval_seconds=_int(env, "HOKUSAI_SENSOR_INTERVAL_SECONDS", 15),
         step_retries=_int(env, "HOKUSAI_STEP_RETRIES", 3),
         step_retry_delay_seconds=_int(env, "HOKUSAI_STEP_RETRY_DELAY_SECONDS", 10),
+        intake_workers=max(_int(env, "HOKUSAI_INTAKE_WORKERS", min(os.cpu_count() or 1, 4)), 0),
     )
 
 

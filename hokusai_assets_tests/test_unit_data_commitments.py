@@ -62,7 +62,7 @@ def test_rows_file_is_header_then_one_line_per_row(tmp_path):
     assert read_rows_file(tmp_path / "rows.csv") == lines
 
 
-@pytest.mark.parametrize("chunk_rows", [1, 3, 4, 1 << 17])
+@pytest.mark.parametrize("chunk_rows", [1, 2, 4, 1 << 17])
 def test_commit_rows_is_the_root_and_the_file_of_the_whole_table(tmp_path, chunk_rows):
     frame = pd.DataFrame({"x": [1.5, 2.0, np.nan, -0.0, 1e300, 7, 8, 9],
                           "t": ["plain", "two\nlines", 'say "hi"', None, "é ✓", "a,b", "", "last"],
@@ -74,6 +74,29 @@ def test_commit_rows_is_the_root_and_the_file_of_the_whole_table(tmp_path, chunk
     assert (tmp_path / "chunked.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
     assert not (tmp_path / "chunked.tmp").exists()
     assert commit_rows(frame, chunk_rows=chunk_rows) == root
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 40])
+@pytest.mark.parametrize("chunk_rows", [1, 2, 4, 8])
+def test_chunked_roots_equal_the_whole_trees_root(rows, chunk_rows):
+    """Short last chunks, lone nodes, one chunk or many: always the whole table's root."""
+    frame = pd.DataFrame({"n": range(rows), "t": [f"row {i}" for i in range(rows)]})
+    assert commit_rows(frame, chunk_rows=chunk_rows) == reference_root(canonical_row_lines(frame))
+
+
+def test_worker_processes_give_the_same_root_and_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOKUSAI_INTAKE_WORKERS", "2")
+    frame = pd.DataFrame({"n": range(1000), "t": [f"row {i}, é" for i in range(1000)]})
+    lines = canonical_row_lines(frame)
+    root = commit_rows(frame, tmp_path / "pooled.csv", chunk_rows=64, min_parallel_rows=1)
+    assert root == reference_root(lines) == commit_rows(frame, chunk_rows=64, min_parallel_rows=10**9)
+    write_rows_file(tmp_path / "whole.csv", list(frame.columns), lines)
+    assert (tmp_path / "pooled.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+
+
+def test_chunks_must_be_a_power_of_two():
+    with pytest.raises(ValueError, match="power of two"):
+        commit_rows(pd.DataFrame({"x": [1, 2, 3]}), chunk_rows=3)
 
 
 def test_commit_rows_of_no_rows_raises():
