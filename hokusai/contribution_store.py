@@ -68,9 +68,15 @@ def validate_store_key(key: str) -> str:
     return key
 
 
+def _version_of(path: Path, st: os.stat_result) -> tuple:
+    """What identifies one version of a file: any write or replacement changes it (ctime
+    cannot be set back)."""
+    return str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
 def _md5_file(path: Path, st: os.stat_result) -> str:
     """MD5 like an S3 single-part ETag; cached so a tick does not re-read unchanged files."""
-    cache_key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    cache_key = _version_of(path, st)
     etag = _MD5_CACHE.get(cache_key)
     if etag is None:
         digest = hashlib.md5(usedforsecurity=False)
@@ -127,8 +133,16 @@ class LocalFolderStore(ContributionStore):
         return self._path(key).read_bytes()
 
     def read_version(self, obj: StoredObject) -> bytes:
-        data = self.read_bytes(obj.key)
-        etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        """The file's bytes, checked against ``obj.etag``. A file that is, before and after
+        the read, the version whose MD5 was taken (``_version_of``) is not hashed again
+        (~0.7 s for 350 MB)."""
+        path = self._path(obj.key)
+        with path.open("rb") as handle:
+            before = _version_of(path, os.fstat(handle.fileno()))
+            data = handle.read()
+            after = _version_of(path, os.fstat(handle.fileno()))
+        known = _MD5_CACHE.get(before) if before == after else None
+        etag = known or hashlib.md5(data, usedforsecurity=False).hexdigest()
         if etag != obj.etag:
             raise ContributionChangedError(replaced_message(self.uri(obj.key), etag, obj.etag))
         return data

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -182,7 +183,7 @@ def commit_rows(frame: pd.DataFrame, rows_file: Path | None = None, chunk_rows: 
     """``rows_root(canonical_row_lines(frame))``, writing the rows file (``write_rows_file``) on the way.
 
     The table is cut into chunks of ``chunk_rows`` (a power of two) rows. Arrow writes
-    each chunk's lines on a helper thread (its CSV writer releases the GIL); each chunk
+    the next two chunks' lines on helper threads (its CSV writer releases the GIL); each chunk
     goes to the rows file as written, and its subtree is hashed in a worker process
     (``hokusai.workers``) when the table has at least ``min_parallel_rows`` rows
     (default ``hokusai.workers.PARALLEL_MIN_ROWS``), here otherwise. A chunk's CSV is the
@@ -212,16 +213,16 @@ def commit_rows(frame: pd.DataFrame, rows_file: Path | None = None, chunk_rows: 
             rows_file.parent.mkdir(parents=True, exist_ok=True)
             handle = stack.enter_context(open(rows_file.with_suffix(".tmp"), "wb"))
             handle.write(",".join(map(str, frame.columns)).encode("utf-8") + b"\n")
-        helper = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="row-lines"))
-        pending = helper.submit(written, 0)
-        for start in range(0, len(table), chunk_rows):
-            data = pending.result()
-            if start + chunk_rows < len(table):
-                pending = helper.submit(written, start + chunk_rows)
+        writers = stack.enter_context(ThreadPoolExecutor(max_workers=2, thread_name_prefix="row-lines"))
+        starts = range(0, len(table), chunk_rows)
+        pending = deque(writers.submit(written, start) for start in starts[:2])
+        for index, start in enumerate(starts):
+            data = pending.popleft().result()
+            if index + 2 < len(starts):
+                pending.append(writers.submit(written, starts[index + 2]))
+            roots.append(Task(pool, subtree_root, data, min(chunk_rows, len(table) - start), height))
             if handle is not None:
                 handle.write(data)
-            rows = min(chunk_rows, len(table) - start)
-            roots.append(Task(pool, subtree_root, data, rows, height))
     if rows_file is not None:
         rows_file.with_suffix(".tmp").replace(rows_file)
     level = [root.result() for root in roots]

@@ -30,6 +30,8 @@ class Expectation:
     gx_class: str
     kwargs: dict[str, Any]
     meaning: str
+    # False where a failing value may be personal data: its report then gives counts only
+    shows_values: bool = True
 
 
 @dataclass
@@ -93,9 +95,21 @@ def clean_expectations(spec: TokenSpec, text_columns: Iterable[str],
         expectations.append(Expectation(  # one alternation: one pass over the column in RE2
             "ExpectColumnValuesToNotMatchRegex",
             {"column": column, "regex": "|".join(f"(?:{pattern})" for pattern in patterns)},
-            f"no personal data is left in '{column}'",
+            f"no personal data is left in '{column}'", shows_values=False,
         ))
     return expectations
+
+
+def clean_data_expectations(spec: TokenSpec, frame: pd.DataFrame) -> list[Expectation]:
+    """``clean_expectations`` for these cleaned rows: every text column but the label is
+    checked for leftover PII, except that a public-hash column (``tx_hash``…) keeps its
+    64-hex values."""
+    from hokusai.pii import LEFTOVER_PII_PATTERNS, is_public_hash_column
+
+    text_columns = [str(c) for c in frame.columns if frame[c].dtype == object and c != spec.label_column]
+    patterns = {column: [pattern for kind, pattern in LEFTOVER_PII_PATTERNS.items()
+                         if not (kind == "ethkey" and is_public_hash_column(column))] for column in text_columns}
+    return clean_expectations(spec, text_columns, patterns)
 
 
 def _label_expectations(spec: TokenSpec) -> list[Expectation]:
@@ -186,16 +200,17 @@ def _failure(expectation: Expectation, outcome: dict[str, Any]) -> dict[str, Any
         observed = {
             "unexpected_count": details.get("unexpected_count"),
             "unexpected_percent": _round(details.get("unexpected_percent")),
-            "examples": [str(v) for v in (details.get("partial_unexpected_list") or [])[:5]],
+            "examples": [str(v) for v in (details.get("partial_unexpected_list") or [])[:5]]
+            if expectation.shows_values else [],
         }
     problem = f"expected that {expectation.meaning}"
     if mismatched:
         problem += "; " + "; ".join(f"{kind} columns: {', '.join(names)}" for kind, names in observed.items())
     elif isinstance(observed, dict) and observed.get("unexpected_count") is not None:
         problem += f", but {observed['unexpected_count']} value(s) do not"
-        if observed["examples"] and "personal data" not in expectation.meaning:
+        if observed["examples"]:
             problem += f" (e.g. {', '.join(observed['examples'][:3])})"
-    elif observed is not None and "personal data" not in expectation.meaning:
+    elif observed is not None and expectation.shows_values:
         problem += f"; observed {observed}"
     return {"expectation": expectation.gx_class, "meaning": expectation.meaning, "problem": problem,
             "observed": observed, "expected": {k: v for k, v in expectation.kwargs.items() if k not in ("regex", "regex_list")}}

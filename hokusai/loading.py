@@ -212,15 +212,15 @@ def _read_parquet(payload: bytes) -> pd.DataFrame:
 
 
 def _read_text(text: str, utf8: bytes, file_format: str) -> tuple[pd.DataFrame, str | None, Any, Future | None]:
-    """(frame, delimiter, the Arrow table read and soon its text columns' distinct counts, or None)."""
+    """(frame, delimiter, the Arrow table read and soon its columns' distinct counts, or None)."""
     try:
         if file_format in ("csv", "tsv"):
-            from hokusai.table_profile import text_distinct_counts
+            from hokusai.table_profile import distinct_counts
 
             delimiter = "\t" if file_format == "tsv" else sniff_delimiter(text)
             _refuse_duplicate_header(text, delimiter)
             table = read_delimited_table(utf8, delimiter)
-            distinct = text_distinct_counts(table)  # on helper threads, while pandas converts
+            distinct = distinct_counts(table)  # on helper threads, while pandas converts
             return _to_pandas(table), delimiter, table, distinct
         # precise_float: the same number must load the same whatever the upload format.
         if file_format == "json":

@@ -7,9 +7,8 @@ bad column with its counts. A failure is recorded as the partition's rejection.
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
-from hokusai.expectations import clean_expectations, contribution_expectations, run_expectations
+from hokusai.expectations import clean_data_expectations, contribution_expectations, run_expectations
 from hokusai.intake import CleanDataset, ContributedDataset, check_schema
-from hokusai.pii import LEFTOVER_PII_PATTERNS, is_public_hash_column
 from hokusai.rejections import record_rejection
 from hokusai_assets.assets.contribution import clean_dataset, contributed_dataset
 from hokusai_assets.partitions import contributions
@@ -73,12 +72,7 @@ def clean_rows_meet_expectations(
     outputs: OutputsResource,
 ) -> AssetCheckResult:
     spec = token_specs.get_spec(clean_dataset.token_id)
-    text_columns = [str(c) for c in clean_dataset.frame.columns
-                    if clean_dataset.frame[c].dtype == object and c != spec.label_column]
-    # public hash columns (tx_hash, …) keep their 64-hex values on purpose: no ethkey check there
-    patterns = {column: [p for kind, p in LEFTOVER_PII_PATTERNS.items()
-                         if not (kind == "ethkey" and is_public_hash_column(column))] for column in text_columns}
-    report = run_expectations(clean_dataset.frame, clean_expectations(spec, text_columns, patterns),
+    report = run_expectations(clean_dataset.frame, clean_data_expectations(spec, clean_dataset.frame),
                               f"{spec.token_id}-clean")
     problems = [f["problem"] for f in report.failures]
     return _result(context, outputs, "clean_rows_meet_expectations", problems, report.failures,

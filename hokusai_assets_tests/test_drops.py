@@ -237,3 +237,14 @@ def test_local_store_reads_only_the_version_a_partition_names(tmp_path):
     store.put_bytes(first.key, b"v2")  # overwritten between resolving the partition and reading it
     with pytest.raises(ContributionChangedError, match=f"partition {first.etag[:12]}"):
         store.read_version(first)
+
+
+def test_local_store_notices_an_in_place_write_of_the_same_size(tmp_path):
+    """The MD5 is not taken again for a file unchanged since it was listed; a write in
+    place (same inode, same size) changes its ctime, so it is hashed again and refused."""
+    store = LocalFolderStore(tmp_path)
+    first = store.put_bytes(f"t1/{WALLET}/a.csv", b"x,y\n1,2\n")
+    with open(tmp_path / first.key, "r+b") as handle:
+        handle.write(b"x,y\n3,4\n")
+    with pytest.raises(ContributionChangedError, match=f"partition {first.etag[:12]}"):
+        store.read_version(first)
