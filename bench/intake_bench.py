@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -66,7 +67,8 @@ def measure(root: Path) -> dict:
     imported = time.perf_counter()
     contributed = read_contribution(store, partition, lambda _: spec, lambda t: pii_key(b"s" * 32, t), IntakePolicy())
     loaded = time.perf_counter()
-    cleaned = clean(contributed, spec, benchmark, IntakePolicy(), rows_file=root / "clean_rows.csv")
+    rows_file = root / f"clean_rows-{os.getpid()}.csv"  # new, as each partition's is (no old file to unlink)
+    cleaned = clean(contributed, spec, benchmark, IntakePolicy(), rows_file=rows_file)
     cleaned_at = time.perf_counter()
     report = run_expectations(contributed.frame, contribution_expectations(spec), "bench")
     checked = time.perf_counter()
@@ -74,6 +76,7 @@ def measure(root: Path) -> dict:
     clean_checked = time.perf_counter()
     peak = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
                 if line.startswith("VmHWM:"))
+    rows_file.unlink()
     return {"setup_s": imported - start, "load_scrub_s": loaded - imported, "validate_clean_s": cleaned_at - loaded,
             "intake_s": cleaned_at - imported, "gx_s": checked - cleaned_at, "gx_clean_s": clean_checked - checked,
             "peak_rss_mib": peak / 1024, "rows_out": len(cleaned.frame), "pii": contributed.manifest["pii"]["counts"],
