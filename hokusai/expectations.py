@@ -235,7 +235,6 @@ def _batch_definition(gx: Any) -> Any:
         import logging
 
         from great_expectations.data_context.types.base import ProgressBarsConfig
-
         from great_expectations.execution_engine import pandas_execution_engine
 
         # GX fingerprints every pandas batch under this many bytes (an MD5 of pandas' row

@@ -207,9 +207,10 @@ def _scan_column(series: pd.Series, scan: _Prefiltered, key: bytes, skip: frozen
                  pool: Executor | None) -> Callable[[], tuple[np.ndarray | None, Counter, int]]:
     """Replace PII found by value; the exact checks start now (in the worker pool, if any)
     and the returned call gives (new values or None, kinds found, cells changed)."""
-    items = [(scan.values[index], kinds, skip) for index, kinds in scan.candidates
+    texts = [(index, kinds) for index, kinds in scan.candidates
              if isinstance(scan.values[index], str)]  # Arrow takes bytes as text; they are not
-    indexes = [index for index, _ in scan.candidates if isinstance(scan.values[index], str)]
+    indexes = [index for index, _ in texts]
+    items = [(scan.values[index], kinds, skip) for index, kinds in texts]
     tasks = [Task(pool, replace_found_pii, key, part) for part in parts(items, pool)] if items else []
 
     def finish() -> tuple[np.ndarray | None, Counter, int]:
@@ -303,7 +304,7 @@ def scrub_frame(frame: pd.DataFrame, key: bytes, protected_columns: Collection[s
         elif _is_text(frame.iloc[:, position]):
             scanned.append(position)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pii-prefilter") as prefilter:
-        prefiltered = {p: prefilter.submit(_prefilter, frame.iloc[:, p], arrow.column(p) if arrow else None)
+        prefiltered = {p: prefilter.submit(_prefilter, frame.iloc[:, p], arrow.column(p) if arrow is not None else None)
                        for p in scanned}
         started = [(p, kind, _hash_column(frame.iloc[:, p], key, kind, pool)) for p, kind in named]
         for p in scanned:

@@ -33,26 +33,24 @@ def table_nulls(table: pa.Table) -> list[int | None]:
     return [column_nulls(column) for column in table.columns]
 
 
-def distinct_counts(table: pa.Table) -> Future:
-    """Soon, per column: its distinct non-null values as pandas' ``nunique`` counts them,
-    or None where pandas must count (other types)."""
-    def count(column: pa.ChunkedArray) -> int | None:
-        kind = column.type
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            return int(pc.count_distinct(column, mode="only_valid").as_py())
-        if pa.types.is_integer(kind) or pa.types.is_floating(kind):
-            # pandas' own count, on the numbers to_pandas gives (nulls as NaN): its hash
-            # table releases the GIL too, and it equates -0.0 with 0.0 as the frame's would
-            import pandas as pd
+def column_distinct(column: pa.ChunkedArray) -> int | None:
+    """The column's distinct non-null values as pandas' ``nunique`` counts them, or None
+    where pandas must count (other types)."""
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return int(pc.count_distinct(column, mode="only_valid").as_py())
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        # pandas' own count, on the numbers to_pandas gives (nulls as NaN): its hash
+        # table releases the GIL too, and it equates -0.0 with 0.0 as the frame's would
+        import pandas as pd
 
-            return int(pd.Series(column.to_numpy(), copy=False).nunique(dropna=True))
-        return None
+        return int(pd.Series(column.to_numpy(), copy=False).nunique(dropna=True))
+    return None
 
-    def all_columns() -> list[int | None]:
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="distinct") as threads:
-            return list(threads.map(count, table.columns))
 
-    helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="distinct")
-    future = helper.submit(all_columns)
-    helper.shutdown(wait=False)
-    return future
+def distinct_counts(table: pa.Table) -> list[Future]:
+    """``column_distinct`` of every column, in order, computed on two helper threads."""
+    threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="distinct")
+    futures = [threads.submit(column_distinct, column) for column in table.columns]
+    threads.shutdown(wait=False)
+    return futures
