@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hokusai.token_spec import FeatureSpec, TokenSpec, load_token_spec
+from hokusai.token_spec import FeatureSpec, TokenSpec, load_token_spec, read_token_table
 from hokusai.training import build_estimator, features_and_labels, merge_training_data, train_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -208,3 +208,25 @@ def test_category_model_trains_on_codes():
     frame = pd.DataFrame({"colour": ["red", "green"] * 4, "y": [0, 1] * 4})
     model = train_model(frame, spec)
     assert model.predict(np.array([[0.0], [1.0]])).tolist() == [0, 1]
+
+
+# --- canonical order ----------------------------------------------------------------------
+
+def test_row_order_does_not_change_the_model():
+    """The same rows in another order fit the same model, byte for byte (values are properties of the data)."""
+    import pickle
+
+    base = read_token_table(DEMO.base_data_path)
+    shuffled = base.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    reversed_rows = base.iloc[::-1].reset_index(drop=True)
+    first = pickle.dumps(train_model(base, DEMO))
+    assert pickle.dumps(train_model(shuffled, DEMO)) == first
+    assert pickle.dumps(train_model(reversed_rows, DEMO)) == first
+
+
+def test_an_explicit_seed_overrides_the_spec_and_changes_the_model():
+    import pickle
+
+    base = read_token_table(DEMO.base_data_path)
+    assert build_estimator(DEMO, seed=7).random_state == 7
+    assert pickle.dumps(train_model(base, DEMO, seed=7)) != pickle.dumps(train_model(base, DEMO))
