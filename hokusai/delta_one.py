@@ -11,6 +11,15 @@ from a fixed vocabulary: the benchmark sample has at least the token's minimum
 rows (else ``insufficient_samples``); DeltaOne reaches the token's minimum (else
 ``delta_below_threshold``); the 95% paired-bootstrap interval of the gain lies
 above zero (else ``not_significant``); then ``accepted``.
+
+``hokusai-eligibility-v2`` (noise is not paid; docs/eligibility.md) takes the
+seed-robust gain of ``hokusai.seeded_significance`` (both models fitted with each
+of the token's eligibility seeds, a bootstrap over benchmark rows and seeds):
+enough benchmark rows (else ``insufficient_samples``); the registered models'
+DeltaOne, which the chain pays, reaches the minimum (else ``delta_below_threshold``);
+the interval of the gain over the champion lies at or above the minimum, not merely
+above zero (else ``not_significant``); the interval of the gain over a placebo of the
+same size (copies of the champion's rows) lies above zero (else ``not_above_placebo``).
 """
 
 from __future__ import annotations
@@ -23,13 +32,15 @@ from hokusai.evaluation import METRIC_NAMES
 DELTA_ONE_DEFINITION = "hokusai-delta-one-v1"
 DELTA_ONE_SCHEMA_VERSION = "1.0"
 ELIGIBILITY_RULE = "hokusai-eligibility-v1"
+SEED_ROBUST_ELIGIBILITY_RULE = "hokusai-eligibility-v2"
 REASON_ACCEPTED = "accepted"
 REASON_BELOW_THRESHOLD = "delta_below_threshold"
 REASON_NOT_SIGNIFICANT = "not_significant"
 REASON_INSUFFICIENT_SAMPLES = "insufficient_samples"
 REASON_BENCHMARK_MISMATCH = "benchmark_mismatch"
+REASON_NOT_ABOVE_PLACEBO = "not_above_placebo"
 REASONS = (REASON_ACCEPTED, REASON_BELOW_THRESHOLD, REASON_NOT_SIGNIFICANT, REASON_INSUFFICIENT_SAMPLES,
-           REASON_BENCHMARK_MISMATCH)
+           REASON_BENCHMARK_MISMATCH, REASON_NOT_ABOVE_PLACEBO)
 
 
 def bps_int(value: float) -> int:
@@ -47,6 +58,41 @@ def eligibility_verdict(delta_bps: int, min_improvement_bps: int, significance: 
     if significance is not None and not significance["ci_low_bps"] > 0:
         return False, REASON_NOT_SIGNIFICANT
     return True, REASON_ACCEPTED
+
+
+def seed_robust_verdict(delta_bps: int, min_improvement_bps: int, gain: dict[str, Any],
+                        sample_size: int | None, min_samples: int | None) -> tuple[bool, str]:
+    """(eligible, reason) under ``hokusai-eligibility-v2``.
+
+    ``delta_bps`` is the registered models' DeltaOne; ``gain`` is ``SeedRobustGain.as_dict()``.
+    A gain whose interval only clears zero is not paid: copies of the champion's own
+    rows reach +100 bps averaged over seeds on the demo token.
+    """
+    if min_samples is not None and sample_size is not None and sample_size < min_samples:
+        return False, REASON_INSUFFICIENT_SAMPLES
+    if delta_bps < min_improvement_bps:
+        return False, REASON_BELOW_THRESHOLD
+    if not gain["champion"]["ci_low_bps"] >= min_improvement_bps:
+        return False, REASON_NOT_SIGNIFICANT
+    if gain.get("placebo") is None or not gain["placebo"]["ci_low_bps"] > 0:
+        return False, REASON_NOT_ABOVE_PLACEBO
+    return True, REASON_ACCEPTED
+
+
+def seed_robust_summary(gain: dict[str, Any]) -> dict[str, Any]:
+    """What a DeltaOne document keeps of the seed-robust gain: the figures, not the per-row data."""
+    champion, placebo = gain["champion"], gain.get("placebo")
+    summary = {
+        "method": champion["method"], "seeds": list(champion["seeds"]), "seed_derivation": champion["seed_derivation"],
+        "resamples": champion["resamples"], "sample_size": champion["sample_size"],
+        "seed_deltas_bps": list(champion["seed_deltas_bps"]), "delta_bps": champion["delta_bps"],
+        "ci_low_bps": champion["ci_low_bps"], "ci_high_bps": champion["ci_high_bps"],
+        "p_value": champion["p_value"], "placebo_method": gain["placebo_method"],
+        "placebo_rows": gain["placebo_rows"], "placebo": None,
+    }
+    if placebo is not None:
+        summary["placebo"] = {key: placebo[key] for key in ("delta_bps", "ci_low_bps", "ci_high_bps", "p_value")}
+    return summary
 
 
 def score_bps(value: float) -> int:
@@ -88,10 +134,13 @@ def compute_delta_one(
     pipeline: dict[str, Any],
     significance: dict[str, Any] | None = None,
     min_samples: int | None = None,
+    seed_robust: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The DeltaOne JSON document (DESIGN.md), with our bps fields and the eligibility verdict.
 
     ``significance`` is the paired bootstrap of the primary metric (``hokusai.significance``).
+    ``seed_robust`` (``SeedRobustGain.as_dict()``), if given, decides eligibility under
+    ``hokusai-eligibility-v2``; without it the verdict is ``hokusai-eligibility-v1``'s.
     """
     table = metric_deltas(baseline_metrics, new_metrics)
     primary = table[primary_metric]
@@ -109,8 +158,18 @@ def compute_delta_one(
             "effect_size_bps": abs(delta_bps),
             "confidence": 0.95,
         }
-    eligible, reason = eligibility_verdict(delta_bps, min_improvement_bps, statistics,
-                                           evaluation.get("sample_size"), min_samples)
+    if seed_robust is None:
+        rule = ELIGIBILITY_RULE
+        eligible, reason = eligibility_verdict(delta_bps, min_improvement_bps, statistics,
+                                               evaluation.get("sample_size"), min_samples)
+    else:
+        rule = SEED_ROBUST_ELIGIBILITY_RULE
+        eligible, reason = seed_robust_verdict(delta_bps, min_improvement_bps, seed_robust,
+                                               evaluation.get("sample_size"), min_samples)
+    verdict = {"eligible": eligible, "reason": reason, "rule": rule, "min_improvement_bps": min_improvement_bps,
+               "min_samples": min_samples}
+    if seed_robust is not None:
+        verdict["seed_robust"] = seed_robust_summary(seed_robust)
     return {
         "schema_version": DELTA_ONE_SCHEMA_VERSION,
         "delta_computation": {
@@ -126,13 +185,7 @@ def compute_delta_one(
             "degraded_metrics": [m for m in METRIC_NAMES if table[m]["delta_bps"] < 0],
             "primary_metric_statistics": statistics,
         },
-        "eligibility": {
-            "eligible": eligible,
-            "reason": reason,
-            "rule": ELIGIBILITY_RULE,
-            "min_improvement_bps": min_improvement_bps,
-            "min_samples": min_samples,
-        },
+        "eligibility": verdict,
         "baseline_model": baseline_model,
         "new_model": new_model,
         "contributor_attribution": contributor,

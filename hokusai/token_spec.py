@@ -24,6 +24,10 @@ UNKNOWN_COLUMN_POLICIES = ("reject", "drop")
 # Estimators are imported by name from the spec; only scikit-learn is allowed so a
 # spec file cannot make the platform import arbitrary code.
 ALLOWED_ESTIMATOR_PREFIX = "sklearn."
+# Seeded fits of each model behind an eligibility verdict: fewer leave the seed part of
+# the interval to a handful of draws; more cost one fit each for little (docs/eligibility.md).
+DEFAULT_ELIGIBILITY_SEEDS = 10
+ELIGIBILITY_SEEDS_RANGE = (5, 100)
 
 
 class TokenSpecError(ValueError):
@@ -61,6 +65,8 @@ class TokenSpec:
     seed: int
     merge_strategy: str = "append"
     bootstrap_resamples: int = 1000
+    # seeded fits per model for eligibility (hokusai.seeded_significance); see docs/eligibility.md
+    eligibility_seeds: int = DEFAULT_ELIGIBILITY_SEEDS
     key_column: str | None = None
     unknown_columns: str = "reject"
     positive_label: Any = None
@@ -214,6 +220,8 @@ class _Reader:
             benchmark_sample_cap=self.bounded_int("benchmark.sample_cap", 1, None, 20000),
             min_benchmark_samples=self.bounded_int("benchmark.min_samples", 1, None, 100),
             bootstrap_resamples=self.bounded_int("benchmark.bootstrap_resamples", 1000, 100_000, 1000),
+            eligibility_seeds=self.bounded_int("benchmark.eligibility_seeds", *ELIGIBILITY_SEEDS_RANGE,
+                                               DEFAULT_ELIGIBILITY_SEEDS),
             estimator_class=estimator_class,
             estimator_params=dict(self.get("estimator.params", dict, {}) or {}),
             seed=self.bounded_int("seed", 0, 2**32 - 1, 42),

@@ -132,6 +132,12 @@ def test_minimal_valid_spec_and_defaults(tmp_path):
     assert spec.features[0].minimum == 0 and spec.features[0].maximum == 16
     assert spec.features[1].minimum is None and spec.features[1].maximum is None
     assert spec.estimator_params == {"max_depth": 3}
+    assert spec.eligibility_seeds == 10
+
+
+def test_eligibility_seeds_are_read_from_the_benchmark_section(tmp_path):
+    raw = spec_with(benchmark={"path": "data/bench.csv", "spec_id": "unit-bench-v1", "eligibility_seeds": 20})
+    assert load_token_spec(write_spec(tmp_path, raw)).eligibility_seeds == 20
 
 
 def test_integer_model_id_and_category_feature(tmp_path):
@@ -191,6 +197,8 @@ INVALID_CASES = [
     ("model_id_negative", dict(model_id_uint=-3), ["model_id_uint: expected a positive uint256, got -3"]),
     ("model_id_too_big", dict(model_id_uint=str(2**256)), ["model_id_uint: expected a positive uint256"]),
     ("min_bps_out_of_range", dict(min_improvement_bps=10001), ["min_improvement_bps: expected 0..10000, got 10001"]),
+    ("too_few_eligibility_seeds", dict(benchmark={"path": "data/bench.csv", "spec_id": "b", "eligibility_seeds": 1}),
+     ["benchmark.eligibility_seeds: expected 5..100, got 1"]),
     ("bool_is_not_int", dict(min_improvement_bps=True), ["min_improvement_bps: expected int, got bool True"]),
     ("wrong_type", dict(seed="forty-two"), ["seed: expected int, got str 'forty-two'"]),
     ("missing_required", dict(model_name=DELETE, label_column=DELETE, task=DELETE),
