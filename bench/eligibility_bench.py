@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -67,6 +68,7 @@ def verdicts(spec, baseline, candidate, placebo) -> dict:
     return {
         "delta_one_bps": delta, "v1_ci": [single.ci_low_bps, single.ci_high_bps],
         "seed_mean_bps": champ.delta_bps, "ci": [champ.ci_low_bps, champ.ci_high_bps],
+        "seed_sd_bps": round(statistics.stdev(champ.seed_deltas_bps), 1) if len(champ.seeds) > 1 else 0.0,
         "placebo_gain_bps": plac.delta_bps, "placebo_ci": [plac.ci_low_bps, plac.ci_high_bps],
         "eligible": {
             "v1": eligibility_verdict(delta, minimum, single.as_dict(), len(baseline.truth), spec.min_benchmark_samples)[0],
@@ -123,7 +125,12 @@ def rates(k_max: int, alternatives: list[int]) -> dict:
                                                   placebo_of_size.for_seeds(subset))
         results.append(entry)
         print(f"{case.name:28s} {time.perf_counter() - started:6.1f} s", file=sys.stderr, flush=True)
-    return {"seeds": list(seeds), "ks": ks, "cases": results, "fit_seconds": round(time.perf_counter() - started, 1)}
+    free_gain = {}  # what copies of the champion's rows alone add, averaged over the seeds
+    for size, scores in sorted(placebos.items()):
+        gains = [(after - before) * 10000 for before, after in zip(baseline.primary, scores.primary)]
+        free_gain[size] = {"seed_mean_bps": round(statistics.mean(gains), 1), "seed_sd_bps": round(statistics.stdev(gains), 1)}
+    return {"seeds": list(seeds), "ks": ks, "cases": results, "placebo_gain_over_champion": free_gain,
+            "fit_seconds": round(time.perf_counter() - started, 1)}
 
 
 def summarize(measured: dict) -> str:
@@ -142,24 +149,42 @@ def summarize(measured: dict) -> str:
                 lines.append(f"| {k} | {group} | " + " | ".join(f"{n} / {len(chosen)}" for n in counts) + " |")
     k = max(measured["ks"])
     lines += [f"\nreal cases, K={k}, statistic alone (bps; intervals 95%)", "",
-              "| case | rows | DeltaOne (v1 interval) | seed mean [interval] | over placebo [interval] | v1 | v2 |",
-              "|---|---:|---:|---:|---:|---|---|"]
+              "| case | rows | DeltaOne (v1 interval) | seed mean [interval] | seed SD | over placebo [interval] | v1 | v2 |",
+              "|---|---:|---:|---:|---:|---:|---|---|"]
     for case in measured["cases"]:
         if case["informative"] or case["kind"] == "label-noise":
             j = case["alone"][f"K={k}"]
             lines.append(
                 f"| {case['name']} | {case['rows']} | {j['delta_one_bps']:+d} [{j['v1_ci'][0]:.0f}, {j['v1_ci'][1]:.0f}] "
-                f"| {j['seed_mean_bps']:+.0f} [{j['ci'][0]:.0f}, {j['ci'][1]:.0f}] "
+                f"| {j['seed_mean_bps']:+.0f} [{j['ci'][0]:.0f}, {j['ci'][1]:.0f}] | {j['seed_sd_bps']:.0f} "
                 f"| {j['placebo_gain_bps']:+.0f} [{j['placebo_ci'][0]:.0f}, {j['placebo_ci'][1]:.0f}] "
                 f"| {'eligible' if j['eligible']['v1'] else '-'} | {'eligible' if j['eligible']['v2'] else '-'} |")
     lines += ["\nmargins, statistic alone (bps): the highest lower bounds among no-information cases", ""]
     for k in measured["ks"]:
         noinfo = [c["alone"][f"K={k}"] for c in measured["cases"] if not c["informative"] and c["kind"] != "label-noise"]
         gains = [j["seed_mean_bps"] for j in noinfo]
+        # a reordering of the champion's rows is the placebo of its size itself: its gain over it is exactly 0
+        not_placebo = [c["alone"][f"K={k}"] for c in measured["cases"] if c["kind"] in ("jitter", "resample",
+                                                                                         "jittered-resample")]
         lines.append(f"- K={k}: over champion max {max(j['ci'][0] for j in noinfo):.0f} (v2 needs >= min), "
-                     f"over placebo max {max(j['placebo_ci'][0] for j in noinfo):.0f} (v2 needs > 0); "
-                     f"seed-mean gain of no-information cases {statistics.mean(gains):+.0f} on average, "
-                     f"max {max(gains):+.0f}")
+                     f"over placebo max {max(j['placebo_ci'][0] for j in not_placebo):.0f} without the "
+                     f"reorderings (v2 needs > 0); seed-mean gain of no-information cases "
+                     f"{statistics.mean(gains):+.0f} on average, max {max(gains):+.0f}")
+    lines += [f"\nthe placebo's own gain over the champion (copies of its rows; K={k}, seed mean, seed SD), bps", "",
+              "| rows copied | " + " | ".join(str(size) for size in measured["placebo_gain_over_champion"]) + " |",
+              "|---|" + "---:|" * len(measured["placebo_gain_over_champion"]),
+              "| gain | " + " | ".join(f"{g['seed_mean_bps']:+.0f} (SD {g['seed_sd_bps']:.0f})"
+                                     for g in measured["placebo_gain_over_champion"].values()) + " |"]
+    lines += ["\nthe same figures judged for a token whose minimum is 50 bps (statistic alone): eligible / cases", "",
+              "| K | set | v1 | seeds-min | v2 |", "|---|---|---:|---:|---:|"]
+    for k in measured["ks"]:
+        for group, pick in (("no-information", lambda c: not c["informative"] and c["kind"] != "label-noise"),
+                            ("real", lambda c: c["informative"])):
+            judged = [c["alone"][f"K={k}"] for c in measured["cases"] if pick(c)]
+            v1 = sum(j["delta_one_bps"] >= 50 and j["v1_ci"][0] > 0 for j in judged)
+            seeds_min = sum(j["delta_one_bps"] >= 50 and j["ci"][0] >= 50 for j in judged)
+            v2 = sum(j["delta_one_bps"] >= 50 and j["ci"][0] >= 50 and j["placebo_ci"][0] > 0 for j in judged)
+            lines.append(f"| {k} | {group} | {v1} / {len(judged)} | {seeds_min} / {len(judged)} | {v2} / {len(judged)} |")
     return "\n".join(lines)
 
 
@@ -200,15 +225,17 @@ def cost(ks: list[int], repeats: int) -> dict:
     out = {}
 
     def timed(name, rule, k, make_cache):
-        times = []
+        times, cpu = [], []
         for _ in range(repeats):
             cache = make_cache()
             if cache is not None:  # the per-champion work is done before the clock starts
                 evaluation_once(spec, champion, rows, contribution, rule, k, cache)
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             evaluation_once(spec, champion, rows, contribution, rule, k, cache)
             times.append(time.perf_counter() - start)
-        out[name] = {"median_s": round(statistics.median(times), 3), "runs_s": [round(t, 3) for t in times]}
+            cpu.append(time.process_time() - start_cpu)
+        out[name] = {"median_s": round(statistics.median(times), 3), "runs_s": [round(t, 3) for t in times],
+                     "cpu_median_s": round(statistics.median(cpu), 3)}
         print(name, out[name], file=sys.stderr, flush=True)
 
     timed("v1 cold (champion fitted too)", "v1", 1, lambda: None)
@@ -236,14 +263,17 @@ def process_cost(ks: list[int], repeats: int) -> dict:
     """A fresh process: imports, data, one cold evaluation (what a first run on a worker pays)."""
     out = {}
     for rule, k in [("v1", 1)] + [("v2", k) for k in ks]:
-        times = []
+        times, cpu = [], []
         for _ in range(repeats):
-            start = time.perf_counter()
+            start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run([sys.executable, "-c", PROCESS_SNIPPET.format(repo=str(REPO), rule=rule, k=k)],
                            check=True, capture_output=True, cwd=REPO)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             times.append(time.perf_counter() - start)
+            cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
         name = f"{rule} fresh process" + (f" K={k}" if rule == "v2" else "")
-        out[name] = {"median_s": round(statistics.median(times), 3), "runs_s": [round(t, 3) for t in times]}
+        out[name] = {"median_s": round(statistics.median(times), 3), "runs_s": [round(t, 3) for t in times],
+                     "cpu_median_s": round(statistics.median(cpu), 3)}
         print(name, out[name], file=sys.stderr, flush=True)
     return out
 
@@ -265,9 +295,10 @@ def main() -> None:
     if not args.skip_cost:
         ks = sorted(set(alternatives) | {args.seeds})
         report["cost"] = cost(ks, args.repeats) | process_cost(ks, max(1, args.repeats // 2))
-        print("\n| one evaluation, statistical part | median | runs (s) |\n|---|---:|---|")
+        print("\n| one evaluation, statistical part | median | CPU median | runs (s) |\n|---|---:|---:|---|")
         for name, figure in report["cost"].items():
-            print(f"| {name} | {figure['median_s']:.2f} s | {', '.join(f'{t:.2f}' for t in figure['runs_s'])} |")
+            print(f"| {name} | {figure['median_s']:.2f} s | {figure['cpu_median_s']:.2f} s "
+                  f"| {', '.join(f'{t:.2f}' for t in figure['runs_s'])} |")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, default=float))
 

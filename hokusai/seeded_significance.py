@@ -78,21 +78,27 @@ def seeded_benchmark_scores(training: pd.DataFrame | list[pd.DataFrame], rows: p
     """Fit the spec's estimator once per seed and score each fit on ``rows``.
 
     ``training`` is one frame for every seed, or one frame per seed (the placebo's
-    copied rows are drawn with the seed they are fitted with).
+    copied rows are drawn with the seed they are fitted with). Only the primary metric
+    is computed per fit (``evaluate_model``'s five cost as much as a small fit).
     """
-    from hokusai.evaluation import evaluate_model
-    from hokusai.training import train_model
+    from hokusai.evaluation import class_probabilities
+    from hokusai.training import features_and_labels, train_model
 
     frames = training if isinstance(training, list) else [training] * len(seeds)
     if len(frames) != len(seeds):
         raise ValueError(f"{len(frames)} training frames for {len(seeds)} seeds")
-    evaluations = [evaluate_model(train_model(frame, spec, seed=seed), rows, spec)
-                   for frame, seed in zip(frames, seeds)]
-    return SeededScores(
-        tuple(seeds), evaluations[0]["truth"],
-        np.stack([e["predicted"] for e in evaluations]), np.stack([e["probabilities"] for e in evaluations]),
-        tuple(e["metrics"][spec.primary_metric] for e in evaluations),
-    )
+    features, truth = features_and_labels(rows, spec)
+    labels, binary = list(spec.label_values), spec.task == "binary_classification"
+    predicted, probabilities = [], []
+    for frame, seed in zip(frames, seeds):
+        model = train_model(frame, spec, seed=seed)
+        predicted.append(model.predict(features))
+        probabilities.append(class_probabilities(model, features, labels))
+    predicted, probabilities = np.stack(predicted), np.stack(probabilities)
+    primary = tuple(float(weighted_metric(spec.primary_metric, np.ones((1, len(truth))), truth, predicted[s],
+                                          probabilities[s], labels, spec.positive_label, binary)[0])
+                    for s in range(len(seeds)))
+    return SeededScores(tuple(seeds), truth, predicted, probabilities, primary)
 
 
 def placebo_rows(champion_training: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:

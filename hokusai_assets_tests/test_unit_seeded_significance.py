@@ -235,3 +235,22 @@ def test_no_information_contributions_that_today_s_rule_pays_are_not_eligible(de
             paid_now.append(name)
     assert len(paid_today) >= 8, paid_today  # the subset is one that fools hokusai-eligibility-v1
     assert paid_now == []
+
+
+@pytest.mark.parametrize("metric", ["f1", "auroc"])
+def test_a_binary_token_s_primary_metric_per_seed_is_evaluate_model_s(tmp_path, metric):
+    """The churn token (binary, f1 on label 1), with a seeded forest so the seeds differ."""
+    from hokusai_assets_tests.churn_token import churn_rows, write_churn_token
+
+    spec = dataclasses.replace(load_token_spec(write_churn_token(tmp_path)), primary_metric=metric,
+                               estimator_class="sklearn.ensemble.RandomForestClassifier",
+                               estimator_params={"n_estimators": 10, "max_depth": 4})
+    champion, rows = read_token_table(spec.base_data_path), read_token_table(spec.benchmark_path)
+    training = merge_training_data(champion, churn_rows(300, seed=3), spec)
+    seeds = eligibility_seeds(spec, 5)
+    result = seeded_significance(champion, training, rows, spec, seeds)
+    for index, seed in enumerate(seeds):
+        expected = evaluate_model(train_model(training, spec, seed=seed), rows, spec)["metrics"][metric]
+        assert result.champion.candidate_scores[index] == pytest.approx(expected, abs=1e-6)
+    assert len(set(result.champion.candidate_scores)) > 1
+    assert result.champion.ci_low_bps <= result.champion.delta_bps <= result.champion.ci_high_bps
