@@ -16,10 +16,10 @@ are ``hokusai.significance``'s.
 
 Placebo: adding rows without information is not free either. Copies of the
 champion's own rows raise a bagged model's seed-averaged score (each tree's bootstrap
-then sees more distinct rows): +50 bps for 50 copies, +125 for 350 on the demo token
-(docs/eligibility.md). So the candidate is also compared, the same way, with a
-placebo: the champion's training set plus as many rows as the contribution, copied
-from the champion's own rows as evenly as possible.
+then sees more distinct rows): +48 bps for 50 copied rows, +106 for 350, +157 for
+450 on the demo token (docs/eligibility.md). So the candidate is also compared, the
+same way, with a placebo: the champion's training set plus as many rows as the
+contribution, copied from the champion's own rows as evenly as possible.
 
 Seeds: ``spec.seed + i`` for i in 0..K-1 (mod 2**32), K = ``spec.eligibility_seeds``;
 the first is the spec's seed, the one the registered models are trained with.
@@ -104,8 +104,8 @@ def seeded_benchmark_scores(training: pd.DataFrame | list[pd.DataFrame], rows: p
 def placebo_rows(champion_training: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
     """``size`` rows copied from the champion's training set, each row ``size // n`` or one more times.
 
-    The strongest no-information contribution of that size we know of: even copies
-    gain more than resamples with replacement, which leave a third of the rows out.
+    Even copies gain more than resamples with replacement (which leave a third of the
+    rows out) and about as much as jittered copies (docs/eligibility.md).
     """
     rng = np.random.default_rng(seed)
     n = len(champion_training)

@@ -161,8 +161,9 @@ def test_the_improving_sample_is_eligible_and_its_first_seed_is_the_registered_p
     assert result.champion.seeds == eligibility_seeds(DEMO) and result.placebo.seeds == result.champion.seeds
     assert result.placebo_rows == 350 and result.placebo.baseline_scores != result.champion.baseline_scores
     # seed 0 is the spec's seed: the models the registry holds and the mint request scores
+    trained = {"baseline": champion, "candidate": merge_training_data(champion, improving, DEMO)}
     registered = {name: evaluate_model(train_model(frame, DEMO), rows, DEMO)["metrics"]["accuracy"]
-                  for name, frame in (("baseline", champion), ("candidate", merge_training_data(champion, improving, DEMO)))}
+                  for name, frame in trained.items()}
     assert result.champion.baseline_scores[0] == pytest.approx(registered["baseline"])
     assert result.champion.candidate_scores[0] == pytest.approx(registered["candidate"])
     assert result.champion.ci_low_bps >= 100 and result.placebo.ci_low_bps > 0
@@ -198,6 +199,8 @@ def test_cached_champion_and_placebo_scores_give_the_same_result(demo):
     warm = seeded_significance(champion, training, rows, DEMO, seeds, baseline=baseline,
                                placebo=placebo_scores(champion, 50, rows, DEMO, seeds))
     assert cold == warm
+    with pytest.raises(ValueError, match="no scores for seeds"):
+        baseline.for_seeds((7,))
 
 
 # --- no-information contributions are not paid ---------------------------------------
