@@ -65,8 +65,8 @@ def seed_robust_verdict(delta_bps: int, min_improvement_bps: int, gain: dict[str
     """(eligible, reason) under ``hokusai-eligibility-v2``.
 
     ``delta_bps`` is the registered models' DeltaOne; ``gain`` is ``SeedRobustGain.as_dict()``.
-    A gain whose interval only clears zero is not paid: copies of the champion's own
-    rows reach +100 bps averaged over seeds on the demo token.
+    A gain whose interval only clears zero is not paid: on the demo token, copies of the
+    champion's own rows gain +90 to +157 bps averaged over seeds (150 to 450 rows).
     """
     if min_samples is not None and sample_size is not None and sample_size < min_samples:
         return False, REASON_INSUFFICIENT_SAMPLES
