@@ -27,9 +27,9 @@ def software_versions() -> dict[str, str]:
         "hokusai": __version__}
 
 
-def evaluation_id(token_id: str, partition_key: str, baseline_version: int, baseline_commitment: str) -> str:
-    """A stable id for one evaluation: same contribution against the same champion, same id."""
-    digest = sha256_hex(f"{token_id}|{partition_key}|{baseline_version}|{baseline_commitment}".encode())
+def evaluation_id(token_id: str, partition_key: str, baseline_position: int, baseline_commitment: str) -> str:
+    """A stable id for one evaluation: same contribution against the same chain head, same id."""
+    digest = sha256_hex(f"{token_id}|{partition_key}|{baseline_position}|{baseline_commitment}".encode())
     return f"eval-{digest[:24]}"
 
 

@@ -15,7 +15,8 @@ from hokusai import __version__
 from hokusai.attestation import build_attestation, evaluation_id
 from hokusai.data_commitments import ROWS_COMMITMENT_SCHEME
 from hokusai.delta_one import DELTA_ONE_DEFINITION, compute_delta_one
-from hokusai.pipeline import BenchmarkResult
+from hokusai.chain.ledger import PENDING, ChainLink
+from hokusai.pipeline import BaselinePin, BenchmarkResult, CandidateModel
 from hokusai.token_spec import TokenSpec
 
 
@@ -52,6 +53,9 @@ def delta_one_document(spec: TokenSpec, result: BenchmarkResult) -> dict[str, An
             "merge_strategy": spec.merge_strategy,
             "estimator": spec.estimator_class,
             "committed_columns": [*spec.feature_names, spec.label_column],
+            # the champion's training set, as commitments: base rows, then each accepted contribution's
+            "training_lineage": result.baseline.lineage_pins(),
+            "near_copy_tolerance": spec.near_copy_tolerance,
         },
         pipeline={"pipeline": "hokusai-data-platform", "version": __version__,
                   "definition": DELTA_ONE_DEFINITION, "token_spec_sha256": spec.spec_sha256},
@@ -66,7 +70,7 @@ def attestation_document(spec: TokenSpec, delta_one: dict[str, Any]) -> dict[str
     contributor, evaluation = delta_one["contributor_attribution"], delta_one["evaluation_metadata"]
     partition_key = contributor["data_manifest"]["partition_key"]
     return build_attestation(
-        eval_id=evaluation_id(spec.token_id, partition_key, baseline["version"], baseline["weights_commitment"]),
+        eval_id=evaluation_id(spec.token_id, partition_key, baseline["chain_position"], baseline["weights_commitment"]),
         token={"token_id": spec.token_id, "model_name": spec.model_name, "model_id_uint": str(spec.model_id_uint),
                "metric_family": spec.metric_family, "spec_sha256": spec.spec_sha256, "seed": spec.seed},
         contribution={"partition_key": partition_key, "wallet_address": contributor["wallet_address"],
@@ -77,11 +81,28 @@ def attestation_document(spec: TokenSpec, delta_one: dict[str, Any]) -> dict[str
               "benchmark_rows_root": evaluation["benchmark_rows_root"], "rows_commitment_scheme": ROWS_COMMITMENT_SCHEME,
               "benchmark_rows": evaluation["benchmark_rows"], "benchmark_sample_size": evaluation["sample_size"],
               "training_rows": candidate["training_rows"], "training_sha256": candidate["training_sha256"],
-              "merge_strategy": evaluation["merge_strategy"]},
+              "training_lineage": evaluation["training_lineage"], "merge_strategy": evaluation["merge_strategy"]},
         baseline_model=baseline,
         candidate_model={"weights_commitment": candidate["weights_commitment"]},
         delta_one=delta_one,
     )
+
+
+def candidate_link(spec: TokenSpec, pin: BaselinePin, candidate: CandidateModel, attestation: dict[str, Any],
+                   key: str, rows_file: Path) -> ChainLink:
+    """The chain link this evaluation's candidate would be, on the head it was measured against."""
+    contribution = attestation["contribution"]
+    return ChainLink(token_id=spec.token_id, position=pin.position + 1, state=PENDING,
+                     commitment=candidate.weights_commitment, rows_root=contribution["clean_rows_root"],
+                     rows_count=int(contribution["clean_rows"]), model_uri=candidate.model_uri, run_id=candidate.run_id,
+                     parent_commitment=pin.weights_commitment, partition_key=contribution["partition_key"],
+                     eval_id=attestation["eval_id"], idempotency_key=key, rows_path=str(rows_file))
+
+
+def remove_outputs(directory: Path, names: tuple[str, ...]) -> None:
+    """Remove documents an earlier run of this partition left that this one does not produce."""
+    for name in names:
+        (Path(directory) / name).unlink(missing_ok=True)
 
 
 def output_dir_for(outputs_root: Path, partition_key: str) -> Path:

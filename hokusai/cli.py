@@ -165,6 +165,8 @@ def _machine_summary(outcome: EvaluationOutcome) -> dict[str, Any]:
         "model_version": outcome.model_version,
         "champion_moved": outcome.champion_moved,
         "run_id": outcome.run_id,
+        "claimed": outcome.claimed,
+        "claim": outcome.claim,
         "signer": outcome.signer,
         "dev_key": outcome.dev_key,
         "files": outcome.files,
@@ -178,8 +180,11 @@ def _human_summary(outcome: EvaluationOutcome) -> str:
         f"  DeltaOne: {outcome.delta_one_bps:+d} bps ({outcome.delta_one_bps / 100:+.2f} DeltaOne) - {verdict}",
         f"  {outcome.summary}",
         f"  attestation {outcome.attestation_hash}",
-        f"  signed by {outcome.signer}" + (" (DEVELOPMENT key, not for production)" if outcome.dev_key else ""),
+        f"  {outcome.claim}",
     ]
+    if outcome.claimed:
+        lines.append(f"  claim signed by {outcome.signer}"
+                     + (" (DEVELOPMENT key, not for production)" if outcome.dev_key else ""))
     lines += [f"  wrote {path}" for path in outcome.files.values()]
     return "\n".join(lines)
 
@@ -197,9 +202,12 @@ def _reproduce(args: argparse.Namespace, settings: Settings) -> int:
     from hokusai.token_spec import load_token_spec, read_token_table
 
     secret = load_pii_secret(settings.home, os.environ)
+    from hokusai.chain.ledger import Chain
+
     checks = reproduce(
         args.partition,
         outputs_root=settings.outputs_dir,
+        chain=Chain(settings.database_url),
         store=contribution_store_for(settings),
         registry=ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root, settings.cache_dir),
         spec_for=lambda token: load_token_spec(settings.tokens_dir / f"{token}.yaml"),

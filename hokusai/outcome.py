@@ -25,6 +25,9 @@ class EvaluationOutcome:
     dev_key: bool | None = None
     check: str | None = None
     step: str | None = None
+    claimed: bool | None = None  # a signed mint request exists (eligible, and the chain's head)
+    claim: str | None = None  # why there is, or is not, a claim
+    rebased: bool = False  # the chain's head moved during the evaluation: to be run again on the new head
 
     @property
     def exit_code(self) -> int:

@@ -49,6 +49,7 @@ class Settings:
     step_retries: int = 3  # retries of a step that talks to MLflow (server down, network blip)
     step_retry_delay_seconds: int = 10  # the first retry's delay; it doubles each time
     intake_workers: int = 2  # processes hashing a large upload (hokusai.workers); 0 or 1: none
+    ledger_url: str = ""  # the platform's database (lineage chain, claims); "" = SQLite under home
 
     @property
     def dagster_home(self) -> Path:
@@ -57,6 +58,11 @@ class Settings:
     @property
     def outputs_dir(self) -> Path:
         return self.home / "outputs"
+
+    @property
+    def database_url(self) -> str:
+        """``HOKUSAI_LEDGER_URL``, else a SQLite file under the state folder."""
+        return self.ledger_url or f"sqlite:///{self.home / 'ledger.db'}"
 
     def experiment_name(self, token_id: str) -> str:
         """One MLflow experiment per token unless MLFLOW_EXPERIMENT_NAME pins one."""
@@ -102,6 +108,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         step_retries=_int(env, "HOKUSAI_STEP_RETRIES", 3),
         step_retry_delay_seconds=_int(env, "HOKUSAI_STEP_RETRY_DELAY_SECONDS", 10),
         intake_workers=max(_int(env, "HOKUSAI_INTAKE_WORKERS", min(os.cpu_count() or 1, 4)), 0),
+        ledger_url=(env.get("HOKUSAI_LEDGER_URL") or "").strip(),
     )
 
 

@@ -23,16 +23,28 @@ from hokusai_assets.jobs import EVALUATE_CONTRIBUTION_JOB
 from hokusai_assets.partitions import CONTRIBUTIONS_PARTITIONS_NAME
 
 REJECTED_PREFIX = "Contribution rejected: "
+MAX_REBASES = 5  # an eligible evaluation that lost its chain head to another is run again, this many times at most
 
 
 def local_instance(settings: Settings) -> DagsterInstance:
-    """The persistent instance under ``$HOKUSAI_HOME/dagster`` (what ``dagster dev`` shows)."""
+    """The persistent instance under ``$HOKUSAI_HOME/dagster`` (what ``dagster dev`` shows).
+
+    Opening an instance creates its SQLite storage on first use; two ``hokusai evaluate``
+    started at once on a fresh state folder would both create it and one would fail
+    ("table ... already exists"), so the first opening holds a lock file.
+    """
+    import fcntl
+
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
-    return DagsterInstance.from_config(str(home))
+    with open(home / ".hokusai-instance.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (home / "dagster.yaml").exists():
+            shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+        instance = DagsterInstance.from_config(str(home))
+        instance.get_runs(limit=1)  # storage created (and migrated) while the lock is held
+        return instance
 
 
 class DagsterRunner:
@@ -68,7 +80,16 @@ class DagsterRunner:
         return self._failure_outcome(result, partition_key)
 
     def evaluate(self, path: Path, token_id: str, wallet_address: str) -> EvaluationOutcome:
+        """Evaluate the file; an eligible evaluation whose chain head moved meanwhile is re-based and run again."""
         partition_key = self.drop(path, token_id, wallet_address)
+        for _attempt in range(MAX_REBASES + 1):
+            outcome = self._evaluate_partition(partition_key, token_id)
+            if not outcome.rebased:
+                return outcome
+        outcome.reason = f"still re-basing after {MAX_REBASES} attempts: {outcome.reason}"
+        return outcome
+
+    def _evaluate_partition(self, partition_key: str, token_id: str) -> EvaluationOutcome:
         result = self.job.execute_in_process(
             partition_key=partition_key, instance=self.instance, raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": self.settings.log_level or "CRITICAL"}}}},
@@ -78,6 +99,7 @@ class DagsterRunner:
             attestation = result.output_for_node("attestation")
             registered = result.output_for_node("registered_token_model")
             computation = attestation["delta_one"]["delta_computation"]
+            signed = attestation.get("eip712") or {}
             return EvaluationOutcome(
                 status="evaluated", partition_key=partition_key, run_id=result.run_id,
                 delta_one_bps=computation["delta_one_bps"],
@@ -87,7 +109,9 @@ class DagsterRunner:
                 files=_with_rows_file(attestation["files"], self.settings, partition_key),
                 model_version=registered["version"],
                 champion_moved=registered["champion_moved"], summary=registered["summary"],
-                signer=attestation["eip712"]["signer"], dev_key=attestation["eip712"]["dev_key"],
+                signer=signed.get("signer"), dev_key=signed.get("dev_key"),
+                claimed=attestation["claim"]["claimed"], claim=attestation["claim"]["reason"],
+                rebased=attestation["claim"]["rebase"],
             )
         return self._failure_outcome(result, partition_key)
 

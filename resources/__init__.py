@@ -12,6 +12,7 @@ from resources.contribution_store import (
     S3ContributionStoreResource,
 )
 from resources.intake import IntakeResource
+from resources.ledger import LedgerResource
 from resources.model_registry import ModelRegistryResource
 from resources.outputs import OutputsResource
 from resources.token_specs import TokenSpecsResource
@@ -34,6 +35,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             max_benchmark_share=settings.max_benchmark_share,
         ),
         "outputs": OutputsResource(root=str(settings.outputs_dir)),
+        "ledger": LedgerResource(url=settings.database_url),
         "contribution_store": contribution_store_resource(settings),
         "token_specs": TokenSpecsResource(tokens_dir=str(settings.tokens_dir)),
         "model_registry": ModelRegistryResource(
