@@ -66,7 +66,8 @@ class TokenSpec:
     positive_label: Any = None
     # A row within this share of every numeric feature's range of a training row (same
     # label, same categories) is a near-copy that adds nothing (hokusai.chain.new_rows).
-    near_copy_tolerance: float = 0.125
+    # 0: exact copies only. What counts as noise depends on the domain, so a token sets it.
+    near_copy_tolerance: float = 0.0
     source_path: Path | None = None
     spec_sha256: str = field(default="", compare=False)
 
@@ -224,7 +225,7 @@ class _Reader:
             key_column=key_column,
             unknown_columns=self.choice("unknown_columns", UNKNOWN_COLUMN_POLICIES, "reject"),
             positive_label=positive_label,
-            near_copy_tolerance=self._fraction("near_copy_tolerance", 0.125),
+            near_copy_tolerance=self._fraction("near_copy_tolerance", 0.0),
         )
 
     def _fraction(self, path: str, default: float) -> float:

@@ -67,11 +67,11 @@ class DagsterRunner:
         return partition_key
 
     def check_intake(self, path: Path, token_id: str, wallet_address: str) -> EvaluationOutcome:
-        """Only the contribution side (load, scrub, checks, clean): accepted or rejected, no training."""
+        """The contribution side (load, scrub, checks, clean against the chain head): accepted or rejected, no training."""
         partition_key = self.drop(path, token_id, wallet_address)
         result = self.job.execute_in_process(
             partition_key=partition_key, instance=self.instance, raise_on_error=False,
-            asset_selection=[AssetKey("contributed_dataset"), AssetKey("clean_dataset")],
+            asset_selection=[AssetKey("contributed_dataset"), AssetKey("baseline_model"), AssetKey("clean_dataset")],
             run_config={"loggers": {"console": {"config": {"log_level": self.settings.log_level or "CRITICAL"}}}},
         )
         if result.success:

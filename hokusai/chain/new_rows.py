@@ -8,11 +8,13 @@ and counted, like benchmark copies; an upload left with no new rows is rejected.
 Near-copy rule (``hokusai-near-copy-v1``): a row is a near-copy of a training row
 when both have the same label, every category or text feature is equal, and every
 numeric feature differs by at most ``tolerance`` of that feature's range (the
-spec's ``min``..``max``, else the range seen in the training set), the spec's
-``near_copy_tolerance``. Its default, 1/8, is two grey levels of the demo's 0–16
-pixels: a copy with pixels nudged by ±1 or ±2 is caught, while a different
-handwritten digit of the same class differs from its nearest training image by at
-least 4 levels in some pixel (measured on the demo data: ``docs/reward-path.md``).
+spec's ``min``..``max``, else the range seen in the training set): the spec's
+``near_copy_tolerance``. What is noise depends on the domain, so the token sets it;
+the default 0 removes exact copies only, and never a genuinely new row of a domain
+nobody measured. The demo token's 1/8 is two grey levels of its 0–16 pixels: a copy
+with pixels nudged by ±1 or ±2 is caught, while a different handwritten digit of the
+same class differs from its nearest training image by at least 4 levels in some
+pixel (measured: ``docs/reward-path.md``).
 
 The search is exact: candidates come from buckets of the numeric features
 quantized on a grid twice the tolerance wide (two values within the tolerance fall
@@ -31,7 +33,6 @@ from hokusai.cleaning import row_fingerprints
 from hokusai.token_spec import TokenSpec
 
 NEAR_COPY_RULE = "hokusai-near-copy-v1"
-DEFAULT_TOLERANCE = 0.125  # TokenSpec.near_copy_tolerance's default
 _BUCKET_FEATURES = 3  # features whose cells make the bucket key; candidates are checked on all
 _PAIR_CHUNK = 2_000_000  # candidate pairs compared per chunk (bounds memory)
 

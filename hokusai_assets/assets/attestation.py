@@ -49,6 +49,8 @@ def attestation(
                      candidate=candidate_link(spec, baseline_model, new_model, document, key,
                                               directory / ROWS_FILE))
     envelope["claim"] = {"claimed": decision.claim, "reason": decision.reason, "rebase": decision.rebase}
+    if not decision.rebase:
+        chain.close_rebase(context.partition_key)  # evaluated on the head it was asked to re-base on
     documents: dict[str, Any] = {"delta_one.json": delta_one}
     mint_request, prover_document, digest = None, None, None
     clear_rejection(directory)
