@@ -70,7 +70,9 @@ def attestation_document(spec: TokenSpec, delta_one: dict[str, Any]) -> dict[str
     contributor, evaluation = delta_one["contributor_attribution"], delta_one["evaluation_metadata"]
     partition_key = contributor["data_manifest"]["partition_key"]
     return build_attestation(
-        eval_id=evaluation_id(spec.token_id, partition_key, baseline["chain_position"], baseline["weights_commitment"]),
+        # the baseline's chain position (an SDK document without a chain: its registry version)
+        eval_id=evaluation_id(spec.token_id, partition_key, baseline.get("chain_position", baseline["version"]),
+                              baseline["weights_commitment"]),
         token={"token_id": spec.token_id, "model_name": spec.model_name, "model_id_uint": str(spec.model_id_uint),
                "metric_family": spec.metric_family, "spec_sha256": spec.spec_sha256, "seed": spec.seed},
         contribution={"partition_key": partition_key, "wallet_address": contributor["wallet_address"],
@@ -81,7 +83,8 @@ def attestation_document(spec: TokenSpec, delta_one: dict[str, Any]) -> dict[str
               "benchmark_rows_root": evaluation["benchmark_rows_root"], "rows_commitment_scheme": ROWS_COMMITMENT_SCHEME,
               "benchmark_rows": evaluation["benchmark_rows"], "benchmark_sample_size": evaluation["sample_size"],
               "training_rows": candidate["training_rows"], "training_sha256": candidate["training_sha256"],
-              "training_lineage": evaluation["training_lineage"], "merge_strategy": evaluation["merge_strategy"]},
+              "training_lineage": evaluation.get("training_lineage", []),
+              "merge_strategy": evaluation["merge_strategy"]},
         baseline_model=baseline,
         candidate_model={"weights_commitment": candidate["weights_commitment"]},
         delta_one=delta_one,

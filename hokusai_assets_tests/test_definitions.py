@@ -6,12 +6,12 @@ from hokusai_assets.definitions import defs
 
 EXPECTED_PARENTS = {
     "contributed_dataset": set(),
-    "clean_dataset": {"contributed_dataset"},
+    "clean_dataset": {"contributed_dataset", "baseline_model"},  # new rows: against the champion's training set
     "baseline_model": set(),
-    "new_model": {"clean_dataset"},
+    "new_model": {"clean_dataset", "baseline_model"},  # trained on the champion's training set + new rows
     "benchmark_metrics": {"baseline_model", "new_model"},
     "delta_one": {"benchmark_metrics"},
-    "attestation": {"delta_one"},
+    "attestation": {"delta_one", "baseline_model", "new_model"},  # the chain link it appends
     "registered_token_model": {"attestation", "new_model"},
 }
 
