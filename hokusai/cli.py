@@ -146,7 +146,12 @@ def _evaluate(runner: Runner, settings: Settings, path: Path, token_id: str, wal
 
 
 def _copy_outputs(files: dict[str, str], output_dir: Path) -> dict[str, str]:
+    from hokusai.claims import CLAIM_FILES
+
     output_dir.mkdir(parents=True, exist_ok=True)
+    for name in CLAIM_FILES:  # a claim copied here by an earlier run is not this evaluation's
+        if name not in files:
+            (output_dir / name).unlink(missing_ok=True)
     copied = {}
     for name in OUTPUT_FILES:
         if name in files:
@@ -167,8 +172,20 @@ def _machine_summary(outcome: EvaluationOutcome) -> dict[str, Any]:
         "run_id": outcome.run_id,
         "signer": outcome.signer,
         "dev_key": outcome.dev_key,
+        "claim": _claim_line(outcome),
+        "claim_status": outcome.claim_status,
         "files": outcome.files,
     }
+
+
+def _claim_line(outcome: EvaluationOutcome) -> str | None:
+    """``no claim: not eligible (not_significant)`` or ``claim minted (settled locally: ...)``."""
+    if outcome.claim is None:
+        return None
+    if not outcome.claim:
+        return f"no claim: {outcome.claim_reason}"
+    state = f" {outcome.claim_status}" if outcome.claim_status else " signed"
+    return f"claim{state}" + (f" ({outcome.claim_note})" if outcome.claim_note else "")
 
 
 def _human_summary(outcome: EvaluationOutcome) -> str:
@@ -178,8 +195,12 @@ def _human_summary(outcome: EvaluationOutcome) -> str:
         f"  DeltaOne: {outcome.delta_one_bps:+d} bps ({outcome.delta_one_bps / 100:+.2f} DeltaOne) - {verdict}",
         f"  {outcome.summary}",
         f"  attestation {outcome.attestation_hash}",
-        f"  signed by {outcome.signer}" + (" (DEVELOPMENT key, not for production)" if outcome.dev_key else ""),
     ]
+    if outcome.signer:
+        lines.append(f"  signed by {outcome.signer}" + (" (DEVELOPMENT key, not for production)" if outcome.dev_key
+                                                       else ""))
+    if outcome.claim is not None:
+        lines.append(f"  {_claim_line(outcome)}")
     lines += [f"  wrote {path}" for path in outcome.files.values()]
     return "\n".join(lines)
 

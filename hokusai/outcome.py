@@ -21,8 +21,12 @@ class EvaluationOutcome:
     model_version: int | None = None
     champion_moved: bool | None = None
     summary: str | None = None
-    signer: str | None = None
+    signer: str | None = None  # None: nothing was signed (no claim)
     dev_key: bool | None = None
+    claim: bool | None = None  # a signed mint request exists for this evaluation
+    claim_reason: str | None = None  # why there is (or is not) a claim
+    claim_status: str | None = None  # the claim's state in the outbox (recorded, published, minted, ...)
+    claim_note: str | None = None  # e.g. "settled locally: no relayer configured"
     check: str | None = None
     step: str | None = None
 

@@ -78,6 +78,7 @@ class DagsterRunner:
             attestation = result.output_for_node("attestation")
             registered = result.output_for_node("registered_token_model")
             computation = attestation["delta_one"]["delta_computation"]
+            signing = attestation.get("eip712") or {}
             return EvaluationOutcome(
                 status="evaluated", partition_key=partition_key, run_id=result.run_id,
                 delta_one_bps=computation["delta_one_bps"],
@@ -87,7 +88,8 @@ class DagsterRunner:
                 files=_with_rows_file(attestation["files"], self.settings, partition_key),
                 model_version=registered["version"],
                 champion_moved=registered["champion_moved"], summary=registered["summary"],
-                signer=attestation["eip712"]["signer"], dev_key=attestation["eip712"]["dev_key"],
+                signer=signing.get("signer"), dev_key=signing.get("dev_key"),
+                claim=attestation["claim"]["claim"], claim_reason=attestation["claim"]["reason"],
             )
         return self._failure_outcome(result, partition_key)
 

@@ -1,17 +1,16 @@
-"""The signed claim, and the model version it registers."""
+"""The attestation (with a signed claim when eligible), and the model version it registers."""
 
 
 from typing import Any
 
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
-from hokusai.attestation import attestation_hash, build_mint_request
-from hokusai.claims import attestation_document, write_json_outputs
-from hokusai.eip712 import mint_request_digest, validate_mint_request
+from hokusai.attestation import attestation_hash
+from hokusai.claims import attestation_document, sign_claim, write_evaluation_outputs
 from hokusai.pipeline import CandidateModel
 from hokusai.registration import register_candidate
 from hokusai.rejections import clear_rejection
-from hokusai.zk import validate_zk_document, zk_document
+from hokusai.settlement.decision import claim_decision
 from hokusai_assets.partitions import contributions
 from hokusai_assets.pools import REGISTRY_POOL
 from hokusai_assets.retries import MLFLOW_RETRY_POLICY
@@ -31,50 +30,39 @@ def attestation(
     attester: AttesterResource,
     outputs: OutputsResource,
 ) -> Output[dict[str, Any]]:
-    """Canonical attestation + SHA-256, and the EIP-712 mint request signed by the attester key."""
+    """Canonical attestation + SHA-256 for every evaluation; the signed EIP-712 mint request only
+    for an eligible one (``hokusai.settlement.decision``)."""
     spec = token_specs.get_spec(delta_one["evaluation_metadata"]["token_id"])
     document = attestation_document(spec, delta_one)
-    key = attester.get_key()
-    mint_request = build_mint_request(
-        document, chain_id=attester.chain_id, verifying_contract=attester.verifying_contract,
-        attester_private_key=key.private_key_hex, deadline_seconds=attester.deadline_seconds,
-        max_cost_usd_micro=attester.max_cost_usd_micro,
-    )
-    problems = validate_mint_request(mint_request)
-    if problems:
-        raise ValueError("mint request does not match mint_request.v1: " + "; ".join(problems))
-    digest = mint_request_digest(mint_request, attester.chain_id, attester.verifying_contract)
-    envelope = {
-        "attestation": document,
-        "attestation_hash": attestation_hash(document),
-        "eip712": {"chain_id": attester.chain_id, "verifying_contract": attester.verifying_contract,
-                   "digest": digest, "signer": key.address, "dev_key": key.is_dev_key},
-    }
-    prover_document = zk_document(
-        envelope, delta_one, mint_request, environment="development" if key.is_dev_key else "production",
-        dry_run=context.run.tags.get("hokusai/dry_run") == "true",
-    )
-    problems = validate_zk_document(prover_document)
-    if problems:
-        raise ValueError("prover document does not match zk_output_schema: " + "; ".join(problems))
+    decision = claim_decision(delta_one)
+    envelope = {"attestation": document, "attestation_hash": attestation_hash(document), "claim": decision.as_dict()}
+    documents: dict[str, Any] = {"delta_one.json": delta_one}
+    mint_request, signing = None, {}
+    if decision.claim:
+        key = attester.get_key()
+        signed = sign_claim(
+            envelope, delta_one, private_key_hex=key.private_key_hex, signer=key.address, dev_key=key.is_dev_key,
+            chain_id=attester.chain_id, verifying_contract=attester.verifying_contract,
+            deadline_seconds=attester.deadline_seconds, max_cost_usd_micro=attester.max_cost_usd_micro,
+            dry_run=context.run.tags.get("hokusai/dry_run") == "true")
+        mint_request, envelope["eip712"] = signed.mint_request, signed.eip712
+        documents |= {"mint_request.json": mint_request, "zk_output.json": signed.prover_document}
+        signing = {"eip712_digest": signed.eip712["digest"], "idempotency_key": mint_request["idempotency_key"],
+                   "hash_tree_root": signed.prover_document["attestation"]["hash_tree_root"],
+                   "signer": key.address, "dev_key": key.is_dev_key}
+        if key.is_dev_key:
+            context.log.warning(f"Signed with a DEVELOPMENT attester key ({key.address}); not for production.")
+    else:
+        context.log.info(f"{decision.summary}: attestation and DeltaOne kept as evidence, nothing signed")
     directory = outputs.dir_for(context.partition_key)
     clear_rejection(directory)
-    files = write_json_outputs(
-        directory,
-        {"delta_one.json": delta_one, "attestation.json": envelope, "mint_request.json": mint_request,
-         "zk_output.json": prover_document},
-    )
-    if key.is_dev_key:
-        context.log.warning(f"Signed with a DEVELOPMENT attester key ({key.address}); not for production.")
+    files = write_evaluation_outputs(directory, {**documents, "attestation.json": envelope})
     return Output(
         {**envelope, "delta_one": delta_one, "mint_request": mint_request, "files": files},
         metadata={
             "attestation_hash": envelope["attestation_hash"],
-            "eip712_digest": digest,
-            "idempotency_key": mint_request["idempotency_key"],
-            "hash_tree_root": prover_document["attestation"]["hash_tree_root"],
-            "signer": key.address,
-            "dev_key": key.is_dev_key,
+            "claim": decision.summary,
+            **signing,
             "eval_id": document["eval_id"],
             "eligible": document["result"]["eligible"],
             "files": MetadataValue.json(files),
@@ -97,10 +85,11 @@ def registered_token_model(
     registry = model_registry.get_registry()
     outcome = register_candidate(registry, spec, new_model, attestation["delta_one"], attestation["attestation_hash"])
     # The signed claim travels with the model: the run's artifacts (S3 behind a server).
+    envelope_keys = ("attestation", "attestation_hash", "claim", "eip712")
     documents = registry.log_run_documents(new_model.run_id, {
         "delta_one.json": attestation["delta_one"],
-        "attestation.json": {key: attestation[key] for key in ("attestation", "attestation_hash", "eip712")},
-        "mint_request.json": attestation["mint_request"],
+        "attestation.json": {key: attestation[key] for key in envelope_keys if key in attestation},
+        **({"mint_request.json": attestation["mint_request"]} if attestation["mint_request"] else {}),
     })
     context.log.info(outcome["summary"])
     return Output(
