@@ -107,7 +107,9 @@ def _dry_run(runner_factory: RunnerFactory, settings: Settings, args: argparse.N
     improving = pd.read_csv(settings.tokens_dir / DEMO_TOKEN / "samples" / "improving.csv")
     scratch = Path(tempfile.mkdtemp(prefix="hokusai-dry-run-"))
     try:
+        # No relayer and a throw-away ledger: a dry run's claim settles locally and reaches no queue.
         dry_settings = replace(settings, home=scratch, drop_zone=scratch / "drop-zone", s3_bucket=None,
+                               ledger_url=None, relayer_redis_url=None,
                                mlflow_tracking_uri=f"sqlite:///{scratch / 'mlflow.db'}",
                                mlflow_artifact_root=(scratch / "mlflow-artifacts").as_uri())
         path = scratch / f"dry-run-seed-{settings.random_seed}.csv"
@@ -174,6 +176,7 @@ def _machine_summary(outcome: EvaluationOutcome) -> dict[str, Any]:
         "dev_key": outcome.dev_key,
         "claim": _claim_line(outcome),
         "claim_status": outcome.claim_status,
+        "weight_genesis": outcome.weight_genesis,
         "files": outcome.files,
     }
 
@@ -201,6 +204,8 @@ def _human_summary(outcome: EvaluationOutcome) -> str:
                                                        else ""))
     if outcome.claim is not None:
         lines.append(f"  {_claim_line(outcome)}")
+    if outcome.weight_genesis:
+        lines.append(f"  first baseline: governance seeds the chain once with {outcome.weight_genesis}")
     lines += [f"  wrote {path}" for path in outcome.files.values()]
     return "\n".join(lines)
 

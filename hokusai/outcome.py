@@ -27,6 +27,7 @@ class EvaluationOutcome:
     claim_reason: str | None = None  # why there is (or is not) a claim
     claim_status: str | None = None  # the claim's state in the outbox (recorded, published, minted, ...)
     claim_note: str | None = None  # e.g. "settled locally: no relayer configured"
+    weight_genesis: str | None = None  # the first baseline's seed call governance must make on chain
     check: str | None = None
     step: str | None = None
 

@@ -90,6 +90,8 @@ class DagsterRunner:
                 champion_moved=registered["champion_moved"], summary=registered["summary"],
                 signer=signing.get("signer"), dev_key=signing.get("dev_key"),
                 claim=attestation["claim"]["claim"], claim_reason=attestation["claim"]["reason"],
+                claim_status=attestation.get("claim_status"), claim_note=attestation.get("claim_note"),
+                weight_genesis=(attestation.get("weight_genesis") or {}).get("call"),
             )
         return self._failure_outcome(result, partition_key)
 

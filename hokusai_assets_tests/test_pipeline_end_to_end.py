@@ -83,6 +83,31 @@ def test_only_the_eligible_contribution_has_a_claim(evaluated):
         "no claim: not eligible (delta_below_threshold); nothing was signed"]
 
 
+def test_on_the_embedded_default_the_claim_settles_locally_and_only_the_claim_is_in_the_outbox(evaluated):
+    from hokusai.settlement.database import ledger_engine
+    from hokusai.settlement.outbox import list_claims
+    from hokusai.settlement.relay import NO_RELAYER_NOTE
+
+    runner, improving, noise = evaluated
+    assert (improving.claim_status, improving.claim_note) == ("minted", NO_RELAYER_NOTE)
+    assert noise.claim_status is None
+    [row] = list_claims(ledger_engine(runner.settings.ledger_database_url))
+    message = checked_mint_request(Path(improving.files["mint_request.json"]).parent)
+    assert row.idempotency_key == message["idempotency_key"] and row.partition_key == improving.partition_key
+    assert (row.status, row.settled_by, row.attempt) == ("minted", "local", 1)
+    assert json.loads(row.message)["attestation_hash"] == improving.attestation_hash
+
+
+def test_the_first_baseline_says_what_governance_seeds(evaluated):
+    runner, improving, noise = evaluated
+    baseline = json.loads(Path(improving.files["delta_one.json"]).read_text())["baseline_model"]
+    assert baseline["version"] == 1
+    assert improving.weight_genesis == f"ModelRegistry.setWeightGenesis(1001, {baseline['weights_commitment']})"
+    genesis = json.loads((runner.settings.outputs_dir / "digits-demo" / "genesis.json").read_text())
+    assert genesis["weights_commitment"] == baseline["weights_commitment"] and genesis["baseline_version"] == 1
+    assert noise.weight_genesis is None  # judged against v2: not the first baseline
+
+
 def test_a_mint_request_beside_an_ineligible_attestation_fails_verification(evaluated, tmp_path):
     _, improving, noise = evaluated
     unclaimed = Path(noise.files["attestation.json"]).parent

@@ -6,17 +6,20 @@ from typing import Any
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from hokusai.attestation import attestation_hash
-from hokusai.claims import attestation_document, sign_claim, write_evaluation_outputs
+from hokusai.claims import attestation_document, sign_claim, write_evaluation_outputs, write_json_outputs
 from hokusai.pipeline import CandidateModel
 from hokusai.registration import register_candidate
 from hokusai.rejections import clear_rejection
 from hokusai.settlement.decision import claim_decision
+from hokusai.settlement.genesis import GENESIS_FILE, weight_genesis
+from hokusai.settlement.relay import submit_claim
 from hokusai_assets.partitions import contributions
 from hokusai_assets.pools import REGISTRY_POOL
 from hokusai_assets.retries import MLFLOW_RETRY_POLICY
 from resources.attester import AttesterResource
 from resources.model_registry import ModelRegistryResource
 from resources.outputs import OutputsResource
+from resources.settlement import ClaimsLedgerResource, RelayerResource
 from resources.token_specs import TokenSpecsResource
 
 GROUP = "attestation"
@@ -29,15 +32,17 @@ def attestation(
     token_specs: TokenSpecsResource,
     attester: AttesterResource,
     outputs: OutputsResource,
+    claims_ledger: ClaimsLedgerResource,
+    relayer: RelayerResource,
 ) -> Output[dict[str, Any]]:
-    """Canonical attestation + SHA-256 for every evaluation; the signed EIP-712 mint request only
-    for an eligible one (``hokusai.settlement.decision``)."""
+    """Canonical attestation + SHA-256 for every evaluation; for an eligible one
+    (``hokusai.settlement.decision``) the signed EIP-712 mint request, recorded in the claims outbox."""
     spec = token_specs.get_spec(delta_one["evaluation_metadata"]["token_id"])
     document = attestation_document(spec, delta_one)
     decision = claim_decision(delta_one)
     envelope = {"attestation": document, "attestation_hash": attestation_hash(document), "claim": decision.as_dict()}
     documents: dict[str, Any] = {"delta_one.json": delta_one}
-    mint_request, signing = None, {}
+    mint_request, signing, submission = None, {}, None
     if decision.claim:
         key = attester.get_key()
         signed = sign_claim(
@@ -52,16 +57,27 @@ def attestation(
                    "signer": key.address, "dev_key": key.is_dev_key}
         if key.is_dev_key:
             context.log.warning(f"Signed with a DEVELOPMENT attester key ({key.address}); not for production.")
+        submission = submit_claim(claims_ledger.get_engine(), relayer.get_client(), mint_request,
+                                  token_id=spec.token_id, partition_key=context.partition_key)
+        context.log.info(f"claim {submission.idempotency_key} {submission.status}: {submission.note}")
     else:
         context.log.info(f"{decision.summary}: attestation and DeltaOne kept as evidence, nothing signed")
     directory = outputs.dir_for(context.partition_key)
     clear_rejection(directory)
     files = write_evaluation_outputs(directory, {**documents, "attestation.json": envelope})
+    genesis = weight_genesis(model_id_uint=spec.model_id_uint, model_name=spec.model_name, token_id=spec.token_id,
+                             baseline=delta_one["baseline_model"])
+    if genesis:  # the token's first baseline: say what governance must seed on chain
+        genesis["file"] = write_json_outputs(outputs.dir_for(spec.token_id), {GENESIS_FILE: genesis})[GENESIS_FILE]
+    claim = {"claim_status": submission.status, "claim_note": submission.note} if submission else {}
     return Output(
-        {**envelope, "delta_one": delta_one, "mint_request": mint_request, "files": files},
+        {**envelope, "delta_one": delta_one, "mint_request": mint_request, "files": files, **claim,
+         "weight_genesis": genesis},
         metadata={
             "attestation_hash": envelope["attestation_hash"],
             "claim": decision.summary,
+            **claim,
+            **({"weight_genesis": genesis["call"]} if genesis else {}),
             **signing,
             "eval_id": document["eval_id"],
             "eligible": document["result"]["eligible"],
