@@ -92,3 +92,29 @@ def test_the_redis_password_is_an_env_var_in_the_definitions(monkeypatch, tmp_pa
     assert ledger.url == f"sqlite:///{tmp_path / 'state' / 'ledger.db'}"
     with pytest.raises(ValueError, match="environment variable HOKUSAI_LEDGER_URL"):
         build_resources(replace(settings, ledger_url="postgresql+psycopg2://u:pw@127.0.0.1/db"))
+
+
+def test_an_evaluated_claim_reaches_the_relayer_and_is_paid(tmp_path, shared_cache, monkeypatch):
+    """The whole way: the pipeline signs and publishes; the relayer (fake, strict) takes it; the tick settles."""
+    from dataclasses import replace
+
+    from hokusai_assets.runner import DagsterRunner
+    from hokusai_assets_tests.conftest import SAMPLES, WALLET, isolated_settings
+    from hokusai.settlement.queues import DEFAULT_QUEUES as Q
+
+    with redis_server(tmp_path / "redis") as redis:
+        monkeypatch.setenv("HOKUSAI_RELAYER_REDIS_URL", redis.url)
+        settings = replace(isolated_settings(tmp_path / "state", shared_cache), relayer_redis_url=redis.url)
+        runner = DagsterRunner(settings)
+        outcome = runner.evaluate(SAMPLES / "improving.csv", "digits-demo", WALLET)
+        assert outcome.status == "evaluated" and outcome.claim is True, outcome.reason
+        assert outcome.claim_status == "published" and "hokusai:mint_requests" in outcome.claim_note
+        client = redis.client()
+        assert fake_relayer(client, lambda m: "minted") == {"minted": 1}
+        assert client.llen(Q.dead_letters) == 0
+        resources = {"claims_ledger": ClaimsLedgerResource(url=settings.ledger_database_url),
+                     "relayer": RelayerResource(redis_url=redis.url)}
+        [observation] = tick(runner.instance, resources).asset_events
+        assert observation.partition == outcome.partition_key
+        assert observation.metadata["claim_status"].value == "minted"
+        dispose_engines()
