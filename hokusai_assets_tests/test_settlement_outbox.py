@@ -15,6 +15,7 @@ from hokusai.settlement.outbox import (
     RetryPolicy,
     apply_settlements,
     claim_settlements,
+    claims_to_publish,
     get_claim,
     mark_published,
     promote_due_retries,
@@ -40,7 +41,8 @@ def settle(claim: dict, status: str, **optional) -> str:
 
 def published(engine, message: dict) -> None:
     record_claim(engine, message, token_id="digits-demo", partition_key=f"p/{message['eval_id']}", now=NOW)
-    assert [c.status for c in mark_published(engine, [(message["idempotency_key"], 1)], now=NOW)] == ["published"]
+    pending = claims_to_publish(engine, 10, [message["idempotency_key"]])
+    assert [c.status for c in mark_published(engine, pending, now=NOW)] == ["published"]
 
 
 def test_recording_twice_is_a_no_op(engine):
@@ -120,7 +122,7 @@ def test_a_transient_error_is_retried_with_backoff_then_left_for_the_operator(en
         [change] = promote_due_retries(engine, now=now + delay)
         assert (change.previous, change.status) == ("error", "recorded")
         assert get_claim(engine, key).attempt == attempt + 1
-        mark_published(engine, [(key, attempt + 1)], now=now)
+        assert [c.status for c in mark_published(engine, claims_to_publish(engine, 10), now=now)] == ["published"]
         now += delay
     apply_settlements(engine, [settle(EXAMPLE, "error", error="nonce too low #3")], now=now, policy=policy)
     row = get_claim(engine, key)

@@ -78,7 +78,7 @@ claim_settlements = Table(
     Column("status", String(16)),
     Column("outcome", String(16), nullable=False),  # applied | unchanged | rejected
     Column("reason", Text),
-    Column("raw", Text, nullable=False),
+    Column("raw", Text),  # kept when not applied (rejected, unchanged); an applied one lives in its claim row
     Column("received_at", Float, nullable=False),
 )
 
@@ -162,35 +162,37 @@ def list_claims(engine: Any, statuses: Iterable[str] | None = None, limit: int |
         return list(connection.execute(query.limit(limit)))
 
 
-def claims_to_publish(engine: Any, limit: int, keys: Sequence[str] | None = None) -> list[tuple[str, int, str]]:
-    """(idempotency key, attempt, message) of recorded claims, oldest first."""
-    query = (select(claims.c.idempotency_key, claims.c.attempt, claims.c.message)
+_SUMMARY = ("idempotency_key", "attempt", "status", "partition_key", "token_id", "model_id_uint", "attestation_hash",
+            "eval_id", "error_retries")
+
+
+def claims_to_publish(engine: Any, limit: int, keys: Sequence[str] | None = None) -> list[Any]:
+    """Recorded claims, oldest first: key, attempt, message and what a ``ClaimChange`` names."""
+    query = (select(*(claims.c[name] for name in _SUMMARY), claims.c.message)
              .where(claims.c.status == RECORDED).order_by(claims.c.recorded_at).limit(limit))
     if keys is not None:
         query = query.where(claims.c.idempotency_key.in_(list(keys)))
     with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(query)]
+        return list(connection.execute(query))
 
 
-def mark_published(engine: Any, published: Sequence[tuple[str, int]], now: float | None = None) -> list[ClaimChange]:
-    """Mark (key, attempt) pairs published, if still recorded at that attempt (a settlement may
-    already have arrived, or an operator re-queued it)."""
+def mark_published(engine: Any, pending: Sequence[Any], now: float | None = None) -> list[ClaimChange]:
+    """Mark claims published (rows from ``claims_to_publish``) if still recorded at that attempt: a
+    settlement may have arrived first, or an operator re-queued it."""
     now = time.time() if now is None else now
-    if not published:
-        return []
-    changes: list[ClaimChange] = []
+    changed: set[str] = set()
     with engine.begin() as connection:
-        for chunk in _chunks(list(published), 500):
-            rows = connection.execute(select(claims).where(claims.c.idempotency_key.in_([k for k, _ in chunk]))).all()
-            attempts = dict(chunk)
-            due = [row for row in rows if row.status == RECORDED and row.attempt == attempts[row.idempotency_key]]
-            if due:
-                connection.execute(
-                    update(claims).where(and_(claims.c.idempotency_key == _bind("key"), claims.c.status == RECORDED)),
-                    [{"key": row.idempotency_key, "status": PUBLISHED, "published_at": now, "updated_at": now}
-                     for row in due])
-            changes += [_change(row, RECORDED, PUBLISHED) for row in due]
-    return changes
+        by_attempt: dict[int, list[str]] = {}
+        for row in pending:
+            by_attempt.setdefault(row.attempt, []).append(row.idempotency_key)
+        for attempt, keys in by_attempt.items():
+            for chunk in _chunks(keys, 500):
+                changed |= set(connection.execute(
+                    update(claims).where(and_(claims.c.idempotency_key.in_(chunk), claims.c.status == RECORDED,
+                                              claims.c.attempt == attempt))
+                    .values(status=PUBLISHED, published_at=now, updated_at=now)
+                    .returning(claims.c.idempotency_key)).scalars())
+    return [_change(row, RECORDED, PUBLISHED) for row in pending if row.idempotency_key in changed]
 
 
 def _bind(name: str) -> Any:
@@ -269,8 +271,8 @@ def apply_settlements(engine: Any, raws: Sequence[str], *, now: float | None = N
         keys = [m["idempotency_key"] for _, _, m, _ in parsed if m]
         rows = {}
         for chunk in _chunks(keys, 500):
-            rows |= {row.idempotency_key: SimpleNamespace(**row._mapping) for row in
-                     connection.execute(select(claims).where(claims.c.idempotency_key.in_(chunk)))}
+            query = select(*(claims.c[name] for name in _SUMMARY)).where(claims.c.idempotency_key.in_(chunk))
+            rows |= {row.idempotency_key: SimpleNamespace(**row._mapping) for row in connection.execute(query)}
         updates, log = [], []
         for raw, sha, message, problem in parsed:
             row = rows.get(message["idempotency_key"]) if message else None
@@ -292,7 +294,7 @@ def apply_settlements(engine: Any, raws: Sequence[str], *, now: float | None = N
             values = _settled_values(row, message, now, policy, settled_by)
             updates.append({"key": row.idempotency_key, **values})
             report.changes.append(_change(row, row.status, message["status"], message))
-            log.append({**entry, "outcome": "applied", "reason": None})
+            log.append({**entry, "raw": None, "outcome": "applied", "reason": None})
             vars(row).update(values)  # a second message for this claim in the same batch sees it
         if updates:
             for columns in {tuple(sorted(u)) for u in updates}:  # executemany needs one column set

@@ -66,8 +66,9 @@ def publish_pending(engine: Any, client: Any, *, queues: RelayerQueues = DEFAULT
     pending = claims_to_publish(engine, limit, keys)
     if not pending:
         return []
-    publish(client, pending, queues)  # an attempt pushed before (a crash) is not pushed again
-    return mark_published(engine, [(key, attempt) for key, attempt, _ in pending], now)
+    # An attempt pushed before (a publisher that died before marking it) is not pushed again.
+    publish(client, [(row.idempotency_key, row.attempt, row.message) for row in pending], queues)
+    return mark_published(engine, pending, now)
 
 
 def consume_settlements(engine: Any, client: Any, *, queues: RelayerQueues = DEFAULT_QUEUES,
