@@ -60,7 +60,34 @@ def build_parser() -> argparse.ArgumentParser:
     prove = commands.add_parser("prove-row", help="prove one cleaned row belongs to an evaluated contribution")
     prove.add_argument("outputs", type=Path, help="the evaluation's output folder (holding clean_rows.csv)")
     prove.add_argument("index", type=int, help="row number, from 0")
+    claims = commands.add_parser("claims", help="the claims outbox: list claims, retry a blocked one")
+    claim_commands = claims.add_subparsers(dest="claims_command", required=True)
+    listing = claim_commands.add_parser("list", help="every claim with its state")
+    listing.add_argument("--status", action="append", help="only these states (repeatable)")
+    retry = claim_commands.add_parser("retry", help="publish a budget_blocked or error claim again")
+    retry.add_argument("key", help="the claim's idempotency key")
+    retry.add_argument("--message", type=Path, help="a freshly signed mint_request.json for the same attestation")
     return parser
+
+
+def _claims(args: argparse.Namespace, settings: Settings) -> int:
+    from hokusai.settlement import outbox
+    from hokusai.settlement.database import ledger_engine
+
+    engine = ledger_engine(settings.ledger_database_url)
+    if args.claims_command == "list":
+        for row in outbox.list_claims(engine, args.status):
+            print(f"{row.idempotency_key} {row.status:<14} attempt {row.attempt} {row.partition_key}"
+                  + (f" ({row.error})" if row.error else ""))
+        return 0
+    message = json.loads(args.message.read_text()) if args.message else None
+    try:
+        outbox.retry_claim(engine, args.key, message)
+    except (KeyError, ValueError) as error:
+        print(f"hokusai claims retry: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.key} recorded again: the settlement sensor publishes it on its next tick")
+    return 0
 
 
 def main(argv: list[str] | None = None, runner_factory: RunnerFactory | None = None) -> int:
@@ -76,6 +103,8 @@ def main(argv: list[str] | None = None, runner_factory: RunnerFactory | None = N
             return _prove_row(args)
         if args.command == "reproduce":
             return _reproduce(args, settings)
+        if args.command == "claims":
+            return _claims(args, settings)
         if runner_factory is None:
             raise RuntimeError("evaluation needs a runner (use the installed `hokusai` command)")
         if args.command == "demo":

@@ -246,3 +246,20 @@ def test_ledger_engine_creates_tables_declared_later(tmp_path):
         METADATA.remove(table)
         dispose_engines()
     time.sleep(0)
+
+
+def test_the_cli_lists_claims_and_retries_a_blocked_one(tmp_path, monkeypatch, capsys):
+    from hokusai.cli import main
+
+    monkeypatch.setenv("HOKUSAI_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("HOKUSAI_LEDGER_URL", raising=False)
+    engine = ledger_engine(sqlite_url(tmp_path / "home" / "ledger.db"))
+    published(engine, EXAMPLE)
+    apply_settlements(engine, [json.dumps(SETTLEMENTS["valid"]["budget_blocked"])], now=NOW)
+    assert main(["claims", "list"]) == 0
+    assert f"{EXAMPLE['idempotency_key']} budget_blocked" in capsys.readouterr().out
+    assert main(["claims", "retry", EXAMPLE["idempotency_key"]]) == 0
+    assert get_claim(engine, EXAMPLE["idempotency_key"]).status == "recorded"
+    assert main(["claims", "retry", EXAMPLE["idempotency_key"]]) == 2
+    assert "only budget_blocked or error" in capsys.readouterr().err
+    dispose_engines()
