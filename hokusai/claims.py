@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hokusai import __version__
-from hokusai.attestation import build_attestation, evaluation_id
+from hokusai.attestation import build_attestation, build_mint_request, evaluation_id
 from hokusai.data_commitments import ROWS_COMMITMENT_SCHEME
 from hokusai.delta_one import DELTA_ONE_DEFINITION, compute_delta_one
 from hokusai.chain.ledger import PENDING, ChainLink
@@ -102,15 +103,53 @@ def candidate_link(spec: TokenSpec, pin: BaselinePin, candidate: CandidateModel,
                      eval_id=attestation["eval_id"], idempotency_key=key, rows_path=str(rows_file))
 
 
-def remove_outputs(directory: Path, names: tuple[str, ...]) -> None:
-    """Remove documents an earlier run of this partition left that this one does not produce."""
-    for name in names:
-        (Path(directory) / name).unlink(missing_ok=True)
+@dataclass(frozen=True)
+class SignedClaim:
+    """The claim for an eligible evaluation: the signed wire message, its EIP-712 record, the prover input."""
+
+    mint_request: dict[str, Any]
+    eip712: dict[str, Any]
+    prover_document: dict[str, Any]
+
+
+def sign_claim(envelope: dict[str, Any], delta_one: dict[str, Any], *, private_key_hex: str, signer: str,
+               dev_key: bool, chain_id: int, verifying_contract: str, deadline_seconds: int,
+               max_cost_usd_micro: int = 0, dry_run: bool = False) -> SignedClaim:
+    """Sign the mint request for ``envelope``'s attestation; raises ``ValueError`` if the message or the
+    prover document would be refused (schema, contract or relayer rules)."""
+    from hokusai.eip712 import mint_request_digest
+    from hokusai.zk import validate_zk_document, zk_document
+
+    mint_request = build_mint_request(
+        envelope["attestation"], chain_id=chain_id, verifying_contract=verifying_contract,
+        attester_private_key=private_key_hex, deadline_seconds=deadline_seconds,
+        max_cost_usd_micro=max_cost_usd_micro)
+    eip712 = {"chain_id": chain_id, "verifying_contract": verifying_contract,
+              "digest": mint_request_digest(mint_request, chain_id, verifying_contract),
+              "signer": signer, "dev_key": dev_key}
+    prover = zk_document({**envelope, "eip712": eip712}, delta_one, mint_request,
+                         environment="development" if dev_key else "production", dry_run=dry_run)
+    problems = validate_zk_document(prover)
+    if problems:
+        raise ValueError("prover document does not match zk_output_schema: " + "; ".join(problems))
+    return SignedClaim(mint_request, eip712, prover)
 
 
 def output_dir_for(outputs_root: Path, partition_key: str) -> Path:
     """Where a partition's files go: ``{root}/{token}/{wallet}/{file}@{etag}``."""
     return Path(outputs_root).joinpath(*partition_key.split("/"))
+
+
+CLAIM_FILES = ("mint_request.json", "zk_output.json")
+
+
+def write_evaluation_outputs(directory: Path, documents: dict[str, Any]) -> dict[str, str]:
+    """Write the documents; remove a claim file an earlier run of this partition left and
+    this one does not write (an evaluation that is no longer eligible has no claim)."""
+    for name in CLAIM_FILES:
+        if name not in documents:
+            (Path(directory) / name).unlink(missing_ok=True)
+    return write_json_outputs(directory, documents)
 
 
 def write_json_outputs(directory: Path, documents: dict[str, Any]) -> dict[str, str]:

@@ -2,8 +2,11 @@
 
 Every setting has a default that works on a laptop with nothing running: state
 under ``./.hokusai`` (Dagster home, MLflow SQLite store, keys, outputs), the demo
-tokens shipped in the repo, a local drop-zone folder. Setting ``HOKUSAI_S3_BUCKET``
-moves the drop zone to S3 (credentials from boto3's default chain, never here).
+tokens shipped in the repo, a local drop-zone folder, the claims ledger in SQLite,
+no relayer (claims settle locally). Setting ``HOKUSAI_S3_BUCKET`` moves the drop
+zone to S3 (credentials from boto3's default chain, never here);
+``HOKUSAI_LEDGER_URL`` and ``HOKUSAI_RELAYER_REDIS_URL`` move the ledger to
+PostgreSQL and hand claims to the relayer's Redis.
 """
 
 from __future__ import annotations
@@ -49,7 +52,16 @@ class Settings:
     step_retries: int = 3  # retries of a step that talks to MLflow (server down, network blip)
     step_retry_delay_seconds: int = 10  # the first retry's delay; it doubles each time
     intake_workers: int = 2  # processes hashing a large upload (hokusai.workers); 0 or 1: none
-    ledger_url: str = ""  # the platform's database (lineage chain, claims); "" = SQLite under home
+    # The claims outbox (and the lineage chain's tables): None = SQLite under the state folder.
+    # PostgreSQL: postgresql+psycopg2://user:password@host/db (the password only from the environment).
+    ledger_url: str | None = None
+    # The relayer's Redis (redis://:password@host:port/db); None: claims settle locally at once.
+    relayer_redis_url: str | None = None
+    budget_retry_seconds: int | None = None  # re-publish budget_blocked claims after this; None: on request
+
+    @property
+    def ledger_database_url(self) -> str:
+        return self.ledger_url or f"sqlite:///{self.home / 'ledger.db'}"
 
     @property
     def dagster_home(self) -> Path:
@@ -58,11 +70,6 @@ class Settings:
     @property
     def outputs_dir(self) -> Path:
         return self.home / "outputs"
-
-    @property
-    def database_url(self) -> str:
-        """``HOKUSAI_LEDGER_URL``, else a SQLite file under the state folder."""
-        return self.ledger_url or f"sqlite:///{self.home / 'ledger.db'}"
 
     def experiment_name(self, token_id: str) -> str:
         """One MLflow experiment per token unless MLFLOW_EXPERIMENT_NAME pins one."""
@@ -108,7 +115,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         step_retries=_int(env, "HOKUSAI_STEP_RETRIES", 3),
         step_retry_delay_seconds=_int(env, "HOKUSAI_STEP_RETRY_DELAY_SECONDS", 10),
         intake_workers=max(_int(env, "HOKUSAI_INTAKE_WORKERS", min(os.cpu_count() or 1, 4)), 0),
-        ledger_url=(env.get("HOKUSAI_LEDGER_URL") or "").strip(),
+        ledger_url=(env.get("HOKUSAI_LEDGER_URL") or "").strip() or None,
+        relayer_redis_url=(env.get("HOKUSAI_RELAYER_REDIS_URL") or "").strip() or None,
+        budget_retry_seconds=_int(env, "HOKUSAI_BUDGET_RETRY_SECONDS", 0) or None,
     )
 
 

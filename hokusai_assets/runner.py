@@ -110,7 +110,9 @@ class DagsterRunner:
                 model_version=registered["version"],
                 champion_moved=registered["champion_moved"], summary=registered["summary"],
                 signer=signed.get("signer"), dev_key=signed.get("dev_key"),
-                claimed=attestation["claim"]["claimed"], claim=attestation["claim"]["reason"],
+                claim=attestation["claim"]["claim"], claim_reason=attestation["claim"]["reason"],
+                claim_status=attestation.get("claim_status"), claim_note=attestation.get("claim_note"),
+                weight_genesis=(attestation.get("weight_genesis") or {}).get("call"),
                 rebased=attestation["claim"]["rebase"],
             )
         return self._failure_outcome(result, partition_key)

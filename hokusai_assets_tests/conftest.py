@@ -13,6 +13,19 @@ OTHER_WALLET = "0x000000000000000000000000000000000000beef"
 SAMPLES = REPO_ROOT / "tokens" / DEMO_TOKEN / "samples"
 
 
+def checked_mint_request(folder: Path) -> dict:
+    """``mint_request.json`` from an output folder, asserted to pass the schema, the contract's
+    rules and the relayer's (issue 16: every message was dead-lettered)."""
+    import json
+
+    from hokusai.settlement.relayer_rules import mint_request_problems
+
+    message = json.loads((Path(folder) / "mint_request.json").read_text())
+    assert mint_request_problems(message) == []
+    assert message["totalSamples"] == message["evaluation"]["sample_size_candidate"]
+    return message
+
+
 def isolated_settings(home: Path, cache: Path):
     """Settings for a fresh state folder; the MLflow template cache is shared to save time."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOKUSAI_", "MLFLOW_"))}

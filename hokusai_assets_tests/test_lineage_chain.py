@@ -54,14 +54,14 @@ def test_accepted_rows_accumulate_and_each_contribution_is_measured_against_the_
     runner = make_runner()
     first = runner.evaluate(halves[0], "digits-demo", WALLET)
     second = runner.evaluate(halves[1], "digits-demo", OTHER_WALLET)
-    assert first.claimed and second.claimed, (first.claim, second.claim)
+    assert first.claim and second.claim, (first.claim_reason, second.claim_reason)
     doc_first, doc_second = attestation_of(runner, first)["attestation"], attestation_of(runner, second)["attestation"]
     # the second is trained on base + first + second, and measured against the first's model
     assert doc_second["baseline_model"]["weights_commitment"] == doc_first["candidate_model"]["weights_commitment"]
     assert doc_second["data"]["training_rows"] == 150 + 175 + 175
     assert [p["rows_root"] for p in doc_second["data"]["training_lineage"]] == [
         doc_first["data"]["training_lineage"][0]["rows_root"], doc_first["contribution"]["clean_rows_root"]]
-    chain = Chain(runner.settings.database_url)
+    chain = Chain(runner.settings.ledger_database_url)
     head = chain.head("digits-demo")
     assert head.position == 2 and head.commitment == doc_second["candidate_model"]["weights_commitment"]
     from hokusai.core.registry import CHAMPION_ALIAS, ModelRegistry

@@ -12,9 +12,9 @@ from resources.contribution_store import (
     S3ContributionStoreResource,
 )
 from resources.intake import IntakeResource
-from resources.ledger import LedgerResource
 from resources.model_registry import ModelRegistryResource
 from resources.outputs import OutputsResource
+from resources.settlement import ClaimsLedgerResource, RelayerResource
 from resources.token_specs import TokenSpecsResource
 
 
@@ -35,7 +35,6 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             max_benchmark_share=settings.max_benchmark_share,
         ),
         "outputs": OutputsResource(root=str(settings.outputs_dir)),
-        "ledger": LedgerResource(url=settings.database_url),
         "contribution_store": contribution_store_resource(settings),
         "token_specs": TokenSpecsResource(tokens_dir=str(settings.tokens_dir)),
         "model_registry": ModelRegistryResource(
@@ -52,7 +51,30 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             deadline_seconds=settings.deadline_seconds,
             max_cost_usd_micro=settings.max_cost_usd_micro,
         ),
+        "claims_ledger": ClaimsLedgerResource(
+            url=from_environment("HOKUSAI_LEDGER_URL", settings.ledger_database_url)),
+        "relayer": RelayerResource(
+            redis_url=from_environment("HOKUSAI_RELAYER_REDIS_URL", settings.relayer_redis_url),
+            budget_retry_seconds=settings.budget_retry_seconds,
+        ),
     }
+
+
+def from_environment(name: str, value: str | None) -> Any:
+    """``EnvVar(name)`` when ``value`` came from that variable, so a URL's password never becomes a
+    plain field shown in the UI; a value without a password (the SQLite default) stays plain."""
+    import os
+    from urllib.parse import urlsplit
+
+    from dagster import EnvVar
+
+    if value is None:
+        return None
+    if os.environ.get(name, "").strip() == value:
+        return EnvVar(name)
+    if urlsplit(value).password:
+        raise ValueError(f"a URL with a password must come from the environment variable {name}")
+    return value
 
 
 def contribution_store_resource(settings: Settings) -> ContributionStoreResource:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
-from resources.ledger import LedgerResource
+from resources.settlement import ClaimsLedgerResource
 
 MAX_RUNS_PER_TICK = 25
 
@@ -22,9 +22,9 @@ MAX_RUNS_PER_TICK = 25
     default_status=DefaultSensorStatus.RUNNING,
     description="Re-evaluates on the current chain head each contribution whose head moved or was rolled back.",
 )
-def contribution_rebase_sensor(context: SensorEvaluationContext, ledger: LedgerResource) -> SensorResult:
+def contribution_rebase_sensor(context: SensorEvaluationContext, claims_ledger: ClaimsLedgerResource) -> SensorResult:
     try:
-        pending = ledger.get_chain().pending_rebases()
+        pending = claims_ledger.get_chain().pending_rebases()
     except Exception as exc:  # a database outage must not fail the tick
         return SensorResult(skip_reason=f"could not read the ledger: {type(exc).__name__}: {exc}")
     if not pending:

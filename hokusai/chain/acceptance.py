@@ -11,8 +11,10 @@ again on the new head, where its DeltaOne is what it adds to that one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from hokusai.chain.ledger import MINTED, PENDING, Chain, ChainLink
+from hokusai.settlement.decision import ClaimDecision
 
 
 @dataclass(frozen=True)
@@ -22,21 +24,29 @@ class ChainDecision:
     link: ChainLink | None = None  # the link this evaluation holds in the chain
     rebase: bool = False  # re-evaluate on the current head
 
+    def as_dict(self) -> dict[str, Any]:
+        return {"claim": self.claim, "reason": self.reason, "rebase": self.rebase,
+                "chain_position": self.link.position if self.link else None}
 
-def admit(chain: Chain, *, eligible: bool, verdict_reason: str, candidate: ChainLink) -> ChainDecision:
-    """Append ``candidate`` (its ``parent_commitment`` = the head it was measured against) if eligible."""
-    if not eligible:
-        return ChainDecision(False, f"no claim: not eligible ({verdict_reason})")
+    @property
+    def summary(self) -> str:
+        return "claim" if self.claim else f"no claim: {self.reason}"
+
+
+def admit(chain: Chain, eligibility: ClaimDecision, candidate: ChainLink) -> ChainDecision:
+    """Append ``candidate`` (its ``parent_commitment``: the head it was measured against) if eligible."""
+    if not eligibility.claim:
+        return ChainDecision(False, eligibility.reason)
     result = chain.append(candidate)
     if result.already:
-        return ChainDecision(True, f"claim already in the chain at position {result.head.position}", result.head)
+        return ChainDecision(True, f"already in the chain at position {result.head.position}", result.head)
     if result.appended:
-        return ChainDecision(True, f"eligible, and the new head of the chain at position {result.head.position}",
-                             result.head)
-    reason = (f"eligible against position {candidate.position - 1 if candidate.position else '?'}, but the head "
-              f"moved to position {result.head.position} meanwhile: re-based on the new head")
+        return ChainDecision(True, f"{eligibility.reason}, and the new head of the chain at position "
+                                   f"{result.head.position}", result.head)
+    reason = (f"eligible against the head it was measured on (position {candidate.position - 1}), but the "
+              f"head moved to position {result.head.position} meanwhile: re-based on the new head")
     chain.request_rebase(candidate.partition_key, candidate.token_id, reason)
-    return ChainDecision(False, f"no claim yet: {reason}", rebase=True)
+    return ChainDecision(False, reason, rebase=True)
 
 
 def settle_locally(chain: Chain, idempotency_key: str) -> ChainLink | None:

@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import (
     Column,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -34,12 +33,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from hokusai.chain.database import engine_for
+from hokusai.settlement.database import METADATA, ledger_engine
 
 GENESIS, PENDING, MINTED, ROLLED_BACK, ORPHANED = "genesis", "pending", "minted", "rolled_back", "orphaned"
 ACTIVE_STATES = (GENESIS, PENDING, MINTED)
 
-metadata = MetaData()
+metadata = METADATA  # the platform's one database: the claims outbox lives beside the chain
 
 heads = Table(
     "chain_heads", metadata,
@@ -133,7 +132,7 @@ class Chain:
 
     def __init__(self, url: str):
         self.url = url
-        self.engine = engine_for(url, metadata)
+        self.engine = ledger_engine(url)
 
     # -- reading ----------------------------------------------------------------------
     def head(self, token_id: str) -> ChainLink | None:

@@ -16,7 +16,7 @@ from hokusai.pipeline import (
 from hokusai_assets.partitions import contributions
 from hokusai_assets.pools import REGISTRY_POOL
 from hokusai_assets.retries import MLFLOW_RETRY_POLICY
-from resources.ledger import LedgerResource
+from resources.settlement import ClaimsLedgerResource
 from resources.model_registry import ModelRegistryResource
 from resources.token_specs import TokenSpecsResource
 
@@ -32,7 +32,7 @@ def token_of(partition_key: str) -> str:
        retry_policy=MLFLOW_RETRY_POLICY, pool=REGISTRY_POOL)
 def baseline_model(
     context: AssetExecutionContext, token_specs: TokenSpecsResource, model_registry: ModelRegistryResource,
-    ledger: LedgerResource,
+    claims_ledger: ClaimsLedgerResource,
 ) -> Output[BaselinePin]:
     """The head of the token's lineage chain when this contribution is evaluated (genesis trained on first use).
 
@@ -41,7 +41,7 @@ def baseline_model(
     takes the current head.
     """
     spec = token_specs.get_spec(token_of(context.partition_key))
-    registry, chain = model_registry.get_registry(), ledger.get_chain()
+    registry, chain = model_registry.get_registry(), claims_ledger.get_chain()
     rebase = chain.rebase_requested(context.partition_key)
     pinned = None if rebase else _pinned_commitment(context)
     pin = pinned_baseline(chain, spec, pinned) if pinned else None
