@@ -88,6 +88,17 @@ def register_candidate(registry: ModelRegistry, chain: Chain, spec: TokenSpec, c
     }
 
 
+def follow_chain_head(registry: ModelRegistry, chain: Chain, token_id: str, model_name: str) -> int | None:
+    """Put ``champion`` back on the chain's head after a roll-back; returns the head's version."""
+    head = chain.head(token_id)
+    if head is None or head.model_version is None:
+        return None
+    current = registry.get_alias(model_name, CHAMPION_ALIAS)
+    if current is None or current.version != head.model_version:
+        registry.set_alias(model_name, CHAMPION_ALIAS, head.model_version)
+    return head.model_version
+
+
 def _not_head_reason(chain: Chain, spec: TokenSpec, candidate: CandidateModel, delta_one: dict[str, Any]) -> str:
     if not delta_one["eligibility"]["eligible"]:
         return delta_one["eligibility"]["reason"]

@@ -36,7 +36,10 @@ def claim_message(index: int, deadline: int = FAR_DEADLINE) -> dict:
 
 def fake_relayer(client, status_for: Callable[[dict], str], queues: RelayerQueues = DEFAULT_QUEUES,
                  reward_amount: str = "1000000000000000000", max_messages: int = 1_000_000) -> dict[str, int]:
-    """Process every request on the queue; returns counts by outcome (dead-lettered, skipped, status)."""
+    """Process every request on the queue; returns counts by outcome (dead-lettered, skipped, status).
+
+    ``status_for`` gives a settlement status, or ``"error:<revert>"`` for an error with that text.
+    """
     counts: dict[str, int] = {}
     for _ in range(max_messages):
         raw = client.brpoplpush(queues.mint_requests, queues.processing, timeout=0.05)
@@ -49,10 +52,10 @@ def fake_relayer(client, status_for: Callable[[dict], str], queues: RelayerQueue
         elif client.sismember(queues.processed, message["idempotency_key"]):
             outcome = "skipped"
         else:
-            outcome = status_for(message)
+            outcome, _, error = status_for(message).partition(":")  # "error:LineageParentMismatch(...)"
             optional = {"tx_hash": "0x" + hashlib.sha256(raw).hexdigest(), "block_number": 100}
             if outcome in (ERROR, BUDGET_BLOCKED):
-                optional = {"error": "MintBudgetExceeded" if outcome == BUDGET_BLOCKED else "nonce too low"}
+                optional = {"error": error or ("MintBudgetExceeded" if outcome == BUDGET_BLOCKED else "nonce too low")}
             settlement = settlement_message(message, outcome, settled_at="2026-06-11T12:00:00.000Z",
                                             reward_amount=reward_amount if outcome == "minted" else "0", **optional)
             if outcome not in (ERROR, BUDGET_BLOCKED):  # a retryable request is not burned

@@ -10,6 +10,7 @@ from hokusai.settlement.outbox import get_claim, record_claim
 from hokusai_assets.partitions import CONTRIBUTIONS_PARTITIONS_NAME
 from hokusai_assets_tests.services import redis_server
 from hokusai_assets_tests.settlement_fixtures import claim_message, fake_relayer
+from resources.model_registry import ModelRegistryResource
 from resources.settlement import ClaimsLedgerResource, RelayerResource
 from sensors.settlement import claim_settlement_sensor
 
@@ -25,7 +26,8 @@ def setup(tmp_path):
         record_claim(engine, message, token_id="digits-demo", partition_key=PARTITION)
         instance = DagsterInstance.ephemeral()
         instance.add_dynamic_partitions(CONTRIBUTIONS_PARTITIONS_NAME, [PARTITION])
-        resources = {"claims_ledger": ClaimsLedgerResource(url=url), "relayer": RelayerResource(redis_url=redis.url)}
+        resources = {"claims_ledger": ClaimsLedgerResource(url=url), "relayer": RelayerResource(redis_url=redis.url),
+                     "model_registry": ModelRegistryResource(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")}
         yield instance, resources, redis, engine, message
         dispose_engines()
 
@@ -113,7 +115,8 @@ def test_an_evaluated_claim_reaches_the_relayer_and_is_paid(tmp_path, shared_cac
         assert fake_relayer(client, lambda m: "minted") == {"minted": 1}
         assert client.llen(Q.dead_letters) == 0
         resources = {"claims_ledger": ClaimsLedgerResource(url=settings.ledger_database_url),
-                     "relayer": RelayerResource(redis_url=redis.url)}
+                     "relayer": RelayerResource(redis_url=redis.url),
+                     "model_registry": ModelRegistryResource(tracking_uri=settings.mlflow_tracking_uri)}
         [observation] = tick(runner.instance, resources).asset_events
         assert observation.partition == outcome.partition_key
         assert observation.metadata["claim_status"].value == "minted"

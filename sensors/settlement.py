@@ -12,6 +12,7 @@ from dagster import AssetObservation, DefaultSensorStatus, SensorEvaluationConte
 
 from hokusai.settings import load_settings
 from hokusai.settlement.outbox import ClaimChange
+from resources.model_registry import ModelRegistryResource
 from resources.settlement import ClaimsLedgerResource, RelayerResource
 
 MAX_OBSERVATIONS_PER_TICK = 1_000  # the outbox keeps every state; the UI gets the latest changes
@@ -35,7 +36,8 @@ def claim_observation(change: ClaimChange) -> AssetObservation:
     description="Publishes recorded claims to the relayer's Redis queue and records its settlements.",
 )
 def claim_settlement_sensor(
-    context: SensorEvaluationContext, claims_ledger: ClaimsLedgerResource, relayer: RelayerResource
+    context: SensorEvaluationContext, claims_ledger: ClaimsLedgerResource, relayer: RelayerResource,
+    model_registry: ModelRegistryResource,
 ) -> SensorResult:
     from hokusai.settlement.relay import settlement_tick
 
@@ -49,13 +51,29 @@ def claim_settlement_sensor(
         return SensorResult(skip_reason=f"settlement tick failed: {type(exc).__name__}: {exc}")
     for raw, reason in report.settled.rejected:
         context.log.warning(f"settlement set aside: {reason} ({raw[:200]!r})")
-    from hokusai.chain.settlement import reconcile
-
-    for event in reconcile(claims_ledger.get_chain()):  # the chain follows what settled
-        context.log.info(f"chain: {event.partition_key} {event.action} ({event.reason})"
-                         + (f"; re-based: {', '.join(event.orphans)}" if event.orphans else ""))
+    follow_settlements(context, claims_ledger, model_registry)
     observations = [claim_observation(c) for c in report.changes if c.partition_key][-MAX_OBSERVATIONS_PER_TICK:]
     if not report.changes and not report.settled.rejected:
         return SensorResult(skip_reason="no claim changed")
     context.log.info(report.summary)
     return SensorResult(asset_events=observations)
+
+
+def follow_settlements(context: SensorEvaluationContext, claims_ledger: ClaimsLedgerResource,
+                       model_registry: ModelRegistryResource) -> None:
+    """The chain follows what settled; after a roll-back ``champion`` goes back to the chain's head."""
+    from hokusai.chain.settlement import reconcile
+    from hokusai.registration import follow_chain_head
+
+    chain = claims_ledger.get_chain()
+    rolled_back = {}
+    for event in reconcile(chain):
+        context.log.info(f"chain: {event.partition_key} {event.action} ({event.reason})"
+                         + (f"; re-based: {', '.join(event.orphans)}" if event.orphans else ""))
+        if event.action == "rolled_back":
+            rolled_back[event.token_id] = event.model_name
+    if rolled_back:
+        registry = model_registry.get_registry()
+        for token_id, model_name in rolled_back.items():
+            version = follow_chain_head(registry, chain, token_id, model_name)
+            context.log.info(f"{model_name}: champion is v{version}, the chain's head")

@@ -32,6 +32,8 @@ REBASE_ERRORS = ("LineageParentMismatch", "SignatureExpired")
 class ChainEvent:
     idempotency_key: str
     partition_key: str | None
+    token_id: str
+    model_name: str  # the token's registered model (its champion alias follows the chain's head)
     action: str  # settled | rolled_back
     reason: str
     orphans: tuple[str, ...] = ()  # partitions re-based because they were built on this link
@@ -40,8 +42,8 @@ class ChainEvent:
 def reconcile(chain: Chain, now: float | None = None) -> list[ChainEvent]:
     """Apply every settled claim to its pending link; returns what changed."""
     now = time.time() if now is None else now
-    query = (select(links.c.idempotency_key, links.c.partition_key, links.c.token_id, claims.c.status,
-                    claims.c.error, claims.c.deadline)
+    query = (select(links.c.idempotency_key, links.c.partition_key, links.c.token_id, claims.c.model_id,
+                    claims.c.status, claims.c.error, claims.c.deadline)
              .join(claims, claims.c.idempotency_key == links.c.idempotency_key)
              .where(links.c.state == PENDING).order_by(links.c.token_id, links.c.position.desc()))
     with chain.engine.connect() as conn:
@@ -54,13 +56,14 @@ def reconcile(chain: Chain, now: float | None = None) -> list[ChainEvent]:
         kind, reason, rebase_self = action
         if kind == "settled":
             chain.settle(row.idempotency_key, MINTED, note=reason)
-            events.append(ChainEvent(row.idempotency_key, row.partition_key, "settled", reason))
+            events.append(ChainEvent(row.idempotency_key, row.partition_key, row.token_id, row.model_id, "settled",
+                                     reason))
             continue
         orphans = chain.roll_back(row.idempotency_key, reason)
         if rebase_self and row.partition_key:
             chain.request_rebase(row.partition_key, row.token_id, f"its claim was not settled ({reason})")
-        events.append(ChainEvent(row.idempotency_key, row.partition_key, "rolled_back", reason,
-                                 tuple(o.partition_key for o in orphans if o.partition_key)))
+        events.append(ChainEvent(row.idempotency_key, row.partition_key, row.token_id, row.model_id, "rolled_back",
+                                 reason, tuple(o.partition_key for o in orphans if o.partition_key)))
     return events
 
 
