@@ -4,6 +4,10 @@ Every setting has a default that works on a laptop with nothing running: state
 under ``./.hokusai`` (Dagster home, MLflow SQLite store, keys, outputs), the demo
 tokens shipped in the repo, a local drop-zone folder. Setting ``HOKUSAI_S3_BUCKET``
 moves the drop zone to S3 (credentials from boto3's default chain, never here).
+
+Settings never hold a secret's value, only the names of the secret variables that are
+set (``secret_variables``): resources take those as ``dagster.EnvVar``, which Dagster
+resolves when a run starts and shows in the UI by name alone.
 """
 
 from __future__ import annotations
@@ -13,10 +17,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from hokusai.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
+from hokusai.redaction import uri_has_password
+from hokusai.secrets import ENV_VAR as PII_SECRET_VAR
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 DEFAULT_DEADLINE_SECONDS = 5 * 24 * 3600
+TRACKING_URI_VAR = "MLFLOW_TRACKING_URI"
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,9 @@ class Settings:
     step_retries: int = 3  # retries of a step that talks to MLflow (server down, network blip)
     step_retry_delay_seconds: int = 10  # the first retry's delay; it doubles each time
     intake_workers: int = 2  # processes hashing a large upload (hokusai.workers); 0 or 1: none
+    # Names (never values) of the set variables that hold a secret: the attester key, the PII
+    # secret, and MLFLOW_TRACKING_URI when its URI carries a password.
+    secret_variables: frozenset[str] = frozenset()
 
     @property
     def dagster_home(self) -> Path:
@@ -67,7 +79,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from ``env`` (the process environment by default)."""
     env = os.environ if env is None else env
     home = Path(env.get("HOKUSAI_HOME", ".hokusai")).resolve()
-    tracking_uri = env.get("MLFLOW_TRACKING_URI") or (
+    tracking_uri = env.get(TRACKING_URI_VAR) or (
         f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
     )
     local_store = tracking_uri.startswith(("sqlite:", "file:")) or "://" not in tracking_uri
@@ -102,7 +114,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         step_retries=_int(env, "HOKUSAI_STEP_RETRIES", 3),
         step_retry_delay_seconds=_int(env, "HOKUSAI_STEP_RETRY_DELAY_SECONDS", 10),
         intake_workers=max(_int(env, "HOKUSAI_INTAKE_WORKERS", min(os.cpu_count() or 1, 4)), 0),
+        secret_variables=secret_variables(env),
     )
+
+
+def secret_variables(env: Mapping[str, str]) -> frozenset[str]:
+    """Which secret-bearing variables are set; an empty one counts as unset, as the loaders treat it."""
+    names = {name for name in (ATTESTER_KEY_VAR, PII_SECRET_VAR) if (env.get(name) or "").strip()}
+    if uri_has_password(env.get(TRACKING_URI_VAR) or ""):
+        names.add(TRACKING_URI_VAR)
+    return frozenset(names)
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -6,6 +6,7 @@ from dagster import AssetExecutionContext, AssetRecordsFilter, MetadataValue, Ou
 from hokusai.drops import parse_drop_key, parse_partition_key
 from hokusai.intake import CleanDataset
 from hokusai.pipeline import BaselinePin, CandidateModel, ensure_baseline, pinned_baseline, train_candidate
+from hokusai.redaction import redact_uri
 from hokusai_assets.partitions import contributions
 from hokusai_assets.pools import REGISTRY_POOL
 from hokusai_assets.retries import MLFLOW_RETRY_POLICY
@@ -84,6 +85,6 @@ def new_model(
             "mlflow_run_id": candidate.run_id,
             "model_uri": candidate.model_uri,
             "weights_commitment": candidate.weights_commitment,
-            "mlflow_tracking_uri": MetadataValue.text(model_registry.tracking_uri),
+            "mlflow_tracking_uri": MetadataValue.text(redact_uri(model_registry.tracking_uri)),
         },
     )
