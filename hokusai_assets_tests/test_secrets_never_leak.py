@@ -2,13 +2,14 @@
 
 With a random attester key, PII secret and S3 secret key in the environment, the demo
 token is evaluated through the CLI (accepted, rejected, a too-short PII secret, a
-malformed attester key) and through a real ``dagster-webserver`` (a run it launches,
-then one that fails because MLflow is down), against a real MLflow server and a
-SeaweedFS drop bucket. Then every surface is searched for every form of every secret
-(``leak_scan``): the webserver's GraphQL (resource details, config defaults, the
-instance's configuration, runs, event logs, asset metadata, compute logs), MLflow
+malformed attester key) and by a real ``dagster-webserver`` and ``dagster-daemon``
+(files dropped into a SeaweedFS bucket, run by the drop-zone sensor: one evaluated,
+one failing because the MLflow server is down), against a real MLflow server. Then
+every surface is searched for every form of every secret (``leak_scan``): the
+webserver's GraphQL (resource details, config defaults, the instance's configuration,
+runs, event logs, asset and check metadata, compute logs, sensor ticks), MLflow
 (params, tags, metrics, artifacts, model versions), every file under the state folder,
-the MLflow server's and the webserver's folders, and the CLI's ``--json`` and error output.
+the MLflow server's folder and the Dagster logs, and the CLI's ``--json`` and error output.
 The checks also assert what must be there (the variable's name in the UI, the failure
 naming the variable, the signer being the environment's key), so none passes vacuously.
 
@@ -45,12 +46,13 @@ from hokusai_assets_tests.conftest import DEMO_TOKEN, SAMPLES, WALLET
 from hokusai_assets_tests.leak_scan import Secret, files_under, leaks_in, scan_files
 from hokusai_assets_tests.mlflow_server import start_mlflow_server
 from hokusai_assets_tests.services import postgres, seaweedfs
-from hokusai_assets_tests.ui_surfaces import JOB, collect_surfaces, failure_messages, resource_values, texts
-from hokusai_assets_tests.webserver import REPOSITORY, running_webserver
+from hokusai_assets_tests.ui_surfaces import collect_surfaces, failure_messages, resource_values, texts
+from hokusai_assets_tests.webserver import running_webserver
 
 BUCKET = "drops"
 RUN_TIMEOUT = 240.0
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
 
 def random_attester_key() -> str:
     while True:
@@ -126,7 +128,7 @@ class Scenario:
     secrets: tuple[Secret, ...]
     key_address: str
     cli: dict[str, subprocess.CompletedProcess]
-    launched: dict[str, str]  # what the run was → run id
+    sensed: dict[str, str]  # the sensor's runs: what the run was → run id
     statuses: dict[str, str]
     surfaces: dict
     mlflow: dict
@@ -177,7 +179,7 @@ def scenario(tmp_path_factory):
         artifacts_dir = root / "mlflow-download"
         dump = mlflow_dump(mlflow.url, artifacts_dir)
         mlflow.stop()  # the next contribution finds MLflow down
-        launched = {"sensed": sensed["runId"], "mlflow_down": dropped_and_run("mlflow-down", 4)["runId"]}
+        sensed_runs = {"sensed": sensed["runId"], "mlflow_down": dropped_and_run("mlflow-down", 4)["runId"]}
         surfaces = collect_surfaces(webserver)
         statuses = {run["runId"]: run["status"] for run in surfaces["runs"]["runsOrError"]["results"]}
         forms = (
@@ -186,7 +188,7 @@ def scenario(tmp_path_factory):
             Secret.of("AWS_SECRET_ACCESS_KEY", s3.secret_key),
             Secret.of(f"malformed {KEY_VAR}", bad_key), Secret.of(f"too-short {PII_VAR}", short_secret),
         )
-        yield Scenario(root, home, forms, address_of(key), cli, launched, statuses, surfaces, dump, artifacts_dir)
+        yield Scenario(root, home, forms, address_of(key), cli, sensed_runs, statuses, surfaces, dump, artifacts_dir)
 
 
 def no_leaks(named_texts: dict[str, str | bytes], secrets_: tuple[Secret, ...]) -> list[tuple[str, str]]:
@@ -221,14 +223,14 @@ def test_runs_their_config_and_tags_hold_no_secret(scenario):
     statuses = sorted(scenario.statuses.values())
     # CLI: accepted, rejected, short secret, malformed key; the sensor's: evaluated, MLflow down
     assert statuses == ["FAILURE"] * 4 + ["SUCCESS"] * 2, statuses
-    assert scenario.statuses[scenario.launched["sensed"]] == "SUCCESS"
-    assert scenario.statuses[scenario.launched["mlflow_down"]] == "FAILURE"
+    assert scenario.statuses[scenario.sensed["sensed"]] == "SUCCESS"
+    assert scenario.statuses[scenario.sensed["mlflow_down"]] == "FAILURE"
     assert no_leaks(texts(scenario.surfaces, "runs"), scenario.secrets) == []
 
 
 def test_the_sensor_ticks_hold_no_secret(scenario):
     state = scenario.surfaces["sensor_ticks"]["sensorOrError"]["sensorState"]
-    assert {run_id for tick in state["ticks"] for run_id in tick["runIds"]} == set(scenario.launched.values())
+    assert {run_id for tick in state["ticks"] for run_id in tick["runIds"]} == set(scenario.sensed.values())
     assert no_leaks(texts(scenario.surfaces, "sensor_ticks"), scenario.secrets) == []
 
 
@@ -245,9 +247,9 @@ def test_event_logs_and_asset_metadata_hold_no_secret(scenario):
 
 
 def run_names(scenario) -> dict[str, str]:
-    """run id → what the run was (the CLI's and the webserver's)."""
+    """run id → what the run was (the CLI's and the sensor's)."""
     named = {cli_json(done)["run_id"]: name for name, done in scenario.cli.items()}
-    return {**named, **{run_id: name for name, run_id in scenario.launched.items()}}
+    return {**named, **{run_id: name for name, run_id in scenario.sensed.items()}}
 
 
 def test_failed_runs_name_the_variable_never_its_value(scenario):
@@ -263,8 +265,8 @@ def test_failed_runs_name_the_variable_never_its_value(scenario):
 
 def test_compute_logs_hold_no_secret_through_graphql_or_on_disk(scenario):
     captured = texts(scenario.surfaces, "compute_logs:")
-    launched = [name for name in captured if scenario.launched["sensed"] in name]
-    assert launched, sorted(captured)
+    of_the_sensed_run = [name for name in captured if scenario.sensed["sensed"] in name]
+    assert of_the_sensed_run, sorted(captured)
     assert any(scenario.surfaces[name]["stdout"] or scenario.surfaces[name]["stderr"] for name in captured)
     on_disk = [path for path in files_under(scenario.home / "dagster" / "storage")
                if path.parent.name == "compute_logs" and path.suffix in (".out", ".err")]
@@ -373,11 +375,7 @@ def test_the_production_instance_shows_the_database_password_variable_never_the_
         env = clean_env(HOKUSAI_HOME=str(tmp_path / "state"), DAGSTER_HOME=str(dagster_home),
                         **pg.dagster_env("dagster"), **{KEY_VAR: key, PII_VAR: pii_secret})
         with running_webserver(tmp_path, env) as webserver:
-            surfaces = {"resources": webserver.graphql(
-                            "query($repo: RepositorySelector!) { repositoryOrError(repositorySelector: $repo) {"
-                            " ... on Repository { allTopLevelResourceDetails { name configuredValues"
-                            " { key value type } } } } }", {"repo": REPOSITORY}),
-                        "instance": webserver.graphql("{ instance { info } }")}
+            surfaces = collect_surfaces(webserver)
     info = surfaces["instance"]["instance"]["info"]
     assert "PostgresRunStorage" in info and "hokusai/token_id" in info, info  # the production instance, shown
     values = resource_values(surfaces)
