@@ -130,6 +130,13 @@ def _with_rows_file(files: dict[str, str], settings: Settings, partition_key: st
     return {**files, ROWS_FILE: str(rows)} if rows.exists() else dict(files)
 
 
+def _innermost_message(error) -> str:
+    """What the step's code raised, not Dagster's "Error occurred while executing op" wrapper around it."""
+    while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
+        error = error.cause
+    return error.message.strip()
+
+
 def _failure_outcome(result, partition_key: str) -> EvaluationOutcome:
     """Rejected (a blocking check or a 'Contribution rejected' failure) or an internal error."""
     for evaluation in result.get_asset_check_evaluations():
@@ -144,7 +151,7 @@ def _failure_outcome(result, partition_key: str) -> EvaluationOutcome:
             if described and described.startswith(REJECTED_PREFIX):
                 return EvaluationOutcome(status="rejected", partition_key=partition_key, run_id=result.run_id,
                                          reason=described[len(REJECTED_PREFIX):], step=event.step_key)
-            message = described or (data.error.message.strip() if data.error else "unknown error")
+            message = described or (_innermost_message(data.error) if data.error else "unknown error")
             return EvaluationOutcome(status="error", partition_key=partition_key, run_id=result.run_id,
                                      reason=f"step {event.step_key} failed: {message}", step=event.step_key)
     return EvaluationOutcome(status="error", partition_key=partition_key, run_id=result.run_id,

@@ -26,10 +26,10 @@ def checked_mint_request(folder: Path) -> dict:
     return message
 
 
-def isolated_settings(home: Path, cache: Path):
-    """Settings for a fresh state folder; the MLflow template cache is shared to save time."""
+def isolated_settings(home: Path, cache: Path, extra_env: dict[str, str] | None = None):
+    """Settings for a fresh state folder (plus ``extra_env``); the MLflow template cache is shared to save time."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOKUSAI_", "MLFLOW_"))}
-    env.update({"HOKUSAI_HOME": str(home), "HOKUSAI_CACHE_DIR": str(cache)})
+    env.update({"HOKUSAI_HOME": str(home), "HOKUSAI_CACHE_DIR": str(cache), **(extra_env or {})})
     return load_settings(env)
 
 

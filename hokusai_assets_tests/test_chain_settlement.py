@@ -31,7 +31,7 @@ def platform(tmp_path, shared_cache, monkeypatch):
     improving.iloc[175:].to_csv(second, index=False)
     with redis_server(tmp_path / "redis") as redis:
         monkeypatch.setenv("HOKUSAI_RELAYER_REDIS_URL", redis.url)
-        settings = replace(isolated_settings(tmp_path / "state", shared_cache), relayer_redis_url=redis.url)
+        settings = isolated_settings(tmp_path / "state", shared_cache, {"HOKUSAI_RELAYER_REDIS_URL": redis.url})
         runner = DagsterRunner(settings)
         resources = {"claims_ledger": ClaimsLedgerResource(url=settings.ledger_database_url),
                      "relayer": RelayerResource(redis_url=redis.url),

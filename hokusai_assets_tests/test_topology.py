@@ -176,6 +176,17 @@ def wait_for_chain(chain, token_id: str, links: int, partitions: list[str], time
     raise TimeoutError(f"chain of {token_id}: {chain.active_links(token_id)}, re-bases {chain.pending_rebases()}")
 
 
+def wait_for_runs_to_finish(platform, partition_keys: list[str], timeout: float) -> dict[str, list[dict]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = {key: platform.runs_for_partition(key) for key in partition_keys}
+        if all(run["status"] in ("SUCCESS", "FAILURE", "CANCELED") for found in runs.values() for run in found):
+            return runs
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"runs still going after {timeout:.0f} s: {runs}")
+        time.sleep(2.0)
+
+
 def test_a_graphql_backfill_of_racing_contributions_ends_as_one_linear_chain(platform):
     """Two improving contributions and a noisy one, backfilled at once: none is lost, the one that lost
     the chain's head is re-based by the daemon's re-base sensor, and the chain ends linear."""
@@ -206,7 +217,7 @@ def test_a_graphql_backfill_of_racing_contributions_ends_as_one_linear_chain(pla
     assert {link.partition_key for link in links[1:]} == set(halves)
     for parent, child in zip(links, links[1:]):  # each claim's baseline is the link before it
         assert child.parent_commitment == parent.commitment
-    runs = {key: platform.runs_for_partition(key) for key in partition_keys}
+    runs = wait_for_runs_to_finish(platform, partition_keys, RUN_TIMEOUT)  # a re-base run may still register
     for key, partition_runs in runs.items():
         assert all(run["status"] == "SUCCESS" for run in partition_runs), [
             platform.failure_messages(run["runId"]) for run in partition_runs]

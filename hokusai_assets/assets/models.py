@@ -13,6 +13,7 @@ from hokusai.pipeline import (
     pinned_baseline,
     train_candidate,
 )
+from hokusai.redaction import redact_uri
 from hokusai_assets.partitions import contributions
 from hokusai_assets.pools import REGISTRY_POOL
 from hokusai_assets.retries import MLFLOW_RETRY_POLICY
@@ -110,6 +111,6 @@ def new_model(
             "mlflow_run_id": candidate.run_id,
             "model_uri": candidate.model_uri,
             "weights_commitment": candidate.weights_commitment,
-            "mlflow_tracking_uri": MetadataValue.text(model_registry.tracking_uri),
+            "mlflow_tracking_uri": MetadataValue.text(redact_uri(model_registry.tracking_uri)),
         },
     )
