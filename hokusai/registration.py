@@ -64,10 +64,10 @@ def register_candidate(registry: ModelRegistry, chain: Chain, spec: TokenSpec, c
         ).version
     else:  # the same evaluation was registered by an earlier run: don't add a twin
         version = existing.version
+    chain.set_model_version(candidate.weights_commitment, spec.token_id, version)  # if it is a link at all
     head = chain.head(spec.token_id)
     is_head = head is not None and head.commitment == candidate.weights_commitment
     if is_head:
-        chain.set_model_version(candidate.weights_commitment, spec.token_id, version)
         registry.set_alias(spec.model_name, CHAMPION_ALIAS, version)
         why = f"head of the lineage chain at position {head.position}"
     else:

@@ -37,7 +37,6 @@ import pytest
 
 from hokusai.attester_keys import DEV_KEY_RELPATH
 from hokusai.attester_keys import ENV_VAR as KEY_VAR
-from hokusai.demo_data import mock_contribution
 from hokusai.pii_tokens import pii_key
 from hokusai.secrets import DEV_SECRET_RELPATH
 from hokusai.secrets import ENV_VAR as PII_VAR
@@ -142,11 +141,14 @@ def scenario(tmp_path_factory):
     key, pii_secret = random_attester_key(), secrets.token_urlsafe(33)
     bad_key, short_secret = "0x" + secrets.token_hex(31), secrets.token_urlsafe(18)  # 62 hex; 24 characters
     improving = pd.read_csv(SAMPLES / "improving.csv")
+    noisy = pd.read_csv(SAMPLES / "label-noise.csv")  # new rows, never eligible: a run that succeeds unsigned
     uploads = root / "uploads"
     uploads.mkdir()
     (uploads / "no-labels.csv").write_bytes(csv_bytes(improving.drop(columns=["digit"])))
-    for name, seed in (("short-secret.csv", 1), ("malformed-key.csv", 2)):
-        (uploads / name).write_bytes(csv_bytes(mock_contribution(improving, seed)))
+    # The accepted half comes first; the other half is eligible on top of it, so signing it meets the bad key.
+    (uploads / "first-half.csv").write_bytes(csv_bytes(improving.iloc[:175]))
+    (uploads / "malformed-key.csv").write_bytes(csv_bytes(improving.iloc[175:]))
+    (uploads / "short-secret.csv").write_bytes(csv_bytes(noisy.iloc[200:]))
     with ExitStack() as stack:
         s3 = stack.enter_context(seaweedfs(root / "seaweedfs", buckets=(BUCKET,)))
         mlflow = start_mlflow_server(root / "mlflow")
@@ -158,7 +160,7 @@ def scenario(tmp_path_factory):
         # The CLI drops into the local folder, so the daemon's sensor (on the bucket) sees only its own two files.
         cli = {
             # DEBUG: every Dagster event is printed on stderr, so the error output is as large as it gets.
-            "accepted": evaluate({**env, "PIPELINE_LOG_LEVEL": "DEBUG"}, SAMPLES / "improving.csv"),
+            "accepted": evaluate({**env, "PIPELINE_LOG_LEVEL": "DEBUG"}, uploads / "first-half.csv"),
             "rejected": evaluate(env, uploads / "no-labels.csv"),
             "short_secret": evaluate({**env, PII_VAR: short_secret}, uploads / "short-secret.csv"),
             "malformed_key": evaluate({**env, KEY_VAR: bad_key}, uploads / "malformed-key.csv"),
@@ -167,19 +169,19 @@ def scenario(tmp_path_factory):
                         "HOKUSAI_S3_REGION": "us-east-1", "HOKUSAI_SENSOR_INTERVAL_SECONDS": "2"}
         webserver = stack.enter_context(running_webserver(root, platform_env, daemon=True))
 
-        def dropped_and_run(name: str, seed: int) -> dict:
-            """Upload a mock contribution as a contributor would; the run the daemon's sensor starts for it."""
+        def dropped_and_run(name: str, rows: slice) -> dict:
+            """Upload new rows as a contributor would; the run the daemon's sensor starts for it."""
             file_key = f"{DEMO_TOKEN}/{WALLET}/{name}.csv"
-            body = csv_bytes(mock_contribution(improving, seed))
+            body = csv_bytes(noisy.iloc[rows])
             etag = s3.client().put_object(Bucket=BUCKET, Key=file_key, Body=body)["ETag"].strip('"')
             return webserver.wait_for_partition_run(f"{file_key}@{etag[:12]}", RUN_TIMEOUT)
 
-        sensed = dropped_and_run("sensed", 3)
+        sensed = dropped_and_run("sensed", slice(0, 100))
         assert sensed["status"] == "SUCCESS", webserver.logs()
         artifacts_dir = root / "mlflow-download"
         dump = mlflow_dump(mlflow.url, artifacts_dir)
         mlflow.stop()  # the next contribution finds MLflow down
-        sensed_runs = {"sensed": sensed["runId"], "mlflow_down": dropped_and_run("mlflow-down", 4)["runId"]}
+        sensed_runs = {"sensed": sensed["runId"], "mlflow_down": dropped_and_run("mlflow-down", slice(100, 200))["runId"]}
         surfaces = collect_surfaces(webserver)
         statuses = {run["runId"]: run["status"] for run in surfaces["runs"]["runsOrError"]["results"]}
         forms = (

@@ -218,6 +218,7 @@ def test_a_graphql_backfill_of_racing_contributions_ends_as_one_linear_chain(pla
     for parent, child in zip(links, links[1:]):  # each claim's baseline is the link before it
         assert child.parent_commitment == parent.commitment
     runs = wait_for_runs_to_finish(platform, partition_keys, RUN_TIMEOUT)  # a re-base run may still register
+    links = chain.active_links(RACE_TOKEN)
     for key, partition_runs in runs.items():
         assert all(run["status"] == "SUCCESS" for run in partition_runs), [
             platform.failure_messages(run["runId"]) for run in partition_runs]
