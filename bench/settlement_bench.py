@@ -5,7 +5,9 @@ Three ticks are measured, each on fresh state (a new ledger, an empty Redis):
 - publish: 10,000 recorded claims pushed once (Lua, 500 per call) and marked published;
 - consume: 10,000 settlements (one per published claim, as the relayer answers) moved into
   processing, applied to the outbox in one transaction, acknowledged;
-- both: 10,000 settlements to apply and 10,000 new claims to publish in the same tick.
+- both: 10,000 settlements to apply and 10,000 new claims to publish in the same tick;
+- consume+chain: the consume tick, then ``reconcile``: 10,000 pending links of the lineage
+  chain settled from their claims (what the sensor does after each tick).
 Each tick is what the sensor calls: ``settlement_tick`` (engine and client already built).
 Target: median <= 1 s per tick. Claims are seeded with one bulk insert (not timed).
 
@@ -56,20 +58,47 @@ def answer(client, messages: list[dict]) -> None:
     pipe.execute()
 
 
+def seed_chain(engine, messages: list[dict]) -> None:
+    """A chain of ``len(messages)`` pending links, one per claim (bulk insert, not timed)."""
+    from hokusai.chain.ledger import heads, links
+
+    now = "2026-06-11T12:00:00+00:00"
+    commitments = ["0x" + f"{i:064x}" for i in range(len(messages) + 1)]
+    rows = [{"token_id": "digits-demo", "position": i + 1, "state": "pending", "commitment": commitments[i + 1],
+             "parent_commitment": commitments[i], "rows_root": commitments[i + 1], "rows_count": 10,
+             "model_uri": f"models:/m-{i}", "partition_key": f"digits-demo/0xwallet/{m['eval_id']}.csv@etag",
+             "eval_id": m["eval_id"], "idempotency_key": m["idempotency_key"], "created_at": now, "updated_at": now}
+            for i, m in enumerate(messages)]
+    with engine.begin() as connection:
+        connection.execute(links.insert(), rows)
+        connection.execute(heads.insert(), [{"token_id": "digits-demo", "head_position": len(messages),
+                                             "head_commitment": commitments[-1]}])
+
+
 def measure(kind: str, new_ledger, redis, count: int) -> float:
+    from hokusai.chain.ledger import Chain
+
     engine, client = new_ledger(), redis.client()
     client.flushall()
     from hokusai.settlement.queues import redis_client
 
     client_for_tick = redis_client(redis.url)
-    if kind in ("consume", "both"):
-        answer(client, seed(engine, 0, count, status="published"))
+    if kind in ("consume", "both", "consume+chain"):
+        messages = seed(engine, 0, count, status="published")
+        answer(client, messages)
+        if kind == "consume+chain":
+            seed_chain(engine, messages)
     if kind in ("publish", "both"):
         seed(engine, count, count)
     started = time.perf_counter()
     report = settlement_tick(engine, client_for_tick)
+    if kind == "consume+chain":
+        from hokusai.chain.settlement import reconcile
+
+        assert len(reconcile(Chain(engine.url.render_as_string(hide_password=False)))) == count
     elapsed = time.perf_counter() - started
-    expected = {"publish": (count, 0), "consume": (0, count), "both": (count, count)}[kind]
+    expected = {"publish": (count, 0), "consume": (0, count), "both": (count, count),
+                "consume+chain": (0, count)}[kind]
     assert (len(report.published), len(report.settled.changes)) == expected, report.summary
     assert client.llen(Q.settlements_processing) == 0
     dispose_engines()
@@ -77,7 +106,7 @@ def measure(kind: str, new_ledger, redis, count: int) -> float:
 
 
 def run(label: str, new_ledger, redis, count: int, repeats: int) -> None:
-    for kind in ("publish", "consume", "both"):
+    for kind in ("publish", "consume", "both", "consume+chain"):
         runs = [measure(kind, new_ledger, redis, count) for _ in range(repeats)]
         print(f"{label} | {kind} | {count:,} | {statistics.median(runs):.3f} s | "
               f"{', '.join(f'{r:.3f}' for r in runs)}", flush=True)

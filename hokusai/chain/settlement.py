@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from hokusai.chain.ledger import MINTED, PENDING, Chain, links
+from hokusai.chain.ledger import PENDING, Chain, links
 from hokusai.settlement.outbox import claims
 
 REBASE_ERRORS = ("LineageParentMismatch", "SignatureExpired")
@@ -48,14 +48,14 @@ def reconcile(chain: Chain, now: float | None = None) -> list[ChainEvent]:
              .where(links.c.state == PENDING).order_by(links.c.token_id, links.c.position.desc()))
     with chain.engine.connect() as conn:
         pending = conn.execute(query).all()
-    events = []
+    events, minted = [], []
     for row in pending:  # the newest first: a roll-back of an older link then sees no stale descendant
         action = _action(row.status, row.error or "", row.deadline, now)
         if action is None:
             continue
         kind, reason, rebase_self = action
         if kind == "settled":
-            chain.settle(row.idempotency_key, MINTED, note=reason)
+            minted.append(row.idempotency_key)
             events.append(ChainEvent(row.idempotency_key, row.partition_key, row.token_id, row.model_id, "settled",
                                      reason))
             continue
@@ -64,6 +64,7 @@ def reconcile(chain: Chain, now: float | None = None) -> list[ChainEvent]:
             chain.request_rebase(row.partition_key, row.token_id, f"its claim was not settled ({reason})")
         events.append(ChainEvent(row.idempotency_key, row.partition_key, row.token_id, row.model_id, "rolled_back",
                                  reason, tuple(o.partition_key for o in orphans if o.partition_key)))
+    chain.settle_many(minted, "minted on chain")
     return events
 
 
