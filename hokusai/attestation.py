@@ -17,6 +17,7 @@ from typing import Any
 from hokusai import __version__
 from hokusai.canonical import canonical_hash, canonical_json, sha256_hex
 from hokusai.eip712 import idempotency_key, sign_mint_request
+from hokusai.settlement.relayer_rules import mint_request_problems
 
 ATTESTATION_SCHEMA = "hokusai.attestation.v1"
 
@@ -27,9 +28,9 @@ def software_versions() -> dict[str, str]:
         "hokusai": __version__}
 
 
-def evaluation_id(token_id: str, partition_key: str, baseline_version: int, baseline_commitment: str) -> str:
-    """A stable id for one evaluation: same contribution against the same champion, same id."""
-    digest = sha256_hex(f"{token_id}|{partition_key}|{baseline_version}|{baseline_commitment}".encode())
+def evaluation_id(token_id: str, partition_key: str, baseline_position: int, baseline_commitment: str) -> str:
+    """A stable id for one evaluation: same contribution against the same chain head, same id."""
+    digest = sha256_hex(f"{token_id}|{partition_key}|{baseline_position}|{baseline_commitment}".encode())
     return f"eval-{digest[:24]}"
 
 
@@ -103,7 +104,8 @@ def build_mint_request(
     """The signed wire message (``mint_request.v1``) for this attestation.
 
     ``message_id``, ``timestamp`` and ``deadline`` vary per build; none of them
-    enters the attestation hash or the idempotency key.
+    enters the attestation hash or the idempotency key. Raises ``ValueError`` when the
+    message breaks the schema, a contract rule or a relayer rule.
     """
     now = now or datetime.now(timezone.utc)
     token, result = attestation["token"], attestation["result"]
@@ -123,7 +125,9 @@ def build_mint_request(
         "baseline_commitment": attestation["baseline_model"]["weights_commitment"],
         "candidate_commitment": attestation["candidate_model"]["weights_commitment"],
         "attester_signatures": [],
-        "totalSamples": max(1, int(attestation["contribution"]["clean_rows"])),
+        # The benchmark samples the candidate was scored on: the relayer dead-letters a message
+        # where totalSamples differs from evaluation.sample_size_candidate (issue 16).
+        "totalSamples": int(attestation["data"]["benchmark_sample_size"]),
         "deadline": int(now.timestamp()) + deadline_seconds,
         "evaluation": {
             "metric_name": result["metric_name"],
@@ -148,4 +152,7 @@ def build_mint_request(
     wire["attester_signatures"] = [
         sign_mint_request(wire, chain_id, verifying_contract, attester_private_key)
     ]
+    problems = mint_request_problems(wire)
+    if problems:  # never hand out a signed message the relayer or the contract would refuse
+        raise ValueError("mint request would be refused: " + "; ".join(problems))
     return wire

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hokusai import __version__
-from hokusai.attestation import build_attestation, evaluation_id
+from hokusai.attestation import build_attestation, build_mint_request, evaluation_id
 from hokusai.data_commitments import ROWS_COMMITMENT_SCHEME
 from hokusai.delta_one import DELTA_ONE_DEFINITION, compute_delta_one
-from hokusai.pipeline import BenchmarkResult
+from hokusai.chain.ledger import PENDING, ChainLink
+from hokusai.pipeline import BaselinePin, BenchmarkResult, CandidateModel
 from hokusai.token_spec import TokenSpec
 
 
@@ -52,6 +54,9 @@ def delta_one_document(spec: TokenSpec, result: BenchmarkResult) -> dict[str, An
             "merge_strategy": spec.merge_strategy,
             "estimator": spec.estimator_class,
             "committed_columns": [*spec.feature_names, spec.label_column],
+            # the champion's training set, as commitments: base rows, then each accepted contribution's
+            "training_lineage": result.baseline.lineage_pins(),
+            "near_copy_tolerance": spec.near_copy_tolerance,
         },
         pipeline={"pipeline": "hokusai-data-platform", "version": __version__,
                   "definition": DELTA_ONE_DEFINITION, "token_spec_sha256": spec.spec_sha256},
@@ -66,7 +71,9 @@ def attestation_document(spec: TokenSpec, delta_one: dict[str, Any]) -> dict[str
     contributor, evaluation = delta_one["contributor_attribution"], delta_one["evaluation_metadata"]
     partition_key = contributor["data_manifest"]["partition_key"]
     return build_attestation(
-        eval_id=evaluation_id(spec.token_id, partition_key, baseline["version"], baseline["weights_commitment"]),
+        # the baseline's chain position (an SDK document without a chain: its registry version)
+        eval_id=evaluation_id(spec.token_id, partition_key, baseline.get("chain_position", baseline["version"]),
+                              baseline["weights_commitment"]),
         token={"token_id": spec.token_id, "model_name": spec.model_name, "model_id_uint": str(spec.model_id_uint),
                "metric_family": spec.metric_family, "spec_sha256": spec.spec_sha256, "seed": spec.seed},
         contribution={"partition_key": partition_key, "wallet_address": contributor["wallet_address"],
@@ -77,6 +84,7 @@ def attestation_document(spec: TokenSpec, delta_one: dict[str, Any]) -> dict[str
               "benchmark_rows_root": evaluation["benchmark_rows_root"], "rows_commitment_scheme": ROWS_COMMITMENT_SCHEME,
               "benchmark_rows": evaluation["benchmark_rows"], "benchmark_sample_size": evaluation["sample_size"],
               "training_rows": candidate["training_rows"], "training_sha256": candidate["training_sha256"],
+              "training_lineage": evaluation.get("training_lineage", []),
               "merge_strategy": evaluation["merge_strategy"]},
         baseline_model=baseline,
         candidate_model={"weights_commitment": candidate["weights_commitment"]},
@@ -84,9 +92,64 @@ def attestation_document(spec: TokenSpec, delta_one: dict[str, Any]) -> dict[str
     )
 
 
+def candidate_link(spec: TokenSpec, pin: BaselinePin, candidate: CandidateModel, attestation: dict[str, Any],
+                   key: str, rows_file: Path) -> ChainLink:
+    """The chain link this evaluation's candidate would be, on the head it was measured against."""
+    contribution = attestation["contribution"]
+    return ChainLink(token_id=spec.token_id, position=pin.position + 1, state=PENDING,
+                     commitment=candidate.weights_commitment, rows_root=contribution["clean_rows_root"],
+                     rows_count=int(contribution["clean_rows"]), model_uri=candidate.model_uri, run_id=candidate.run_id,
+                     parent_commitment=pin.weights_commitment, partition_key=contribution["partition_key"],
+                     eval_id=attestation["eval_id"], idempotency_key=key, rows_path=str(rows_file))
+
+
+@dataclass(frozen=True)
+class SignedClaim:
+    """The claim for an eligible evaluation: the signed wire message, its EIP-712 record, the prover input."""
+
+    mint_request: dict[str, Any]
+    eip712: dict[str, Any]
+    prover_document: dict[str, Any]
+
+
+def sign_claim(envelope: dict[str, Any], delta_one: dict[str, Any], *, private_key_hex: str, signer: str,
+               dev_key: bool, chain_id: int, verifying_contract: str, deadline_seconds: int,
+               max_cost_usd_micro: int = 0, dry_run: bool = False) -> SignedClaim:
+    """Sign the mint request for ``envelope``'s attestation; raises ``ValueError`` if the message or the
+    prover document would be refused (schema, contract or relayer rules)."""
+    from hokusai.eip712 import mint_request_digest
+    from hokusai.zk import validate_zk_document, zk_document
+
+    mint_request = build_mint_request(
+        envelope["attestation"], chain_id=chain_id, verifying_contract=verifying_contract,
+        attester_private_key=private_key_hex, deadline_seconds=deadline_seconds,
+        max_cost_usd_micro=max_cost_usd_micro)
+    eip712 = {"chain_id": chain_id, "verifying_contract": verifying_contract,
+              "digest": mint_request_digest(mint_request, chain_id, verifying_contract),
+              "signer": signer, "dev_key": dev_key}
+    prover = zk_document({**envelope, "eip712": eip712}, delta_one, mint_request,
+                         environment="development" if dev_key else "production", dry_run=dry_run)
+    problems = validate_zk_document(prover)
+    if problems:
+        raise ValueError("prover document does not match zk_output_schema: " + "; ".join(problems))
+    return SignedClaim(mint_request, eip712, prover)
+
+
 def output_dir_for(outputs_root: Path, partition_key: str) -> Path:
     """Where a partition's files go: ``{root}/{token}/{wallet}/{file}@{etag}``."""
     return Path(outputs_root).joinpath(*partition_key.split("/"))
+
+
+CLAIM_FILES = ("mint_request.json", "zk_output.json")
+
+
+def write_evaluation_outputs(directory: Path, documents: dict[str, Any]) -> dict[str, str]:
+    """Write the documents; remove a claim file an earlier run of this partition left and
+    this one does not write (an evaluation that is no longer eligible has no claim)."""
+    for name in CLAIM_FILES:
+        if name not in documents:
+            (Path(directory) / name).unlink(missing_ok=True)
+    return write_json_outputs(directory, documents)
 
 
 def write_json_outputs(directory: Path, documents: dict[str, Any]) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 Exact duplicate rows are dropped (a contributor is not paid twice for one row), and
 so is any row that equals a benchmark row: training on the benchmark would inflate
-the score the reward is computed from.
+the score the reward is computed from. Rows the champion was already trained on
+(and near-copies of them) are dropped too: they add nothing to pay for.
 """
 
 from __future__ import annotations
@@ -57,26 +58,42 @@ def _as_text(column: pd.Series) -> tuple[np.ndarray, bool]:
     return column.astype(str).to_numpy(dtype=object), False
 
 
-def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataFrame) -> CleanResult:
-    """Drop exact duplicates and benchmark copies; count what was dropped and why."""
+def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataFrame,
+                       training: pd.DataFrame | None = None) -> CleanResult:
+    """Drop exact duplicates, benchmark copies and (with ``training``) rows it already has; count each.
+
+    The rows kept are sorted by their fingerprint: after dedup every kept row has its
+    own, so the order is a function of the rows alone, not of the upload.
+    """
     rows_in = len(frame)
     text_hashes: dict[str, np.ndarray] = {}
     fingerprints = row_fingerprints(frame, spec, text_hashes)
     duplicate = fingerprints.duplicated(keep="first")
     in_benchmark = fingerprints.isin(set(row_fingerprints(benchmark, spec)))
     keep = ~duplicate & ~in_benchmark
-    if keep.all():  # nothing dropped: the same rows, without copying them
+    known = {}
+    if training is not None:
+        from hokusai.chain.new_rows import find_new_rows
+
+        candidates = np.flatnonzero(keep.to_numpy())
+        found = find_new_rows(frame.iloc[candidates], training, spec)
+        keep.iloc[candidates[~found.keep]] = False
+        known = found.stats()
+    order = np.flatnonzero(keep.to_numpy())
+    order = order[np.argsort(fingerprints.to_numpy()[order], kind="stable")]
+    if len(order) == rows_in and (np.diff(order) > 0).all():  # nothing dropped or moved: no copy
         cleaned = frame.copy(deep=False)
         cleaned.index = pd.RangeIndex(len(cleaned))
     else:
-        cleaned = frame.loc[keep].reset_index(drop=True)
-        text_hashes = {name: hashed[keep.to_numpy()] for name, hashed in text_hashes.items()}
+        cleaned = frame.iloc[order].reset_index(drop=True)
+        text_hashes = {name: hashed[order] for name, hashed in text_hashes.items()}
     cleaned[spec.label_column] = cleaned[spec.label_column].astype(type(spec.label_values[0]))
     stats = {
         "rows_in": rows_in,
         "rows_out": int(keep.sum()),
         "duplicates_removed": int(duplicate.sum()),
         "benchmark_rows_removed": int((in_benchmark & ~duplicate).sum()),
+        **known,
     }
     text_hashes.pop(spec.label_column, None)  # its dtype changes above
     return CleanResult(frame=cleaned, stats=stats, text_hashes=text_hashes)

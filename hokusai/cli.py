@@ -60,7 +60,34 @@ def build_parser() -> argparse.ArgumentParser:
     prove = commands.add_parser("prove-row", help="prove one cleaned row belongs to an evaluated contribution")
     prove.add_argument("outputs", type=Path, help="the evaluation's output folder (holding clean_rows.csv)")
     prove.add_argument("index", type=int, help="row number, from 0")
+    claims = commands.add_parser("claims", help="the claims outbox: list claims, retry a blocked one")
+    claim_commands = claims.add_subparsers(dest="claims_command", required=True)
+    listing = claim_commands.add_parser("list", help="every claim with its state")
+    listing.add_argument("--status", action="append", help="only these states (repeatable)")
+    retry = claim_commands.add_parser("retry", help="publish a budget_blocked or error claim again")
+    retry.add_argument("key", help="the claim's idempotency key")
+    retry.add_argument("--message", type=Path, help="a freshly signed mint_request.json for the same attestation")
     return parser
+
+
+def _claims(args: argparse.Namespace, settings: Settings) -> int:
+    from hokusai.settlement import outbox
+    from hokusai.settlement.database import ledger_engine
+
+    engine = ledger_engine(settings.ledger_database_url)
+    if args.claims_command == "list":
+        for row in outbox.list_claims(engine, args.status):
+            print(f"{row.idempotency_key} {row.status:<14} attempt {row.attempt} {row.partition_key}"
+                  + (f" ({row.error})" if row.error else ""))
+        return 0
+    message = json.loads(args.message.read_text()) if args.message else None
+    try:
+        outbox.retry_claim(engine, args.key, message)
+    except (KeyError, ValueError) as error:
+        print(f"hokusai claims retry: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.key} recorded again: the settlement sensor publishes it on its next tick")
+    return 0
 
 
 def main(argv: list[str] | None = None, runner_factory: RunnerFactory | None = None) -> int:
@@ -76,6 +103,8 @@ def main(argv: list[str] | None = None, runner_factory: RunnerFactory | None = N
             return _prove_row(args)
         if args.command == "reproduce":
             return _reproduce(args, settings)
+        if args.command == "claims":
+            return _claims(args, settings)
         if runner_factory is None:
             raise RuntimeError("evaluation needs a runner (use the installed `hokusai` command)")
         if args.command == "demo":
@@ -107,7 +136,9 @@ def _dry_run(runner_factory: RunnerFactory, settings: Settings, args: argparse.N
     improving = pd.read_csv(settings.tokens_dir / DEMO_TOKEN / "samples" / "improving.csv")
     scratch = Path(tempfile.mkdtemp(prefix="hokusai-dry-run-"))
     try:
+        # No relayer and a throw-away ledger: a dry run's claim settles locally and reaches no queue.
         dry_settings = replace(settings, home=scratch, drop_zone=scratch / "drop-zone", s3_bucket=None,
+                               ledger_url=None, relayer_redis_url=None,
                                mlflow_tracking_uri=f"sqlite:///{scratch / 'mlflow.db'}",
                                mlflow_artifact_root=(scratch / "mlflow-artifacts").as_uri())
         path = scratch / f"dry-run-seed-{settings.random_seed}.csv"
@@ -146,7 +177,12 @@ def _evaluate(runner: Runner, settings: Settings, path: Path, token_id: str, wal
 
 
 def _copy_outputs(files: dict[str, str], output_dir: Path) -> dict[str, str]:
+    from hokusai.claims import CLAIM_FILES
+
     output_dir.mkdir(parents=True, exist_ok=True)
+    for name in CLAIM_FILES:  # a claim copied here by an earlier run is not this evaluation's
+        if name not in files:
+            (output_dir / name).unlink(missing_ok=True)
     copied = {}
     for name in OUTPUT_FILES:
         if name in files:
@@ -167,8 +203,22 @@ def _machine_summary(outcome: EvaluationOutcome) -> dict[str, Any]:
         "run_id": outcome.run_id,
         "signer": outcome.signer,
         "dev_key": outcome.dev_key,
+        "claimed": outcome.claim,
+        "claim": _claim_line(outcome),
+        "claim_status": outcome.claim_status,
+        "weight_genesis": outcome.weight_genesis,
         "files": outcome.files,
     }
+
+
+def _claim_line(outcome: EvaluationOutcome) -> str | None:
+    """``no claim: not eligible (not_significant)`` or ``claim minted (settled locally: ...)``."""
+    if outcome.claim is None:
+        return None
+    if not outcome.claim:
+        return f"no claim: {outcome.claim_reason}"
+    state = f" {outcome.claim_status}" if outcome.claim_status else " signed"
+    return f"claim{state}" + (f" ({outcome.claim_note})" if outcome.claim_note else "")
 
 
 def _human_summary(outcome: EvaluationOutcome) -> str:
@@ -178,8 +228,14 @@ def _human_summary(outcome: EvaluationOutcome) -> str:
         f"  DeltaOne: {outcome.delta_one_bps:+d} bps ({outcome.delta_one_bps / 100:+.2f} DeltaOne) - {verdict}",
         f"  {outcome.summary}",
         f"  attestation {outcome.attestation_hash}",
-        f"  signed by {outcome.signer}" + (" (DEVELOPMENT key, not for production)" if outcome.dev_key else ""),
     ]
+    if outcome.signer:
+        lines.append(f"  signed by {outcome.signer}" + (" (DEVELOPMENT key, not for production)" if outcome.dev_key
+                                                       else ""))
+    if outcome.claim is not None:
+        lines.append(f"  {_claim_line(outcome)}")
+    if outcome.weight_genesis:
+        lines.append(f"  first baseline: governance seeds the chain once with {outcome.weight_genesis}")
     lines += [f"  wrote {path}" for path in outcome.files.values()]
     return "\n".join(lines)
 
@@ -197,9 +253,12 @@ def _reproduce(args: argparse.Namespace, settings: Settings) -> int:
     from hokusai.token_spec import load_token_spec, read_token_table
 
     secret = load_pii_secret(settings.home, os.environ)
+    from hokusai.chain.ledger import Chain
+
     checks = reproduce(
         args.partition,
         outputs_root=settings.outputs_dir,
+        chain=Chain(settings.ledger_database_url),
         store=contribution_store_for(settings),
         registry=ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root, settings.cache_dir),
         spec_for=lambda token: load_token_spec(settings.tokens_dir / f"{token}.yaml"),

@@ -101,16 +101,20 @@ def check_schema(contributed: ContributedDataset, spec: TokenSpec) -> SchemaRepo
 
 
 def clean(contributed: ContributedDataset, spec: TokenSpec, benchmark: pd.DataFrame,
-          policy: IntakePolicy = IntakePolicy(), rows_file: Path | None = None) -> CleanDataset:
-    """Validate, coerce, drop duplicates and benchmark copies; reject what cannot be used.
+          policy: IntakePolicy = IntakePolicy(), rows_file: Path | None = None,
+          training: pd.DataFrame | None = None) -> CleanDataset:
+    """Validate, coerce, drop duplicates, benchmark copies and rows ``training`` has; reject what cannot be used.
 
-    ``rows_file`` receives the committed rows as canonical lines (header first), from
-    which ``hokusai prove-row`` later proves one row's inclusion.
+    ``training``: the champion's training set; a row it holds, or a near-copy of one of
+    its rows, adds nothing (``hokusai.chain.new_rows``). The rows kept are put in a
+    canonical order (by their content) before they are committed, so the row root is
+    the same whatever order they were uploaded in. ``rows_file`` receives them as
+    canonical lines (header first), from which ``hokusai prove-row`` proves one row.
     """
     report = check_schema(contributed, spec)
     if not report.passed:
         raise ContributionRejected(report.summary())
-    result = clean_contribution(report.frame, spec, benchmark)
+    result = clean_contribution(report.frame, spec, benchmark, training)
     stats = {**result.stats, "dropped_columns": report.dropped_columns}
     share = stats["benchmark_rows_removed"] / stats["rows_in"]
     if share > policy.max_benchmark_share:
@@ -118,6 +122,11 @@ def clean(contributed: ContributedDataset, spec: TokenSpec, benchmark: pd.DataFr
             f"{stats['benchmark_rows_removed']} of {stats['rows_in']} rows ({share:.1%}) are copies of the "
             f"token's benchmark (limit {policy.max_benchmark_share:.0%}): rejected as a benchmark-leakage attempt"
         )
+    if result.frame.empty and stats.get("known_rows_removed", 0) + stats.get("near_copies_removed", 0):
+        raise ContributionRejected(
+            f"no new rows: of {stats['rows_in']} rows, {stats['known_rows_removed']} are already in the champion's "
+            f"training set and {stats['near_copies_removed']} are near-copies of its rows "
+            f"({stats['duplicates_removed']} duplicates, {stats['benchmark_rows_removed']} benchmark copies)")
     if result.frame.empty:
         raise ContributionRejected("no rows left after removing duplicates and benchmark copies")
     quality = contribution_quality(contributed.frame, report, spec, stats, _loaded_nulls(contributed))

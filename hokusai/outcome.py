@@ -21,10 +21,16 @@ class EvaluationOutcome:
     model_version: int | None = None
     champion_moved: bool | None = None
     summary: str | None = None
-    signer: str | None = None
+    signer: str | None = None  # None: nothing was signed (no claim)
     dev_key: bool | None = None
+    claim: bool | None = None  # a signed mint request exists (eligible, and the new head of the chain)
+    claim_reason: str | None = None  # why there is (or is not) a claim
+    claim_status: str | None = None  # the claim's state in the outbox (recorded, published, minted, ...)
+    claim_note: str | None = None  # e.g. "settled locally: no relayer configured"
+    weight_genesis: str | None = None  # the first baseline's seed call governance must make on chain
     check: str | None = None
     step: str | None = None
+    rebased: bool = False  # the chain's head moved during the evaluation: to be run again on the new head
 
     @property
     def exit_code(self) -> int:

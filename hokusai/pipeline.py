@@ -1,5 +1,9 @@
 """The models side of an evaluation, step by step, as plain functions.
 
+A contribution is measured against the head of its token's lineage chain
+(``hokusai.chain``): the candidate is trained on the head's training set plus the
+contribution's new rows, so its DeltaOne is what it adds.
+
 Each function is one asset of the Dagster graph (``hokusai_assets``) and can be
 called without Dagster; the values passed between them are the dataclasses here.
 The contribution side (reading, scrubbing, cleaning) is ``hokusai.intake``.
@@ -12,7 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from hokusai.core.registry import CHAMPION_ALIAS, ModelRegistry
+from hokusai.chain.ledger import GENESIS, Chain, ChainLink
+from hokusai.chain.training_set import base_rows_root, training_set
+from hokusai.core.registry import CHAMPION_ALIAS, COMMITMENT_TAG, ModelRegistry, ModelVersionRef
 from hokusai.evaluation import benchmark_rows, bootstrap_primary_metric, evaluate_model
 from hokusai.data_commitments import frame_root
 from hokusai.intake import CleanDataset, committed_rows, frame_sha256
@@ -22,16 +28,32 @@ from hokusai.training import merge_training_data, train_model
 
 @dataclass(frozen=True)
 class BaselinePin:
-    """The champion a contribution is measured against, pinned at evaluation time."""
+    """The champion a contribution is measured against: the chain's head when it was evaluated.
+
+    ``lineage`` is the chain from genesis to that head; its row roots rebuild the
+    champion's training set (``hokusai.chain.training_set``).
+    """
 
     model_name: str
-    version: int
+    version: int | None  # None: the head's model is logged but not registered yet
     run_id: str | None
     weights_commitment: str
+    lineage: tuple[ChainLink, ...] = ()
     trained_now: bool = False
+    model_uri: str = ""
+
+    @property
+    def position(self) -> int:
+        return self.lineage[-1].position if self.lineage else 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.model_name, "version": self.version, "weights_commitment": self.weights_commitment}
+        return {"name": self.model_name, "version": self.version, "weights_commitment": self.weights_commitment,
+                "chain_position": self.position}
+
+    def lineage_pins(self) -> list[dict[str, Any]]:
+        """The training set's commitments, in order: the base rows, then each accepted contribution's."""
+        return [{"position": link.position, "rows_root": link.rows_root, "rows": link.rows_count,
+                 "partition_key": link.partition_key} for link in self.lineage]
 
 
 @dataclass(frozen=True)
@@ -74,11 +96,16 @@ class BenchmarkResult:
     measured: dict[str, Any]
 
 
-def ensure_baseline(registry: ModelRegistry, spec: TokenSpec, base: pd.DataFrame, experiment: str) -> BaselinePin:
-    """The token's current champion; on first use, train one on the base data and crown it."""
-    champion = registry.get_alias(spec.model_name, CHAMPION_ALIAS)
+def ensure_baseline(registry: ModelRegistry, chain: Chain, spec: TokenSpec, base: pd.DataFrame,
+                    experiment: str) -> BaselinePin:
+    """The chain's head; on a token's first use, train its genesis baseline on the base data.
+
+    Two first evaluations racing both train, but the chain takes one genesis; the
+    other's version stays registered as an unused baseline.
+    """
+    head = chain.head(spec.token_id)
     trained_now = False
-    if champion is None:
+    if head is None:
         model = train_model(base, spec)
         logged = registry.log_model_run(
             model,
@@ -87,25 +114,46 @@ def ensure_baseline(registry: ModelRegistry, spec: TokenSpec, base: pd.DataFrame
             params=training_params(spec, len(base), "baseline"),
             run_tags={"hokusai_token_id": spec.token_id, "hokusai_role": "baseline"},
         )
-        champion = registry.register_version(
+        version = registry.register_version(
             logged, spec.model_name, {"hokusai_token_id": spec.token_id, "hokusai_role": "baseline",
-                                      "training_data_sha256": frame_sha256(base)},
+                                      "training_data_sha256": frame_sha256(base),
+                                      "training_rows_root": base_rows_root(base, spec)},
         )
-        registry.set_alias(spec.model_name, CHAMPION_ALIAS, champion.version)
-        trained_now = True
-    return BaselinePin(spec.model_name, champion.version, champion.run_id, champion.weights_commitment, trained_now)
+        genesis = ChainLink(token_id=spec.token_id, position=0, state=GENESIS, commitment=logged.weights_commitment,
+                            rows_root=base_rows_root(base, spec), rows_count=len(base), model_uri=logged.model_uri,
+                            run_id=logged.run_id, model_version=version.version)
+        head, trained_now = chain.start(genesis)
+        if trained_now:
+            registry.set_alias(spec.model_name, CHAMPION_ALIAS, version.version)
+        else:
+            registry.set_version_tags(spec.model_name, version.version, {"hokusai_role": "baseline-unused"})
+    return pin_for(spec, chain.active_links(spec.token_id, up_to=head.position), trained_now)
 
 
-def pinned_baseline(registry: ModelRegistry, spec: TokenSpec, version: int) -> BaselinePin:
-    """The baseline a partition was first evaluated against, so a re-run reproduces its claim."""
-    ref = registry.get_version(spec.model_name, version)
-    return BaselinePin(spec.model_name, ref.version, ref.run_id, ref.weights_commitment)
+def pin_for(spec: TokenSpec, lineage: list[ChainLink], trained_now: bool = False) -> BaselinePin:
+    head = lineage[-1]
+    return BaselinePin(spec.model_name, head.model_version, head.run_id, head.commitment, tuple(lineage),
+                       trained_now, head.model_uri)
 
 
-def train_candidate(registry: ModelRegistry, spec: TokenSpec, base: pd.DataFrame, contribution: CleanDataset,
-                    experiment: str) -> CandidateModel:
-    """Train on base + contribution and log the run and model to MLflow."""
-    training = merge_training_data(base, contribution.frame, spec)
+def pinned_baseline(chain: Chain, spec: TokenSpec, commitment: str) -> BaselinePin | None:
+    """The head a partition was first evaluated against, if it is still in the chain (a re-run reproduces
+    its claim); None if that head was rolled back since."""
+    try:
+        return pin_for(spec, chain.lineage_of(spec.token_id, commitment))
+    except LookupError:
+        return None
+
+
+def champion_training_set(pin: BaselinePin, base: pd.DataFrame, spec: TokenSpec) -> pd.DataFrame:
+    """The rows the pinned champion was trained on, rebuilt from the chain's commitments."""
+    return training_set(list(pin.lineage), base, spec)
+
+
+def train_candidate(registry: ModelRegistry, spec: TokenSpec, champion_training: pd.DataFrame,
+                    contribution: CleanDataset, experiment: str) -> CandidateModel:
+    """Train on the champion's training set + the contribution's new rows; log the run and model."""
+    training = merge_training_data(champion_training, contribution.frame, spec)
     model = train_model(training, spec)
     params = training_params(spec, len(training), "candidate") | {
         "contribution_rows": len(contribution.frame),
@@ -128,7 +176,15 @@ def train_candidate(registry: ModelRegistry, spec: TokenSpec, base: pd.DataFrame
         rows_root=contribution.rows_root,
     )
     return CandidateModel(model, logged.run_id, logged.model_uri, logged.weights_commitment,
-                          len(training), frame_sha256(training), summary)
+                          len(training), training_digest(training, spec), summary)
+
+
+def training_digest(training: pd.DataFrame, spec: TokenSpec) -> str:
+    """SHA-256 of the training rows in the order the model was fitted in (a property of the rows)."""
+    from hokusai.training import canonical_order, features_and_labels
+
+    features, labels = features_and_labels(training, spec)
+    return frame_sha256(training.iloc[canonical_order(features, labels, spec)])
 
 
 def benchmark_root(benchmark: pd.DataFrame, spec: TokenSpec) -> str:
@@ -154,10 +210,17 @@ def training_params(spec: TokenSpec, rows: int, role: str) -> dict[str, Any]:
     }
 
 
+def load_champion(registry: ModelRegistry, pin: BaselinePin) -> Any:
+    """The pinned champion's model, loaded only after its files match the chain's commitment."""
+    ref = ModelVersionRef(pin.model_name, pin.version or 0, pin.run_id, pin.model_uri,
+                          {COMMITMENT_TAG: pin.weights_commitment})
+    return registry.load_verified_model(ref)
+
+
 def measure_on_benchmark(registry: ModelRegistry, pin: BaselinePin, candidate: CandidateModel,
                          benchmark: pd.DataFrame, spec: TokenSpec) -> BenchmarkResult:
     """Load the pinned champion (verified against its commitment) and score both models."""
-    champion = registry.load_verified_model(registry.get_version(pin.model_name, pin.version))
+    champion = load_champion(registry, pin)
     rows = benchmark_rows(benchmark, spec)
     baseline, new = evaluate_model(champion, rows, spec), evaluate_model(candidate.model, rows, spec)
     measured = {

@@ -1,10 +1,10 @@
-"""Registering an evaluated model: token tags, and the champion alias only for a real gain."""
+"""Registering an evaluated model: token tags, and the champion alias on the lineage chain's head."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hokusai.champion import decide_champion
+from hokusai.chain.ledger import Chain
 from hokusai.core.registry import CANDIDATE_ALIAS, CHAMPION_ALIAS, ModelRegistry
 from hokusai.pipeline import CandidateModel
 from hokusai.token_spec import TokenSpec
@@ -45,63 +45,67 @@ def benchmark_run_metrics(computation: dict[str, Any]) -> dict[str, float]:
     return metrics
 
 
-def register_candidate(registry: ModelRegistry, spec: TokenSpec, candidate: CandidateModel,
+def register_candidate(registry: ModelRegistry, chain: Chain, spec: TokenSpec, candidate: CandidateModel,
                        delta_one: dict[str, Any], attestation_hash: str) -> dict[str, Any]:
-    """Register the candidate; move ``champion`` to it if eligible and it leads (``hokusai.champion``)."""
+    """Register the candidate; ``champion`` goes to it only if it is the head of the token's chain.
+
+    The chain (``hokusai.chain``) is the one champion rule: a version is champion when its
+    model is the head the next contribution will be trained on and measured against.
+    """
     from hokusai.core.registry import LoggedModelRef
 
     tags = token_tags(spec, delta_one, attestation_hash)
     computation = delta_one["delta_computation"]
     registry.log_run_metrics(candidate.run_id, benchmark_run_metrics(computation))
     existing = _version_with_claim(registry, spec.model_name, attestation_hash)
-    if existing is not None:  # the same claim was registered by an earlier run: don't add a twin
-        current = registry.get_alias(spec.model_name, CHAMPION_ALIAS)
-        alias = CHAMPION_ALIAS if current is not None and current.version == existing.version else CANDIDATE_ALIAS
-        return {"model_name": spec.model_name, "version": existing.version, "alias": alias,
-                "champion_moved": False, "tags": existing.tags, "already_registered": True,
-                "champion_reason": "already registered for this claim",
-                "summary": f"{spec.model_name} v{existing.version} already registered for this claim ({alias})"}
-    version = registry.register_version(
-        LoggedModelRef(candidate.run_id, candidate.model_uri, candidate.weights_commitment), spec.model_name, tags
-    )
-    moved, why = _settle_champion(registry, spec.model_name, version.version, delta_one)
-    if not moved:
-        registry.set_alias(spec.model_name, CANDIDATE_ALIAS, version.version)
-    alias = CHAMPION_ALIAS if moved else CANDIDATE_ALIAS
+    if existing is None:
+        version = registry.register_version(
+            LoggedModelRef(candidate.run_id, candidate.model_uri, candidate.weights_commitment), spec.model_name, tags
+        ).version
+    else:  # the same evaluation was registered by an earlier run: don't add a twin
+        version = existing.version
+    chain.set_model_version(candidate.weights_commitment, spec.token_id, version)  # if it is a link at all
+    head = chain.head(spec.token_id)
+    is_head = head is not None and head.commitment == candidate.weights_commitment
+    if is_head:
+        registry.set_alias(spec.model_name, CHAMPION_ALIAS, version)
+        why = f"head of the lineage chain at position {head.position}"
+    else:
+        registry.set_alias(spec.model_name, CANDIDATE_ALIAS, version)
+        why = _not_head_reason(chain, spec, candidate, delta_one)
+    alias = CHAMPION_ALIAS if is_head else CANDIDATE_ALIAS
+    already = " (already registered for this claim)" if existing is not None else ""
     return {
         "model_name": spec.model_name,
-        "version": version.version,
+        "version": version,
         "alias": alias,
-        "champion_moved": moved,
-        "tags": tags,
-        "already_registered": False,
+        "champion_moved": is_head and existing is None,
+        "tags": existing.tags if existing is not None else tags,
+        "already_registered": existing is not None,
         "champion_reason": why,
-        "summary": f"{spec.model_name} v{version.version} registered as {alias} ({why}; "
+        "summary": f"{spec.model_name} v{version} registered as {alias}{already} ({why}; "
                    f"DeltaOne {computation['delta_one_bps']} bps)",
     }
 
 
-def _settle_champion(registry: ModelRegistry, model_name: str, version: int,
-                     delta_one: dict[str, Any]) -> tuple[bool, str]:
-    """Apply ``decide_champion`` with a compare-and-set on the alias it read."""
+def follow_chain_head(registry: ModelRegistry, chain: Chain, token_id: str, model_name: str) -> int | None:
+    """Put ``champion`` back on the chain's head after a roll-back; returns the head's version."""
+    head = chain.head(token_id)
+    if head is None or head.model_version is None:
+        return None
     current = registry.get_alias(model_name, CHAMPION_ALIAS)
-    current_score = current.tags.get("benchmark_score_bps") if current is not None else None
-    decision = decide_champion(
-        eligible=bool(delta_one["eligibility"]["eligible"]),
-        ineligible_reason=delta_one["eligibility"]["reason"],
-        pinned_version=int(delta_one["baseline_model"]["version"]),
-        current_version=current.version if current is not None else None,
-        current_score_bps=int(current_score) if current_score not in (None, "") else None,
-        new_score_bps=int(delta_one["delta_computation"]["new_score_bps"]),
-    )
-    if not decision.move:
-        return False, decision.reason
-    if current is None:
-        registry.set_alias(model_name, CHAMPION_ALIAS, version)
-        return True, decision.reason
-    if registry.move_champion_if_unchanged(model_name, version, current.version):
-        return True, decision.reason
-    return False, "eligible, but the champion changed while this version was being registered"
+    if current is None or current.version != head.model_version:
+        registry.set_alias(model_name, CHAMPION_ALIAS, head.model_version)
+    return head.model_version
+
+
+def _not_head_reason(chain: Chain, spec: TokenSpec, candidate: CandidateModel, delta_one: dict[str, Any]) -> str:
+    if not delta_one["eligibility"]["eligible"]:
+        return delta_one["eligibility"]["reason"]
+    link = chain.link_for(candidate.contribution.partition_key)
+    if link is not None and link.commitment == candidate.weights_commitment:
+        return f"in the chain at position {link.position}, no longer its head"
+    return "eligible, but the chain's head moved while it was evaluated: re-based"
 
 
 def _version_with_claim(registry: ModelRegistry, model_name: str, attestation_hash: str):

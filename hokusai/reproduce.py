@@ -21,7 +21,15 @@ from hokusai.commitments import weights_commitment
 from hokusai.contribution_store import ContributionStore
 from hokusai.core.registry import ModelRegistry, sklearn_pip_requirements
 from hokusai.intake import IntakePolicy, clean, frame_sha256, read_contribution
-from hokusai.pipeline import BaselinePin, CandidateModel, ContributionSummary, measure_on_benchmark
+from hokusai.chain.ledger import Chain
+from hokusai.chain.training_set import training_set
+from hokusai.pipeline import (
+    CandidateModel,
+    ContributionSummary,
+    measure_on_benchmark,
+    pinned_baseline,
+    training_digest,
+)
 from hokusai.token_spec import TokenSpec
 from hokusai.training import merge_training_data, train_model
 from hokusai.verify import Check
@@ -38,7 +46,8 @@ def local_commitment(model: Any) -> str:
         return weights_commitment(path)
 
 
-def reproduce(partition_key: str, *, outputs_root: Path, store: ContributionStore, registry: ModelRegistry,
+def reproduce(partition_key: str, *, outputs_root: Path, chain: Chain, store: ContributionStore,
+              registry: ModelRegistry,
               spec_for: Callable[[str], TokenSpec], pii_key_for: Callable[[str], bytes],
               base_for: Callable[[TokenSpec], Any], benchmark_for: Callable[[TokenSpec], Any],
               policy: IntakePolicy = IntakePolicy()) -> list[Check]:
@@ -49,22 +58,25 @@ def reproduce(partition_key: str, *, outputs_root: Path, store: ContributionStor
     checks = [_same("token_spec_sha256", spec.spec_sha256, pinned["token"]["spec_sha256"])]
     contributed = read_contribution(store, partition_key, spec_for, pii_key_for, policy)
     checks.append(_same("contribution_sha256", contributed.manifest["sha256"], pinned["contribution"]["sha256"]))
-    cleaned = clean(contributed, spec, benchmark_for(spec), policy)
-    checks.append(_same("clean_rows_root", cleaned.rows_root, pinned["contribution"]["clean_rows_root"]))
     base, benchmark = base_for(spec), benchmark_for(spec)
     checks.append(_same("benchmark_sha256", frame_sha256(benchmark), pinned["data"]["benchmark_sha256"]))
-    training = merge_training_data(base, cleaned.frame, spec)
-    checks.append(_same("training_sha256", frame_sha256(training), pinned["data"]["training_sha256"]))
     baseline = pinned["baseline_model"]
-    version = registry.get_version(spec.model_name, baseline["version"])
-    checks.append(_same("baseline_commitment", version.weights_commitment, baseline["weights_commitment"]))
+    pin = pinned_baseline(chain, spec, baseline["weights_commitment"])
+    if pin is None:
+        return checks + [Check("baseline_in_chain", False, f"the baseline {baseline['weights_commitment']} is no "
+                                                            "longer in the token's chain (rolled back)")]
+    checks.append(_same("training_lineage", pin.lineage_pins(), pinned["data"]["training_lineage"]))
+    champion_rows = training_set(list(pin.lineage), base, spec)  # every part checked against its root
+    cleaned = clean(contributed, spec, benchmark, policy, training=champion_rows)
+    checks.append(_same("clean_rows_root", cleaned.rows_root, pinned["contribution"]["clean_rows_root"]))
+    training = merge_training_data(champion_rows, cleaned.frame, spec)
+    checks.append(_same("training_sha256", training_digest(training, spec), pinned["data"]["training_sha256"]))
     model = train_model(training, spec)
     commitment = local_commitment(model)
     checks.append(_same("candidate_commitment", commitment, pinned["candidate_model"]["weights_commitment"]))
     summary = ContributionSummary(partition_key, cleaned.token_id, cleaned.wallet_address, cleaned.raw_sha256,
                                   cleaned.rows_sha256, len(cleaned.frame), cleaned.stats, cleaned.rows_root)
-    candidate = CandidateModel(model, "", "", commitment, len(training), frame_sha256(training), summary)
-    pin = BaselinePin(spec.model_name, version.version, version.run_id, version.weights_commitment)
+    candidate = CandidateModel(model, "", "", commitment, len(training), training_digest(training, spec), summary)
     result = measure_on_benchmark(registry, pin, candidate, benchmark, spec)
     recomputed = attestation_document(spec, delta_one_document(spec, result))
     checks.append(_same("software_versions", recomputed["software"], pinned["software"]))

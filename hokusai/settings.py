@@ -2,8 +2,15 @@
 
 Every setting has a default that works on a laptop with nothing running: state
 under ``./.hokusai`` (Dagster home, MLflow SQLite store, keys, outputs), the demo
-tokens shipped in the repo, a local drop-zone folder. Setting ``HOKUSAI_S3_BUCKET``
-moves the drop zone to S3 (credentials from boto3's default chain, never here).
+tokens shipped in the repo, a local drop-zone folder, the claims ledger in SQLite,
+no relayer (claims settle locally). Setting ``HOKUSAI_S3_BUCKET`` moves the drop
+zone to S3 (credentials from boto3's default chain, never here);
+``HOKUSAI_LEDGER_URL`` and ``HOKUSAI_RELAYER_REDIS_URL`` move the ledger to
+PostgreSQL and hand claims to the relayer's Redis.
+
+Settings never hold a secret's value, only the names of the secret variables that are
+set (``secret_variables``): resources take those as ``dagster.EnvVar``, which Dagster
+resolves when a run starts and shows in the UI by name alone.
 """
 
 from __future__ import annotations
@@ -13,10 +20,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from hokusai.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
+from hokusai.redaction import uri_has_password
+from hokusai.secrets import ENV_VAR as PII_SECRET_VAR
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 DEFAULT_DEADLINE_SECONDS = 5 * 24 * 3600
+TRACKING_URI_VAR = "MLFLOW_TRACKING_URI"
+LEDGER_URL_VAR = "HOKUSAI_LEDGER_URL"
+RELAYER_REDIS_URL_VAR = "HOKUSAI_RELAYER_REDIS_URL"
+# URLs that may carry a password: given to resources as EnvVar when they do
+URL_VARIABLES = (TRACKING_URI_VAR, LEDGER_URL_VAR, RELAYER_REDIS_URL_VAR)
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,19 @@ class Settings:
     step_retries: int = 3  # retries of a step that talks to MLflow (server down, network blip)
     step_retry_delay_seconds: int = 10  # the first retry's delay; it doubles each time
     intake_workers: int = 2  # processes hashing a large upload (hokusai.workers); 0 or 1: none
+    # The claims outbox (and the lineage chain's tables): None = SQLite under the state folder.
+    # PostgreSQL: postgresql+psycopg2://user:password@host/db (the password only from the environment).
+    ledger_url: str | None = None
+    # The relayer's Redis (redis://:password@host:port/db); None: claims settle locally at once.
+    relayer_redis_url: str | None = None
+    budget_retry_seconds: int | None = None  # re-publish budget_blocked claims after this; None: on request
+
+    @property
+    def ledger_database_url(self) -> str:
+        return self.ledger_url or f"sqlite:///{self.home / 'ledger.db'}"
+    # Names (never values) of the set variables that hold a secret: the attester key, the PII
+    # secret, and MLFLOW_TRACKING_URI when its URI carries a password.
+    secret_variables: frozenset[str] = frozenset()
 
     @property
     def dagster_home(self) -> Path:
@@ -67,7 +96,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from ``env`` (the process environment by default)."""
     env = os.environ if env is None else env
     home = Path(env.get("HOKUSAI_HOME", ".hokusai")).resolve()
-    tracking_uri = env.get("MLFLOW_TRACKING_URI") or (
+    tracking_uri = env.get(TRACKING_URI_VAR) or (
         f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
     )
     local_store = tracking_uri.startswith(("sqlite:", "file:")) or "://" not in tracking_uri
@@ -102,7 +131,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         step_retries=_int(env, "HOKUSAI_STEP_RETRIES", 3),
         step_retry_delay_seconds=_int(env, "HOKUSAI_STEP_RETRY_DELAY_SECONDS", 10),
         intake_workers=max(_int(env, "HOKUSAI_INTAKE_WORKERS", min(os.cpu_count() or 1, 4)), 0),
+        ledger_url=(env.get(LEDGER_URL_VAR) or "").strip() or None,
+        relayer_redis_url=(env.get(RELAYER_REDIS_URL_VAR) or "").strip() or None,
+        budget_retry_seconds=_int(env, "HOKUSAI_BUDGET_RETRY_SECONDS", 0) or None,
+        secret_variables=secret_variables(env),
     )
+
+
+def secret_variables(env: Mapping[str, str]) -> frozenset[str]:
+    """Which secret-bearing variables are set; an empty one counts as unset, as the loaders treat it."""
+    names = {name for name in (ATTESTER_KEY_VAR, PII_SECRET_VAR) if (env.get(name) or "").strip()}
+    names |= {name for name in URL_VARIABLES if uri_has_password((env.get(name) or "").strip())}
+    return frozenset(names)
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

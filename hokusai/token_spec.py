@@ -70,6 +70,10 @@ class TokenSpec:
     key_column: str | None = None
     unknown_columns: str = "reject"
     positive_label: Any = None
+    # A row within this share of every numeric feature's range of a training row (same
+    # label, same categories) is a near-copy that adds nothing (hokusai.chain.new_rows).
+    # 0: exact copies only. What counts as noise depends on the domain, so a token sets it.
+    near_copy_tolerance: float = 0.0
     source_path: Path | None = None
     spec_sha256: str = field(default="", compare=False)
 
@@ -229,7 +233,15 @@ class _Reader:
             key_column=key_column,
             unknown_columns=self.choice("unknown_columns", UNKNOWN_COLUMN_POLICIES, "reject"),
             positive_label=positive_label,
+            near_copy_tolerance=self._fraction("near_copy_tolerance", 0.0),
         )
+
+    def _fraction(self, path: str, default: float) -> float:
+        value = self.get(path, (int, float), default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            self.problems.append(f"{path}: expected a number in [0, 1), got {value!r}")
+            return default
+        return float(value)
 
     def _model_id_uint(self) -> int | None:
         value = self.get("model_id_uint", (int, str))

@@ -1,8 +1,9 @@
 """Independent verification of an evaluation's output files.
 
-Given ``attestation.json`` (or its folder, with ``mint_request.json`` and
-``delta_one.json`` beside it), recompute every hash and the EIP-712 digest from
-the documents themselves and recover the signer: nothing is trusted as written.
+Given ``attestation.json`` (or its folder, with ``delta_one.json`` and, for an
+eligible evaluation, ``mint_request.json`` beside it), recompute every hash and the
+EIP-712 digest from the documents themselves and recover the signer: nothing is
+trusted as written.
 """
 
 from __future__ import annotations
@@ -24,34 +25,62 @@ class Check:
 
 
 def verify_outputs(path: Path, expected_signer: str | None = None) -> list[Check]:
-    """Every check on the files at ``path``; all must pass for the claim to stand."""
+    """Every check on the files at ``path``; all must pass for the evidence (and any claim) to stand.
+
+    An evaluation without a claim (not eligible) has no ``mint_request.json``: its attestation
+    and DeltaOne hashes are still verified, and a ``claim`` check says there is none.
+    """
+    folder = path if path.is_dir() else path.parent
+    envelope = _read(folder / "attestation.json")
+    checks = []
+    recomputed = attestation_hash(envelope["attestation"])
+    checks.append(Check("attestation_hash", recomputed == envelope.get("attestation_hash"),
+                        f"recomputed {recomputed}, recorded {envelope.get('attestation_hash')}"))
+    delta_path = folder / "delta_one.json"
+    if delta_path.exists():
+        delta_hash = canonical_hash(_read(delta_path))
+        recorded = envelope["attestation"]["result"]["delta_one_sha256"]
+        checks.append(Check("delta_one_sha256", delta_hash == recorded, f"recomputed {delta_hash}"))
+    result = envelope["attestation"]["result"]
+    if not (folder / "mint_request.json").exists():
+        said = envelope.get("claim") or {}
+        if said.get("claim", result.get("eligible")):
+            checks.append(Check("claim", False, "the attestation is eligible for a claim but mint_request.json "
+                                                "is missing"))
+        else:
+            reason = said.get("reason") or f"not eligible ({result.get('reason')})"
+            checks.append(Check("claim", True, f"no claim: {reason}; nothing was signed"))
+        return checks
+    if not result.get("eligible"):
+        checks.append(Check("claim", False, f"a mint request exists for an evaluation that is not eligible "
+                                            f"({result.get('reason')})"))
+    return checks + _mint_request_checks(folder, envelope, recomputed, expected_signer)
+
+
+def _mint_request_checks(folder: Path, envelope: dict[str, Any], recomputed: str,
+                         expected_signer: str | None) -> list[Check]:
     from hokusai.eip712 import (
         idempotency_key,
         mint_request_digest,
         recover_mint_request_signer,
         validate_mint_request,
     )
+    from hokusai.settlement.relayer_rules import relayer_problems
 
-    folder = path if path.is_dir() else path.parent
-    envelope = _read(folder / "attestation.json")
     mint_request = _read(folder / "mint_request.json")
-    checks = []
-    recomputed = attestation_hash(envelope["attestation"])
-    checks.append(Check("attestation_hash", recomputed == envelope.get("attestation_hash"),
-                        f"recomputed {recomputed}, recorded {envelope.get('attestation_hash')}"))
-    checks.append(Check("mint_request.attestation_hash", mint_request.get("attestation_hash") == recomputed,
-                        f"mint request carries {mint_request.get('attestation_hash')}"))
+    checks = [Check("mint_request.attestation_hash", mint_request.get("attestation_hash") == recomputed,
+                    f"mint request carries {mint_request.get('attestation_hash')}")]
     key = idempotency_key(mint_request.get("model_id_uint", "0"), recomputed)
     checks.append(Check("idempotency_key", mint_request.get("idempotency_key") == key, f"expected {key}"))
     problems = validate_mint_request(mint_request)
     checks.append(Check("mint_request_schema", not problems, "; ".join(problems) or "valid mint_request.v1"))
-    delta_path = folder / "delta_one.json"
-    if delta_path.exists():
-        delta_hash = canonical_hash(_read(delta_path))
-        recorded = envelope["attestation"]["result"]["delta_one_sha256"]
-        checks.append(Check("delta_one_sha256", delta_hash == recorded, f"recomputed {delta_hash}"))
+    problems = relayer_problems(mint_request)
+    checks.append(Check("relayer_rules", not problems, "; ".join(problems) or "the relayer would take it"))
     eip712 = envelope.get("eip712", {})
     chain_id, contract = eip712.get("chain_id"), eip712.get("verifying_contract")
+    if chain_id is None or contract is None:
+        return checks + [Check("eip712_digest", False, "attestation.json records no EIP-712 signing (chain, "
+                                                       "contract): nothing here was signed for this attestation")]
     digest = mint_request_digest(mint_request, chain_id, contract)
     checks.append(Check("eip712_digest", digest == eip712.get("digest"), f"recomputed {digest}"))
     signer = (expected_signer or eip712.get("signer") or "").lower()

@@ -8,6 +8,8 @@ from hokusai_assets.assets import attestation, contribution, evaluation, models
 from hokusai_assets.jobs import evaluate_contribution
 from resources import build_resources
 from sensors.drop_zone import contribution_drop_sensor
+from sensors.rebase import contribution_rebase_sensor
+from sensors.settlement import claim_settlement_sensor
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
@@ -16,7 +18,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         assets=load_assets_from_modules([contribution, models, evaluation, attestation]),
         asset_checks=[checks.contribution_matches_token_schema, checks.clean_rows_meet_expectations],
         jobs=[evaluate_contribution],
-        sensors=[contribution_drop_sensor],
+        sensors=[contribution_drop_sensor, claim_settlement_sensor, contribution_rebase_sensor],
         resources=build_resources(settings),
         # One process per run: a step-per-process executor re-imports the code
         # location (pandas, sklearn, mlflow) for each of the eight steps.

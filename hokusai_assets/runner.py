@@ -23,16 +23,28 @@ from hokusai_assets.jobs import EVALUATE_CONTRIBUTION_JOB
 from hokusai_assets.partitions import CONTRIBUTIONS_PARTITIONS_NAME
 
 REJECTED_PREFIX = "Contribution rejected: "
+MAX_REBASES = 5  # an eligible evaluation that lost its chain head to another is run again, this many times at most
 
 
 def local_instance(settings: Settings) -> DagsterInstance:
-    """The persistent instance under ``$HOKUSAI_HOME/dagster`` (what ``dagster dev`` shows)."""
+    """The persistent instance under ``$HOKUSAI_HOME/dagster`` (what ``dagster dev`` shows).
+
+    Opening an instance creates its SQLite storage on first use; two ``hokusai evaluate``
+    started at once on a fresh state folder would both create it and one would fail
+    ("table ... already exists"), so the first opening holds a lock file.
+    """
+    import fcntl
+
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
-    return DagsterInstance.from_config(str(home))
+    with open(home / ".hokusai-instance.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (home / "dagster.yaml").exists():
+            shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+        instance = DagsterInstance.from_config(str(home))
+        instance.get_runs(limit=1)  # storage created (and migrated) while the lock is held
+        return instance
 
 
 class DagsterRunner:
@@ -55,11 +67,11 @@ class DagsterRunner:
         return partition_key
 
     def check_intake(self, path: Path, token_id: str, wallet_address: str) -> EvaluationOutcome:
-        """Only the contribution side (load, scrub, checks, clean): accepted or rejected, no training."""
+        """The contribution side (load, scrub, checks, clean against the chain head): accepted or rejected, no training."""
         partition_key = self.drop(path, token_id, wallet_address)
         result = self.job.execute_in_process(
             partition_key=partition_key, instance=self.instance, raise_on_error=False,
-            asset_selection=[AssetKey("contributed_dataset"), AssetKey("clean_dataset")],
+            asset_selection=[AssetKey("contributed_dataset"), AssetKey("baseline_model"), AssetKey("clean_dataset")],
             run_config={"loggers": {"console": {"config": {"log_level": self.settings.log_level or "CRITICAL"}}}},
         )
         if result.success:
@@ -68,7 +80,16 @@ class DagsterRunner:
         return self._failure_outcome(result, partition_key)
 
     def evaluate(self, path: Path, token_id: str, wallet_address: str) -> EvaluationOutcome:
+        """Evaluate the file; an eligible evaluation whose chain head moved meanwhile is re-based and run again."""
         partition_key = self.drop(path, token_id, wallet_address)
+        for _attempt in range(MAX_REBASES + 1):
+            outcome = self._evaluate_partition(partition_key, token_id)
+            if not outcome.rebased:
+                return outcome
+        outcome.reason = f"still re-basing after {MAX_REBASES} attempts: {outcome.reason}"
+        return outcome
+
+    def _evaluate_partition(self, partition_key: str, token_id: str) -> EvaluationOutcome:
         result = self.job.execute_in_process(
             partition_key=partition_key, instance=self.instance, raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": self.settings.log_level or "CRITICAL"}}}},
@@ -78,6 +99,7 @@ class DagsterRunner:
             attestation = result.output_for_node("attestation")
             registered = result.output_for_node("registered_token_model")
             computation = attestation["delta_one"]["delta_computation"]
+            signed = attestation.get("eip712") or {}
             return EvaluationOutcome(
                 status="evaluated", partition_key=partition_key, run_id=result.run_id,
                 delta_one_bps=computation["delta_one_bps"],
@@ -87,7 +109,11 @@ class DagsterRunner:
                 files=_with_rows_file(attestation["files"], self.settings, partition_key),
                 model_version=registered["version"],
                 champion_moved=registered["champion_moved"], summary=registered["summary"],
-                signer=attestation["eip712"]["signer"], dev_key=attestation["eip712"]["dev_key"],
+                signer=signed.get("signer"), dev_key=signed.get("dev_key"),
+                claim=attestation["claim"]["claim"], claim_reason=attestation["claim"]["reason"],
+                claim_status=attestation.get("claim_status"), claim_note=attestation.get("claim_note"),
+                weight_genesis=(attestation.get("weight_genesis") or {}).get("call"),
+                rebased=attestation["claim"]["rebase"],
             )
         return self._failure_outcome(result, partition_key)
 
@@ -104,6 +130,13 @@ def _with_rows_file(files: dict[str, str], settings: Settings, partition_key: st
     return {**files, ROWS_FILE: str(rows)} if rows.exists() else dict(files)
 
 
+def _innermost_message(error) -> str:
+    """What the step's code raised, not Dagster's "Error occurred while executing op" wrapper around it."""
+    while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
+        error = error.cause
+    return error.message.strip()
+
+
 def _failure_outcome(result, partition_key: str) -> EvaluationOutcome:
     """Rejected (a blocking check or a 'Contribution rejected' failure) or an internal error."""
     for evaluation in result.get_asset_check_evaluations():
@@ -118,7 +151,7 @@ def _failure_outcome(result, partition_key: str) -> EvaluationOutcome:
             if described and described.startswith(REJECTED_PREFIX):
                 return EvaluationOutcome(status="rejected", partition_key=partition_key, run_id=result.run_id,
                                          reason=described[len(REJECTED_PREFIX):], step=event.step_key)
-            message = described or (data.error.message.strip() if data.error else "unknown error")
+            message = described or (_innermost_message(data.error) if data.error else "unknown error")
             return EvaluationOutcome(status="error", partition_key=partition_key, run_id=result.run_id,
                                      reason=f"step {event.step_key} failed: {message}", step=event.step_key)
     return EvaluationOutcome(status="error", partition_key=partition_key, run_id=result.run_id,

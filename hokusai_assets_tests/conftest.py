@@ -13,10 +13,23 @@ OTHER_WALLET = "0x000000000000000000000000000000000000beef"
 SAMPLES = REPO_ROOT / "tokens" / DEMO_TOKEN / "samples"
 
 
-def isolated_settings(home: Path, cache: Path):
-    """Settings for a fresh state folder; the MLflow template cache is shared to save time."""
+def checked_mint_request(folder: Path) -> dict:
+    """``mint_request.json`` from an output folder, asserted to pass the schema, the contract's
+    rules and the relayer's (issue 16: every message was dead-lettered)."""
+    import json
+
+    from hokusai.settlement.relayer_rules import mint_request_problems
+
+    message = json.loads((Path(folder) / "mint_request.json").read_text())
+    assert mint_request_problems(message) == []
+    assert message["totalSamples"] == message["evaluation"]["sample_size_candidate"]
+    return message
+
+
+def isolated_settings(home: Path, cache: Path, extra_env: dict[str, str] | None = None):
+    """Settings for a fresh state folder (plus ``extra_env``); the MLflow template cache is shared to save time."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOKUSAI_", "MLFLOW_"))}
-    env.update({"HOKUSAI_HOME": str(home), "HOKUSAI_CACHE_DIR": str(cache)})
+    env.update({"HOKUSAI_HOME": str(home), "HOKUSAI_CACHE_DIR": str(cache), **(extra_env or {})})
     return load_settings(env)
 
 

@@ -1,4 +1,4 @@
-"""Real servers for tests and benchmarks: SeaweedFS (S3), PostgreSQL 15, an MLflow server on both.
+"""Real servers for tests and benchmarks: SeaweedFS (S3), PostgreSQL 15, Redis, an MLflow server.
 
 Each runs on 127.0.0.1 and free ports, in a session of its own (``start_new_session``
 / ``setsid``), and is stopped by process group: SIGTERM, then SIGKILL after a grace
@@ -38,8 +38,8 @@ from hokusai_assets_tests.mlflow_server import (
     tail_of,
 )
 
-__all__ = ["free_port", "free_ports", "SeaweedFS", "seaweedfs", "Postgres", "postgres",
-           "start_mlflow_on", "mlflow_on"]
+__all__ = ["free_port", "free_ports", "SeaweedFS", "seaweedfs", "Postgres", "postgres", "RedisServer",
+           "redis_server", "start_mlflow_on", "mlflow_on"]
 
 START_TIMEOUT_SECONDS = 60.0
 PG_BIN = Path(os.environ.get("HOKUSAI_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -351,6 +351,79 @@ def postgres(parent: Path | None = None) -> Iterator[Postgres]:
             server.stop()
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- Redis
+
+REDIS_SERVER = os.environ.get("HOKUSAI_REDIS_SERVER", "/usr/bin/redis-server")
+
+
+@dataclass
+class RedisServer:
+    """``redis-server`` on 127.0.0.1 with a password, nothing saved to disk (``--save "" --appendonly no``).
+
+    The password is passed in a config file, not argv, so it stays out of ``ps``.
+    """
+
+    root: Path
+    port: int = 0
+    password: str = field(default_factory=lambda: secrets.token_hex(16))
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "redis.log"
+
+    def client(self):
+        import redis
+
+        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, socket_timeout=10)
+
+    def start(self, timeout: float = START_TIMEOUT_SECONDS) -> RedisServer:
+        """Start (or restart on the same port); return once it answers PING."""
+        if self.process is not None and self.process.poll() is None:
+            return self
+        if not Path(REDIS_SERVER).exists():
+            raise RuntimeError(f"{REDIS_SERVER} not found: apt-get install redis-server")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port()
+        config = self.root / "redis.conf"
+        config.write_text(f"bind 127.0.0.1\nport {self.port}\nrequirepass {self.password}\nsave \"\"\n"
+                          f"appendonly no\ndir {self.root}\nlogfile {self.log_path}\n")
+        config.chmod(0o600)
+        self.process = subprocess.Popen([REDIS_SERVER, str(config)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.root,
+                                        start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}:\n{tail_of(self.log_path)}")
+            try:
+                if self.client().ping():
+                    return self
+            except Exception:  # not listening yet
+                time.sleep(0.05)
+        self.stop()
+        raise TimeoutError(f"redis-server not answering after {timeout:.0f} s:\n{tail_of(self.log_path)}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process_group(self.process)
+
+
+@contextmanager
+def redis_server(root: Path) -> Iterator[RedisServer]:
+    """A running redis-server under ``root``; stopped (by process group) on exit."""
+    server = RedisServer(Path(root))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # --------------------------------------------------------------------------- MLflow on PostgreSQL + S3

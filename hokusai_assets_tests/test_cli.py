@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hokusai_assets_tests.conftest import SAMPLES, WALLET
+from hokusai_assets_tests.conftest import SAMPLES, WALLET, checked_mint_request
 
 HOKUSAI = shutil.which("hokusai", path=str(Path(sys.executable).parent)) or "hokusai"
 
@@ -30,6 +30,7 @@ def test_dry_run_is_deterministic_and_writes_its_files(tmp_path, shared_cache):
     assert set(summary["files"]) == {"delta_one.json", "attestation.json", "mint_request.json", "zk_output.json",
                                      "clean_rows.csv"}
     assert all(Path(p).parent == (tmp_path / "a").resolve() for p in summary["files"].values())
+    checked_mint_request(tmp_path / "a")
     second = run_cli(["evaluate", "--json"], tmp_path / "h", shared_cache, {"HOKUSAI_TEST_MODE": "true"})
     assert second.returncode == 0, second.stderr
     again = json.loads(second.stdout)
@@ -72,6 +73,23 @@ def test_evaluate_prints_a_human_summary_and_copies_files(cli, tmp_path):
     assert "DeltaOne: +" in out and "ELIGIBLE" in out and "registered as champion" in out
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "attestation.json", "clean_rows.csv", "delta_one.json", "mint_request.json", "zk_output.json"]
+    checked_mint_request(tmp_path / "out")
+
+
+def test_an_ineligible_contribution_says_no_claim_and_still_verifies(cli, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mint_request.json").write_text("{}")  # left by an earlier run into the same folder
+    code, printed, err = cli("evaluate", str(SAMPLES / "label-noise.csv"), "--token", "digits-demo",
+                             "--wallet", WALLET, "--output-dir", str(out))
+    assert code == 0, err
+    assert "not eligible (delta_below_threshold)" in printed
+    assert "no claim: not eligible (delta_below_threshold)" in printed and "signed by" not in printed
+    assert sorted(p.name for p in out.iterdir()) == ["attestation.json", "clean_rows.csv", "delta_one.json"]
+    code, printed, _ = cli("verify", str(out))
+    assert code == 0, printed
+    assert "ok   claim: no claim: not eligible (delta_below_threshold)" in printed
+    assert "ok   attestation_hash" in printed and "ok   delta_one_sha256" in printed
 
 
 @pytest.mark.parametrize("args, message", [

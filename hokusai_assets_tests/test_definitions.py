@@ -6,12 +6,12 @@ from hokusai_assets.definitions import defs
 
 EXPECTED_PARENTS = {
     "contributed_dataset": set(),
-    "clean_dataset": {"contributed_dataset"},
+    "clean_dataset": {"contributed_dataset", "baseline_model"},  # new rows: against the champion's training set
     "baseline_model": set(),
-    "new_model": {"clean_dataset"},
+    "new_model": {"clean_dataset", "baseline_model"},  # trained on the champion's training set + new rows
     "benchmark_metrics": {"baseline_model", "new_model"},
     "delta_one": {"benchmark_metrics"},
-    "attestation": {"delta_one"},
+    "attestation": {"delta_one", "baseline_model", "new_model"},  # the chain link it appends
     "registered_token_model": {"attestation", "new_model"},
 }
 
@@ -47,7 +47,9 @@ def test_job_sensor_and_resources():
     job = defs.resolve_job_def("evaluate_contribution")
     assert job.partitions_def.name == "contributions"
     assert defs.resolve_sensor_def("contribution_drop_sensor").job_name == "evaluate_contribution"
-    assert {"contribution_store", "token_specs", "model_registry", "attester"} <= set(defs.resources)
+    assert {"contribution_store", "token_specs", "model_registry", "attester", "claims_ledger",
+            "relayer"} <= set(defs.resources)
+    assert defs.resolve_sensor_def("claim_settlement_sensor").required_resource_keys >= {"claims_ledger", "relayer"}
 
 
 def test_domain_library_does_not_import_dagster():
@@ -56,6 +58,7 @@ def test_domain_library_does_not_import_dagster():
 
     code = (
         "import sys, hokusai.cli, hokusai.pipeline, hokusai.claims, hokusai.registration, hokusai.verify;"
+        "import hokusai.settlement.relay, hokusai.settlement.genesis, hokusai.settlement.decision;"
         "bad = [m for m in sys.modules if m.split('.')[0] in {'dagster', 'hokusai_assets', 'resources', 'sensors'}];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

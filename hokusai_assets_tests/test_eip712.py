@@ -345,7 +345,8 @@ def test_env_key_preferred_over_dev_file(tmp_path):
     assert key.address == Account.from_key(KEYS[2]).address
 
 
-@pytest.mark.parametrize("bad", ["0x" + "ab" * 31, "ab" * 32, "0x" + "zz" * 32, "0x" + "0" * 64])
+@pytest.mark.parametrize("bad", ["0x" + "ab" * 31, "ab" * 32, "0x" + "zz" * 32, "0x" + "0" * 64,
+                                 "0x" + "c" * 63, "0x" + "c" * 65])
 def test_malformed_env_key_rejected_without_echo(tmp_path, capsys, bad):
     with pytest.raises(ValueError) as info:
         load_attester_key(tmp_path, {ENV_VAR: bad})

@@ -7,6 +7,7 @@ each figure must be at least 0.99.
 
 import os
 import re
+import secrets
 from collections import Counter
 import stat
 import subprocess
@@ -328,6 +329,15 @@ def test_a_short_secret_is_refused_without_echoing_it(tmp_path):
         load_pii_secret(tmp_path, {ENV_VAR: "hunter2-but-short"})
     assert "hunter2" not in str(error.value) and ENV_VAR in str(error.value)
     assert "32" in str(error.value)
+
+
+def test_thirty_one_characters_are_refused_and_thirty_two_accepted(tmp_path):
+    secret = secrets.token_hex(16)  # 32 characters
+    with pytest.raises(ValueError) as error:
+        load_pii_secret(tmp_path, {ENV_VAR: secret[:31]})
+    assert f"{ENV_VAR} is too short: 31 characters" in str(error.value) and secret[:31] not in str(error.value)
+    assert load_pii_secret(tmp_path, {ENV_VAR: secret}) == secret.encode()
+    assert not (tmp_path / DEV_SECRET_RELPATH).exists()
 
 
 def test_the_dev_secret_is_created_once_private_and_reused(tmp_path):

@@ -10,7 +10,7 @@ from dagster import AssetKey
 
 from hokusai.core.registry import CHAMPION_ALIAS, ModelRegistry
 from hokusai.verify import verify_outputs
-from hokusai_assets_tests.conftest import OTHER_WALLET, SAMPLES, WALLET
+from hokusai_assets_tests.conftest import OTHER_WALLET, SAMPLES, WALLET, checked_mint_request
 
 IMPROVING = SAMPLES / "improving.csv"
 LABEL_NOISE = SAMPLES / "label-noise.csv"
@@ -62,6 +62,62 @@ def test_label_noise_is_not_eligible_and_champion_stays(evaluated):
     assert registry.get_alias("hokusai-digits-demo", "candidate").version == 3
 
 
+def test_only_the_eligible_contribution_has_a_claim(evaluated):
+    _, improving, noise = evaluated
+    claimed = Path(improving.files["attestation.json"]).parent
+    assert improving.claim is True and improving.signer
+    assert checked_mint_request(claimed)["idempotency_key"].startswith("0x")
+    assert (claimed / "zk_output.json").exists()
+    unclaimed = Path(noise.files["attestation.json"]).parent
+    assert noise.claim is False and noise.claim_reason == "not eligible (delta_below_threshold)"
+    assert noise.signer is None
+    assert sorted(p.name for p in unclaimed.glob("*.json")) == ["attestation.json", "delta_one.json"]
+    assert set(noise.files) == {"attestation.json", "delta_one.json", "clean_rows.csv"}
+    envelope = json.loads((unclaimed / "attestation.json").read_text())
+    assert "eip712" not in envelope and envelope["claim"] == {
+        "claim": False, "reason": "not eligible (delta_below_threshold)", "rebase": False, "chain_position": None}
+    checks = verify_outputs(unclaimed)
+    assert all(check.passed for check in checks), checks
+    assert {c.name for c in checks} == {"attestation_hash", "delta_one_sha256", "claim"}
+    assert [c.detail for c in checks if c.name == "claim"] == [
+        "no claim: not eligible (delta_below_threshold); nothing was signed"]
+
+
+def test_on_the_embedded_default_the_claim_settles_locally_and_only_the_claim_is_in_the_outbox(evaluated):
+    from hokusai.settlement.database import ledger_engine
+    from hokusai.settlement.outbox import list_claims
+    from hokusai.settlement.relay import NO_RELAYER_NOTE
+
+    runner, improving, noise = evaluated
+    assert (improving.claim_status, improving.claim_note) == ("minted", NO_RELAYER_NOTE)
+    assert noise.claim_status is None
+    [row] = list_claims(ledger_engine(runner.settings.ledger_database_url))
+    message = checked_mint_request(Path(improving.files["mint_request.json"]).parent)
+    assert row.idempotency_key == message["idempotency_key"] and row.partition_key == improving.partition_key
+    assert (row.status, row.settled_by, row.attempt) == ("minted", "local", 1)
+    assert json.loads(row.message)["attestation_hash"] == improving.attestation_hash
+
+
+def test_the_first_baseline_says_what_governance_seeds(evaluated):
+    runner, improving, noise = evaluated
+    baseline = json.loads(Path(improving.files["delta_one.json"]).read_text())["baseline_model"]
+    assert baseline["version"] == 1
+    assert improving.weight_genesis == f"ModelRegistry.setWeightGenesis(1001, {baseline['weights_commitment']})"
+    genesis = json.loads((runner.settings.outputs_dir / "digits-demo" / "genesis.json").read_text())
+    assert genesis["weights_commitment"] == baseline["weights_commitment"] and genesis["baseline_version"] == 1
+    assert noise.weight_genesis is None  # judged against v2: not the first baseline
+
+
+def test_a_mint_request_beside_an_ineligible_attestation_fails_verification(evaluated, tmp_path):
+    _, improving, noise = evaluated
+    unclaimed = Path(noise.files["attestation.json"]).parent
+    for name in ("attestation.json", "delta_one.json"):
+        (tmp_path / name).write_bytes((unclaimed / name).read_bytes())
+    (tmp_path / "mint_request.json").write_bytes(Path(improving.files["mint_request.json"]).read_bytes())
+    failed = {check.name for check in verify_outputs(tmp_path) if not check.passed}
+    assert "claim" in failed
+
+
 def test_mlflow_has_one_experiment_per_token_and_one_run_per_partition(evaluated):
     runner, improving, noise = evaluated
     registry = registry_of(runner)
@@ -86,7 +142,7 @@ def test_outputs_verify_and_a_tampered_copy_does_not(evaluated, tmp_path):
     tampered.mkdir()
     for name in ("attestation.json", "mint_request.json", "delta_one.json"):
         (tampered / name).write_bytes((folder / name).read_bytes())
-    mint_request = json.loads((tampered / "mint_request.json").read_text())
+    mint_request = checked_mint_request(tampered)
     mint_request["evaluation"]["new_score_bps"] += 1
     (tampered / "mint_request.json").write_text(json.dumps(mint_request))
     failed = {check.name for check in verify_outputs(tampered) if not check.passed}
@@ -104,6 +160,7 @@ def test_assets_carry_metadata_for_the_ui(evaluated):
     assert "| accuracy |" in metadata("delta_one")["metric_table"].value
     assert metadata("new_model")["mlflow_run_id"].value
     assert metadata("attestation")["attestation_hash"].value.startswith("0x")
+    assert metadata("attestation")["claim"].value == "no claim: not eligible (delta_below_threshold)"
 
 
 def test_same_contribution_from_same_state_hashes_the_same(make_runner):

@@ -302,7 +302,7 @@ def test_contributed_dataset_materializes_from_s3(s3_server, s3_env, prefix, tmp
         instance.add_dynamic_partitions("contributions", [request.partition_key])
         result = definitions.resolve_job_def("evaluate_contribution").execute_in_process(
             partition_key=request.partition_key, instance=instance,
-            asset_selection=[AssetKey("contributed_dataset"), AssetKey("clean_dataset")])
+            asset_selection=[AssetKey("contributed_dataset"), AssetKey("baseline_model"), AssetKey("clean_dataset")])
         assert result.success
         [materialization] = [m for m in result.asset_materializations_for_node("contributed_dataset")]
         metadata = materialization.metadata

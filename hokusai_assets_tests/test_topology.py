@@ -158,9 +158,42 @@ def step_window(platform, run_id: str, step: str) -> tuple[float, float]:
     return times["STEP_START"], times["STEP_SUCCESS"]
 
 
-def test_a_graphql_backfill_materializes_every_partition_and_the_champion_ends_on_the_better_one(platform):
+def half_bytes(which: int) -> bytes:
+    frame = pd.read_csv(SAMPLES / "improving.csv")
+    buffer = io.StringIO()
+    (frame.iloc[:175] if which == 0 else frame.iloc[175:]).to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue().encode()
+
+
+def wait_for_chain(chain, token_id: str, links: int, partitions: list[str], timeout: float) -> list:
+    """The token's chain once it has ``links`` links and none of ``partitions`` waits for a re-base."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = chain.active_links(token_id)
+        if len(found) == links and not any(chain.rebase_requested(p) for p in partitions):
+            return found
+        time.sleep(2.0)
+    raise TimeoutError(f"chain of {token_id}: {chain.active_links(token_id)}, re-bases {chain.pending_rebases()}")
+
+
+def wait_for_runs_to_finish(platform, partition_keys: list[str], timeout: float) -> dict[str, list[dict]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = {key: platform.runs_for_partition(key) for key in partition_keys}
+        if all(run["status"] in ("SUCCESS", "FAILURE", "CANCELED") for found in runs.values() for run in found):
+            return runs
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"runs still going after {timeout:.0f} s: {runs}")
+        time.sleep(2.0)
+
+
+def test_a_graphql_backfill_of_racing_contributions_ends_as_one_linear_chain(platform):
+    """Two improving contributions and a noisy one, backfilled at once: none is lost, the one that lost
+    the chain's head is re-based by the daemon's re-base sensor, and the chain ends linear."""
+    from hokusai.chain.ledger import Chain
+
     model_name = f"hokusai-{RACE_TOKEN}"
-    files = {"improving.csv": improving_bytes(), "mock-42.csv": mock_bytes(42),
+    files = {"first-half.csv": half_bytes(0), "second-half.csv": half_bytes(1),
              "label-noise.csv": (SAMPLES / "label-noise.csv").read_bytes()}
     set_sensor(platform, running=False)  # the operator's backfill, not the sensor, runs these
     try:
@@ -178,34 +211,33 @@ def test_a_graphql_backfill_materializes_every_partition_and_the_champion_ends_o
     finally:
         set_sensor(platform, running=True)
 
-    outcomes = {}
-    for partition_key in partition_keys:
-        [run] = platform.runs_for_partition(partition_key)
-        assert run["status"] == "SUCCESS", platform.failure_messages(run["runId"])
-        assert any(tag["key"] == "dagster/backfill" and tag["value"] == backfill_id for tag in run["tags"])
-        materialized = platform.materializations(run["runId"])
+    halves = partition_keys[:2]
+    chain = Chain(platform.env["HOKUSAI_LEDGER_URL"])
+    links = wait_for_chain(chain, RACE_TOKEN, 3, halves, 2 * RUN_TIMEOUT)
+    assert {link.partition_key for link in links[1:]} == set(halves)
+    for parent, child in zip(links, links[1:]):  # each claim's baseline is the link before it
+        assert child.parent_commitment == parent.commitment
+    runs = wait_for_runs_to_finish(platform, partition_keys, RUN_TIMEOUT)  # a re-base run may still register
+    links = chain.active_links(RACE_TOKEN)
+    for key, partition_runs in runs.items():
+        assert all(run["status"] == "SUCCESS" for run in partition_runs), [
+            platform.failure_messages(run["runId"]) for run in partition_runs]
+        assert any(tag["key"] == "dagster/backfill" and tag["value"] == backfill_id
+                   for tag in partition_runs[-1]["tags"])  # the first run of each came from the backfill
+    rebased = [key for key in halves if len(runs[key]) > 1]
+    print(f"re-based after losing the head: {rebased}")
+    for key in halves:  # the last run of each half holds a claim on its link's parent
+        materialized = platform.materializations(runs[key][0]["runId"])
         assert set(materialized) == ASSETS
-        outcomes[partition_key.split("/")[-1].split("@")[0]] = (run["runId"], materialized)
-
+        link = next(x for x in links if x.partition_key == key)
+        assert materialized["attestation"]["chain_position"] == link.position
+        assert materialized["registered_token_model"]["version"] == link.model_version
+    assert champion_version(platform, model_name) == links[-1].model_version
+    noise = platform.materializations(runs[partition_keys[2]][0]["runId"])
+    assert noise["attestation"]["claim"].startswith("no claim: not eligible")
+    assert noise["registered_token_model"]["champion_moved"] is False
     versions = version_tags(platform, model_name)
-    assert sorted(versions) == [1, 2, 3, 4]  # the baseline and one version per contribution: none lost
-    improving_runs = {name: outcomes[name] for name in ("improving.csv", "mock-42.csv")}
-    scores = {}
-    for name, (_, materialized) in improving_runs.items():
-        registered = materialized["registered_token_model"]
-        tags = versions[registered["version"]]
-        assert tags["attestation_hash"] == materialized["attestation"]["attestation_hash"]
-        # Both were measured against the same champion: they really were in flight together.
-        assert tags["baseline_version"] == "1" and tags["eligible"] == "true"
-        scores[registered["version"]] = int(tags["benchmark_score_bps"])
-    assert len(set(scores.values())) == 2
-    assert champion_version(platform, model_name) == max(scores, key=scores.get)
-    noise = outcomes["label-noise.csv"][1]["registered_token_model"]
-    assert versions[noise["version"]]["eligible"] == "false" and noise["champion_moved"] is False
-
-    # The registration pool let one registration through at a time.
-    windows = sorted(step_window(platform, run_id, "registered_token_model") for run_id, _ in improving_runs.values())
-    assert windows[0][1] <= windows[1][0], windows
+    assert len(versions) == 1 + sum(len(r) for r in runs.values())  # the baseline and one per run: none lost
 
 
 # --------------------------------------------------------------------------- faults
@@ -230,8 +262,8 @@ def test_mlflow_down_during_a_run_retries_fails_clearly_and_succeeds_on_reexecut
     assert "Exceeded max_retries of 2" in baseline[-1], messages
     assert f"MLflow tracking server {platform.mlflow.url} is not answering" in baseline[-1], baseline[-1]
     assert "refused" in baseline[-1].lower(), baseline[-1]
-    # The intake side did not need MLflow and is not redone.
-    assert {"contributed_dataset", "clean_dataset"} <= set(platform.materializations(failed["runId"]))
+    # The upload did not need MLflow and is not read again (cleaning waits for the chain's head).
+    assert "contributed_dataset" in set(platform.materializations(failed["runId"]))
 
     answer = platform.graphql(REEXECUTE, {"params": {"parentRunId": failed["runId"], "strategy": "FROM_FAILURE"}})
     answer = answer["launchRunReexecution"]

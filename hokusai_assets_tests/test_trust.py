@@ -8,7 +8,7 @@ import pytest
 
 from hokusai.data_commitments import canonical_row_lines, prove_row, rows_root, verify_row
 from hokusai.zk import hash_tree_root, validate_zk_document
-from hokusai_assets_tests.conftest import SAMPLES, WALLET, isolated_settings
+from hokusai_assets_tests.conftest import SAMPLES, WALLET, checked_mint_request, isolated_settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "interop"
 NOISE_WALLET = "0x00000000000000000000000000000000000000a1"
@@ -36,7 +36,7 @@ def test_a_real_improvement_is_eligible_with_an_interval_above_zero(state):
     assert outcome.eligible and delta["eligibility"]["reason"] == "accepted"
     assert statistics["resamples"] >= 1000 and statistics["ci_low_bps"] > 0
     assert statistics["ci_low_bps"] <= outcome.delta_one_bps <= statistics["ci_high_bps"]
-    mint = json.loads((outputs(outcome) / "mint_request.json").read_text())["evaluation"]
+    mint = checked_mint_request(outputs(outcome))["evaluation"]
     assert mint["statistical_method"] == "paired_bootstrap_percentile_v1"
     assert mint["ci_low_bps"] == statistics["ci_low_bps"] and 0 < mint["p_value"] < 0.05
 
@@ -54,6 +54,7 @@ def test_pure_label_noise_is_never_eligible(state, tmp_path, seed):
     assert outcome.status == "evaluated", outcome.reason
     assert outcome.eligible is False
     assert outcome.reason in {"delta_below_threshold", "not_significant"}
+    assert outcome.claim is False and not (outputs(outcome) / "mint_request.json").exists()
 
 
 def test_row_proofs_hold_for_every_row_and_fail_for_a_changed_row():
@@ -124,9 +125,9 @@ def test_reproduce_from_the_pins_gives_the_same_claim_hash(state, monkeypatch, c
 
 def test_rematerializing_a_partition_gives_the_same_claim_and_key(state):
     runner, first, _ = state
-    mint_first = json.loads((outputs(first) / "mint_request.json").read_text())
+    mint_first = checked_mint_request(outputs(first))
     again = runner.evaluate(SAMPLES / "improving.csv", "digits-demo", WALLET)
-    mint_again = json.loads((outputs(again) / "mint_request.json").read_text())
+    mint_again = checked_mint_request(outputs(again))
     assert again.partition_key == first.partition_key
     assert again.attestation_hash == first.attestation_hash
     assert mint_again["idempotency_key"] == mint_first["idempotency_key"]

@@ -22,6 +22,7 @@ from hokusai.attestation import (
 from hokusai.canonical import canonical_hash, canonical_json, sha256_0x, sha256_hex
 from hokusai.delta_one import compute_delta_one
 from hokusai.eip712 import recover_mint_request_signer, validate_mint_request
+from hokusai.settlement.relayer_rules import relayer_problems
 
 KEY = "0x" + "11" * 32
 KEY_ADDRESS = "0x19E7E376E7C213B7E7e7e46cc70A5dD086DAff2A"  # the well-known address of key 0x11..11
@@ -149,6 +150,7 @@ def build(att=None, now=NOW, deadline_seconds=3600):
 def test_mint_request_is_valid_and_signed_by_the_attester():
     wire = build()
     assert validate_mint_request(wire) == []
+    assert relayer_problems(wire) == []
     assert len(wire["attester_signatures"]) == 1
     assert recover_mint_request_signer(wire, CHAIN, CONTRACT, wire["attester_signatures"][0]) == KEY_ADDRESS
 
@@ -165,7 +167,7 @@ def test_mint_request_fields_come_from_the_attestation():
     assert wire["dataset_hash"] == "0x" + "cd" * 32
     assert wire["baseline_commitment"] == "0x" + "01" * 32
     assert wire["candidate_commitment"] == "0x" + "02" * 32
-    assert wire["totalSamples"] == 350
+    assert wire["totalSamples"] == 1000 == wire["evaluation"]["sample_size_candidate"]
     assert wire["timestamp"] == NOW.isoformat()
     assert wire["deadline"] == int(NOW.timestamp()) + 3600
     assert wire["evaluation"] == {
@@ -190,10 +192,21 @@ def test_volatile_fields_do_not_change_the_hash_or_idempotency_key():
     assert validate_mint_request(second) == []
 
 
-def test_zero_clean_rows_still_reports_one_sample():
+def test_total_samples_are_the_benchmark_samples_not_the_contribution_rows():
+    """Issue 16: totalSamples was the cleaned rows (350); the relayer dead-lettered every message."""
     att = attestation()
-    att["contribution"]["clean_rows"] = 0
-    assert build(att)["totalSamples"] == 1
+    att["data"]["benchmark_sample_size"] = 777
+    wire = build(att)
+    assert wire["totalSamples"] == wire["evaluation"]["sample_size_candidate"] == 777
+    assert att["contribution"]["clean_rows"] == 350  # the attestation keeps the contribution's rows
+    assert relayer_problems(wire) == []
+
+
+def test_a_message_the_relayer_would_refuse_is_never_returned():
+    att = attestation()
+    att["data"]["benchmark_sample_size"] = 0
+    with pytest.raises(ValueError, match="relayer rule"):
+        build(att)
 
 
 def test_different_model_id_changes_idempotency_key():

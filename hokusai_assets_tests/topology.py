@@ -310,13 +310,15 @@ def running_platform(root: Path, sensor_interval_seconds: int = 5,
         pg.create_database("dagster")
         s3 = stack.enter_context(seaweedfs(root / "seaweedfs", buckets=(DROP_BUCKET, ARTIFACTS_BUCKET)))
         pg.create_database("mlflow")
+        pg.create_database("ledger")  # the lineage chains and the claims outbox, as in production
         mlflow = start_mlflow_on(root / "mlflow", pg.url("mlflow"), f"s3://{ARTIFACTS_BUCKET}/",
                                  {**s3.env(), "MLFLOW_S3_ENDPOINT_URL": s3.endpoint_url})
         home = root / "dagster-home"
         home.mkdir(exist_ok=True)
         shutil.copyfile(PRODUCTION_YAML, home / "dagster.yaml")
         grpc_port, webserver_port = free_ports(2)
-        env = dagster_env(root, pg, s3, mlflow.url, sensor_interval_seconds, extra_env)
+        env = dagster_env(root, pg, s3, mlflow.url, sensor_interval_seconds,
+                          {"HOKUSAI_LEDGER_URL": pg.url("ledger"), **(extra_env or {})})
         platform = Platform(root, pg, s3, mlflow, env, grpc_port, webserver_port)
         stack.callback(lambda: platform.mlflow.stop())
         stack.callback(platform.stop_dagster)

@@ -1,10 +1,21 @@
-"""Dagster resources, built from the environment in one place (``build_resources``)."""
+"""Dagster resources, built from the environment in one place (``build_resources``).
+
+Secrets enter as ``dagster.EnvVar``: Dagster resolves the variable when a run starts and
+the UI (resource details, config defaults, run config) shows its name, never its value.
+A secret variable that is unset gives ``None``, and the resource falls back to the
+development key or secret under the state folder.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hokusai.settings import Settings, load_settings
+from dagster import EnvVar
+
+from hokusai.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
+from hokusai.redaction import uri_has_password
+from hokusai.secrets import ENV_VAR as PII_SECRET_VAR
+from hokusai.settings import LEDGER_URL_VAR, RELAYER_REDIS_URL_VAR, TRACKING_URI_VAR, Settings, load_settings
 from resources.attester import AttesterResource
 from resources.contribution_store import (
     ContributionStoreResource,
@@ -14,20 +25,17 @@ from resources.contribution_store import (
 from resources.intake import IntakeResource
 from resources.model_registry import ModelRegistryResource
 from resources.outputs import OutputsResource
+from resources.settlement import ClaimsLedgerResource, RelayerResource
 from resources.token_specs import TokenSpecsResource
 
 
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     """The resources for the current environment (embedded defaults unless overridden)."""
-    import os
-
     settings = settings or load_settings()
-    private_key = os.environ.get("HOKUSAI_ATTESTER_PRIVATE_KEY") or None
-    pii_secret = os.environ.get("HOKUSAI_PII_SECRET") or None
     return {
         "intake": IntakeResource(
             state_dir=str(settings.home),
-            pii_secret=pii_secret,
+            pii_secret=secret_from_env(settings, PII_SECRET_VAR),
             max_upload_bytes=settings.max_upload_bytes,
             max_rows=settings.max_rows,
             max_columns=settings.max_columns,
@@ -37,24 +45,56 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         "contribution_store": contribution_store_resource(settings),
         "token_specs": TokenSpecsResource(tokens_dir=str(settings.tokens_dir)),
         "model_registry": ModelRegistryResource(
-            tracking_uri=settings.mlflow_tracking_uri,
+            tracking_uri=url_from_env(settings, TRACKING_URI_VAR, settings.mlflow_tracking_uri),
             artifact_root=settings.mlflow_artifact_root,
             experiment_name=settings.mlflow_experiment_name,
             cache_dir=str(settings.cache_dir),
         ),
         "attester": AttesterResource(
             state_dir=str(settings.home),
-            private_key=private_key,
+            private_key=secret_from_env(settings, ATTESTER_KEY_VAR),
             chain_id=settings.chain_id,
             verifying_contract=settings.verifying_contract,
             deadline_seconds=settings.deadline_seconds,
             max_cost_usd_micro=settings.max_cost_usd_micro,
         ),
+        "claims_ledger": ClaimsLedgerResource(
+            url=url_from_env(settings, LEDGER_URL_VAR, settings.ledger_database_url)),
+        "relayer": RelayerResource(
+            redis_url=url_from_env(settings, RELAYER_REDIS_URL_VAR, settings.relayer_redis_url),
+            budget_retry_seconds=settings.budget_retry_seconds,
+        ),
     }
 
 
+def secret_from_env(settings: Settings, name: str) -> EnvVar | None:
+    """``EnvVar(name)`` when the variable is set, else ``None`` (the dev file under the state folder).
+
+    An ``EnvVar`` of an unset variable would load but fail every run, so it is given only when set.
+    """
+    return EnvVar(name) if name in settings.secret_variables else None
+
+
+def url_from_env(settings: Settings, name: str, value: str | None) -> str | EnvVar | None:
+    """A URL, as ``EnvVar(name)`` when it carries a password (``postgresql://user:pw@…``).
+
+    Settings whose URL was replaced (the dry run's own SQLite stores) keep their plain URL;
+    a URL with a password that did not come from its variable is refused, since a plain
+    field would show the password in the UI.
+    """
+    if value is None or not uri_has_password(value):
+        return value
+    if name in settings.secret_variables:
+        return EnvVar(name)
+    raise ValueError(f"a URL with a password must come from the environment variable {name}")
+
+
 def contribution_store_resource(settings: Settings) -> ContributionStoreResource:
-    """S3 when ``HOKUSAI_S3_BUCKET`` is set (with its prefix, endpoint, region, addressing), else the folder."""
+    """S3 when ``HOKUSAI_S3_BUCKET`` is set (with its prefix, endpoint, region, addressing), else the folder.
+
+    No credential fields: boto3 reads them from its default chain when a store is built, so
+    they never become resource config the UI could show.
+    """
     if settings.s3_bucket:
         return S3ContributionStoreResource(
             bucket=settings.s3_bucket,

@@ -4,18 +4,22 @@ from pathlib import Path
 from typing import Optional
 
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from hokusai.intake import IntakePolicy
 from hokusai.loading import LoadLimits
 from hokusai.pii import pii_key
-from hokusai.secrets import load_pii_secret
+from hokusai.secrets import ENV_VAR, MIN_SECRET_CHARS, load_pii_secret
 
 
 class IntakeResource(ConfigurableResource):
     """Upload limits, the benchmark-leakage limit and the PII hashing secret."""
 
     state_dir: str
-    pii_secret: Optional[str] = None
+    pii_secret: Optional[str] = Field(
+        default=None,
+        description=f"EnvVar('{ENV_VAR}') (at least {MIN_SECRET_CHARS} characters); unset: the dev secret "
+                    "under state_dir/keys.")
     max_upload_bytes: int = LoadLimits.max_bytes
     max_rows: int = LoadLimits.max_rows
     max_columns: int = LoadLimits.max_columns
@@ -26,5 +30,6 @@ class IntakeResource(ConfigurableResource):
         return IntakePolicy(limits=limits, max_benchmark_share=self.max_benchmark_share)
 
     def pii_key_for(self, token_id: str) -> bytes:
-        env = {"HOKUSAI_PII_SECRET": self.pii_secret} if self.pii_secret else {}
+        """The token's hashing key; a too-short secret is an error naming the variable, never the value."""
+        env = {ENV_VAR: self.pii_secret} if self.pii_secret else {}
         return pii_key(load_pii_secret(Path(self.state_dir), env), token_id)

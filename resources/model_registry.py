@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from hokusai.core import ModelRegistry
 from hokusai.core.registry import require_reachable
@@ -19,7 +20,8 @@ from hokusai.core.registry import require_reachable
 class ModelRegistryResource(ConfigurableResource):
     """Where models are tracked and registered (``MLFLOW_TRACKING_URI``)."""
 
-    tracking_uri: str
+    tracking_uri: str = Field(description="MLflow tracking URI; EnvVar('MLFLOW_TRACKING_URI') when it "
+                                          "carries a password.")
     artifact_root: Optional[str] = None
     experiment_name: Optional[str] = None
     cache_dir: Optional[str] = None

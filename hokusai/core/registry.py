@@ -26,6 +26,7 @@ from typing import Any
 from hokusai.commitments import weights_commitment
 from hokusai.core.local_store import prepare_sqlite_store, sqlite_path
 from hokusai.ids import validate_token_id
+from hokusai.redaction import redact_uri
 
 CHAMPION_ALIAS = "champion"
 CANDIDATE_ALIAS = "candidate"
@@ -367,7 +368,7 @@ def require_reachable(tracking_uri: str, timeout: float = 5.0) -> None:
     except (urllib.error.URLError, OSError) as error:
         problem = str(getattr(error, "reason", error))
     raise RegistryUnavailableError(
-        f"MLflow tracking server {tracking_uri} is not answering ({problem}); "
+        f"MLflow tracking server {redact_uri(tracking_uri)} is not answering ({problem}); "
         "check that it is running and that MLFLOW_TRACKING_URI points at it")
 
 

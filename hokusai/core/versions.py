@@ -20,6 +20,7 @@ from hokusai.core.tags import (
     DELTA_ONE_BPS_TAG, ELIGIBLE_TAG, METRICS_TAG, ROLE_BASELINE, ROLE_IMPROVEMENT, ROLE_TAG, TOKEN_ID_TAG,
     stored_float, stored_int, stored_metrics,
 )
+from hokusai.redaction import redact_uri
 from hokusai.tracking.metrics import CATEGORIES, from_mlflow_key
 
 PIPELINE_NEW_PREFIX = "new_"
@@ -160,7 +161,7 @@ def resolve_run_id(registry: ModelRegistry, model_uri: str) -> str | None:
             return registry.client.get_logged_model(rest).source_run_id
     except MlflowException as error:
         if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
-            raise ModelNotFoundError(f"{model_uri} does not exist at {registry.tracking_uri}") from None
+            raise ModelNotFoundError(f"{model_uri} does not exist at {redact_uri(registry.tracking_uri)}") from None
         raise
     return None
 

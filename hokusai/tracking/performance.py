@@ -29,7 +29,8 @@ from hokusai.wallets import validate_wallet_address
 SDK_PIPELINE_NAME = "hokusai-sdk"
 # what the pipeline records about an evaluation (hokusai.claims.delta_one_document); None when not given
 _EVALUATION_FIELDS = ("token_id", "task", "benchmark_spec_id", "benchmark_sha256", "benchmark_rows_root",
-                      "benchmark_rows", "sample_size", "seed", "merge_strategy", "estimator", "committed_columns")
+                      "benchmark_rows", "sample_size", "seed", "merge_strategy", "estimator", "committed_columns",
+                      "training_lineage", "near_copy_tolerance")
 # convention name -> the benchmark metric name DeltaOne uses
 _BENCHMARK_NAMES = {migrate_metric_name(name): name for name in METRIC_NAMES}
 
@@ -168,6 +169,8 @@ def _contribution(data: dict[str, Any]) -> dict[str, Any]:
         "merge_strategy": data.get("merge_strategy", "append"),
         "estimator": data.get("estimator"),
         "committed_columns": data.get("committed_columns"),
+        "training_lineage": data.get("training_lineage"),
+        "near_copy_tolerance": data.get("near_copy_tolerance"),
         "spec_sha256": data.get("spec_sha256"),
         "significance": data.get("significance"),
         "min_samples": data.get("min_samples"),

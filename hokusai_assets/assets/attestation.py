@@ -1,23 +1,34 @@
-"""The signed claim, and the model version it registers."""
+"""The attestation (with a signed claim when eligible and the chain's new head), and the version it registers."""
 
 
 from typing import Any
 
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
-from hokusai.attestation import attestation_hash, build_mint_request
-from hokusai.claims import attestation_document, write_json_outputs
-from hokusai.eip712 import mint_request_digest, validate_mint_request
-from hokusai.pipeline import CandidateModel
+from hokusai.attestation import attestation_hash
+from hokusai.chain.acceptance import admit
+from hokusai.claims import (
+    attestation_document,
+    candidate_link,
+    sign_claim,
+    write_evaluation_outputs,
+    write_json_outputs,
+)
+from hokusai.data_commitments import ROWS_FILE
+from hokusai.eip712 import idempotency_key
+from hokusai.pipeline import BaselinePin, CandidateModel
 from hokusai.registration import register_candidate
 from hokusai.rejections import clear_rejection
-from hokusai.zk import validate_zk_document, zk_document
+from hokusai.settlement.decision import claim_decision
+from hokusai.settlement.genesis import GENESIS_FILE, weight_genesis
+from hokusai.settlement.relay import submit_claim
 from hokusai_assets.partitions import contributions
 from hokusai_assets.pools import REGISTRY_POOL
 from hokusai_assets.retries import MLFLOW_RETRY_POLICY
 from resources.attester import AttesterResource
 from resources.model_registry import ModelRegistryResource
 from resources.outputs import OutputsResource
+from resources.settlement import ClaimsLedgerResource, RelayerResource
 from resources.token_specs import TokenSpecsResource
 
 GROUP = "attestation"
@@ -27,54 +38,68 @@ GROUP = "attestation"
 def attestation(
     context: AssetExecutionContext,
     delta_one: dict[str, Any],
+    baseline_model: BaselinePin,
+    new_model: CandidateModel,
     token_specs: TokenSpecsResource,
     attester: AttesterResource,
     outputs: OutputsResource,
+    claims_ledger: ClaimsLedgerResource,
+    relayer: RelayerResource,
 ) -> Output[dict[str, Any]]:
-    """Canonical attestation + SHA-256, and the EIP-712 mint request signed by the attester key."""
+    """Canonical attestation + SHA-256 for every evaluation; the signed EIP-712 mint request, recorded in
+    the claims outbox, only for an eligible one that becomes the head of the token's lineage chain."""
     spec = token_specs.get_spec(delta_one["evaluation_metadata"]["token_id"])
     document = attestation_document(spec, delta_one)
-    key = attester.get_key()
-    mint_request = build_mint_request(
-        document, chain_id=attester.chain_id, verifying_contract=attester.verifying_contract,
-        attester_private_key=key.private_key_hex, deadline_seconds=attester.deadline_seconds,
-        max_cost_usd_micro=attester.max_cost_usd_micro,
-    )
-    problems = validate_mint_request(mint_request)
-    if problems:
-        raise ValueError("mint request does not match mint_request.v1: " + "; ".join(problems))
-    digest = mint_request_digest(mint_request, attester.chain_id, attester.verifying_contract)
-    envelope = {
-        "attestation": document,
-        "attestation_hash": attestation_hash(document),
-        "eip712": {"chain_id": attester.chain_id, "verifying_contract": attester.verifying_contract,
-                   "digest": digest, "signer": key.address, "dev_key": key.is_dev_key},
-    }
-    prover_document = zk_document(
-        envelope, delta_one, mint_request, environment="development" if key.is_dev_key else "production",
-        dry_run=context.run.tags.get("hokusai/dry_run") == "true",
-    )
-    problems = validate_zk_document(prover_document)
-    if problems:
-        raise ValueError("prover document does not match zk_output_schema: " + "; ".join(problems))
+    envelope: dict[str, Any] = {"attestation": document, "attestation_hash": attestation_hash(document)}
     directory = outputs.dir_for(context.partition_key)
+    chain = claims_ledger.get_chain()
+    link = candidate_link(spec, baseline_model, new_model, document,
+                          idempotency_key(spec.model_id_uint, envelope["attestation_hash"]), directory / ROWS_FILE)
+    decision = admit(chain, claim_decision(delta_one), link)
+    envelope["claim"] = decision.as_dict()
+    if not decision.rebase:
+        chain.close_rebase(context.partition_key)  # evaluated on the head it was asked to re-base on
+    documents: dict[str, Any] = {"delta_one.json": delta_one}
+    mint_request, signing, submission = None, {}, None
+    if decision.claim:
+        key = attester.get_key()
+        signed = sign_claim(
+            envelope, delta_one, private_key_hex=key.private_key_hex, signer=key.address, dev_key=key.is_dev_key,
+            chain_id=attester.chain_id, verifying_contract=attester.verifying_contract,
+            deadline_seconds=attester.deadline_seconds, max_cost_usd_micro=attester.max_cost_usd_micro,
+            dry_run=context.run.tags.get("hokusai/dry_run") == "true")
+        mint_request, envelope["eip712"] = signed.mint_request, signed.eip712
+        documents |= {"mint_request.json": mint_request, "zk_output.json": signed.prover_document}
+        signing = {"eip712_digest": signed.eip712["digest"], "idempotency_key": mint_request["idempotency_key"],
+                   "hash_tree_root": signed.prover_document["attestation"]["hash_tree_root"],
+                   "signer": key.address, "dev_key": key.is_dev_key}
+        if key.is_dev_key:
+            context.log.warning(f"Signed with a DEVELOPMENT attester key ({key.address}); not for production.")
+        submission = submit_claim(claims_ledger.get_engine(), relayer.get_client(), mint_request,
+                                  token_id=spec.token_id, partition_key=context.partition_key)
+        if submission.status == "minted":  # settled locally: no relayer configured
+            chain.settle(mint_request["idempotency_key"], "minted", note=submission.note)
+        context.log.info(f"claim {submission.idempotency_key} {submission.status}: {submission.note}")
+    else:
+        context.log.info(f"{decision.summary}: attestation and DeltaOne kept as evidence, nothing signed")
     clear_rejection(directory)
-    files = write_json_outputs(
-        directory,
-        {"delta_one.json": delta_one, "attestation.json": envelope, "mint_request.json": mint_request,
-         "zk_output.json": prover_document},
-    )
-    if key.is_dev_key:
-        context.log.warning(f"Signed with a DEVELOPMENT attester key ({key.address}); not for production.")
+    files = write_evaluation_outputs(directory, {**documents, "attestation.json": envelope})
+    genesis = weight_genesis(model_id_uint=spec.model_id_uint, model_name=spec.model_name, token_id=spec.token_id,
+                             baseline=delta_one["baseline_model"])
+    if genesis:  # the token's first baseline: say what governance must seed on chain
+        genesis["file"] = write_json_outputs(outputs.dir_for(spec.token_id), {GENESIS_FILE: genesis})[GENESIS_FILE]
+    claim = {"claim_status": submission.status, "claim_note": submission.note} if submission else {}
     return Output(
-        {**envelope, "delta_one": delta_one, "mint_request": mint_request, "files": files},
+        {**envelope, "delta_one": delta_one, "mint_request": mint_request, "files": files, **claim,
+         "weight_genesis": genesis},
         metadata={
             "attestation_hash": envelope["attestation_hash"],
-            "eip712_digest": digest,
-            "idempotency_key": mint_request["idempotency_key"],
-            "hash_tree_root": prover_document["attestation"]["hash_tree_root"],
-            "signer": key.address,
-            "dev_key": key.is_dev_key,
+            "claim": decision.summary,
+            "chain_position": decision.link.position if decision.link else -1,
+            "rebase_requested": decision.rebase,
+            **claim,
+            **({"weight_genesis": genesis["call"]} if genesis else {}),
+            **signing,
             "eval_id": document["eval_id"],
             "eligible": document["result"]["eligible"],
             "files": MetadataValue.json(files),
@@ -91,16 +116,19 @@ def registered_token_model(
     attestation: dict[str, Any],
     token_specs: TokenSpecsResource,
     model_registry: ModelRegistryResource,
+    claims_ledger: ClaimsLedgerResource,
 ) -> Output[dict[str, Any]]:
-    """The new model as a version of the token's registered model; champion only if the gain is real."""
+    """The new model as a version of the token's registered model; ``champion`` follows the chain's head."""
     spec = token_specs.get_spec(new_model.contribution.token_id)
     registry = model_registry.get_registry()
-    outcome = register_candidate(registry, spec, new_model, attestation["delta_one"], attestation["attestation_hash"])
-    # The signed claim travels with the model: the run's artifacts (S3 behind a server).
+    outcome = register_candidate(registry, claims_ledger.get_chain(), spec, new_model, attestation["delta_one"],
+                                 attestation["attestation_hash"])
+    # The evidence, and the signed claim if any, travel with the model: the run's artifacts (S3 behind a server).
+    envelope_keys = ("attestation", "attestation_hash", "claim", "eip712")
     documents = registry.log_run_documents(new_model.run_id, {
         "delta_one.json": attestation["delta_one"],
-        "attestation.json": {key: attestation[key] for key in ("attestation", "attestation_hash", "eip712")},
-        "mint_request.json": attestation["mint_request"],
+        "attestation.json": {key: attestation[key] for key in envelope_keys if key in attestation},
+        **({"mint_request.json": attestation["mint_request"]} if attestation["mint_request"] else {}),
     })
     context.log.info(outcome["summary"])
     return Output(

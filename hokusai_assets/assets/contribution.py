@@ -7,6 +7,7 @@ from hokusai.data_commitments import ROWS_FILE
 from hokusai.drops import InvalidDropError
 from hokusai.intake import CleanDataset, ContributedDataset, ContributionRejected, clean, read_contribution
 from hokusai.loading import ContributionFormatError
+from hokusai.pipeline import BaselinePin, champion_training_set
 from hokusai.rejections import record_rejection
 from hokusai_assets.partitions import contributions
 from resources.contribution_store import ContributionStoreResource
@@ -72,15 +73,18 @@ def contributed_dataset(
 def clean_dataset(
     context: AssetExecutionContext,
     contributed_dataset: ContributedDataset,
+    baseline_model: BaselinePin,
     token_specs: TokenSpecsResource,
     intake: IntakeResource,
     outputs: OutputsResource,
 ) -> Output[CleanDataset]:
-    """The contribution validated against the token's schema, coerced, without duplicates or benchmark rows."""
+    """The contribution's new rows: validated, coerced, without duplicates, benchmark copies, or rows
+    (and near-copies of rows) the champion was already trained on; in canonical order."""
     spec = token_specs.get_spec(contributed_dataset.token_id)
     try:
         cleaned = clean(contributed_dataset, spec, token_specs.benchmark(spec), intake.policy(),
-                        rows_file=outputs.dir_for(context.partition_key) / ROWS_FILE)
+                        rows_file=outputs.dir_for(context.partition_key) / ROWS_FILE,
+                        training=champion_training_set(baseline_model, token_specs.base_data(spec), spec))
     except ContributionRejected as error:
         raise reject(context, outputs, "clean_dataset", str(error), contributed_dataset.manifest) from None
     return Output(
@@ -90,6 +94,9 @@ def clean_dataset(
             "rows_in": cleaned.stats["rows_in"],
             "duplicates_removed": cleaned.stats["duplicates_removed"],
             "benchmark_rows_removed": cleaned.stats["benchmark_rows_removed"],
+            "known_rows_removed": cleaned.stats.get("known_rows_removed", 0),
+            "near_copies_removed": cleaned.stats.get("near_copies_removed", 0),
+            "champion_chain_position": baseline_model.position,
             "quality_score": cleaned.quality["score"],
             "quality_parts": MetadataValue.json(cleaned.quality["parts"]),
             "rows_sha256": cleaned.rows_sha256,

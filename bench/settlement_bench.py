@@ -1,0 +1,137 @@
+"""Benchmark: the settlement sensor's tick over 10,000 pending claims, real redis-server + SQLite
+(and PostgreSQL with --postgres).
+
+Three ticks are measured, each on fresh state (a new ledger, an empty Redis):
+- publish: 10,000 recorded claims pushed once (Lua, 500 per call) and marked published;
+- consume: 10,000 settlements (one per published claim, as the relayer answers) moved into
+  processing, applied to the outbox in one transaction, acknowledged;
+- both: 10,000 settlements to apply and 10,000 new claims to publish in the same tick;
+- consume+chain: the consume tick, then ``reconcile``: 10,000 pending links of the lineage
+  chain settled from their claims (what the sensor does after each tick).
+Each tick is what the sensor calls: ``settlement_tick`` (engine and client already built).
+Target: median <= 1 s per tick. Claims are seeded with one bulk insert (not timed).
+
+Usage: .venv/bin/python bench/settlement_bench.py [--claims 10000] [--repeats 5] [--postgres]
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # the service helpers live with the tests
+
+from hokusai.settlement.database import dispose_engines, ledger_engine, sqlite_url  # noqa: E402
+from hokusai.settlement.outbox import claims  # noqa: E402
+from hokusai.settlement.queues import DEFAULT_QUEUES as Q  # noqa: E402
+from hokusai.settlement.relay import settlement_tick  # noqa: E402
+from hokusai.settlement.settlement_messages import settlement_message  # noqa: E402
+from hokusai_assets_tests.services import postgres, redis_server  # noqa: E402
+from hokusai_assets_tests.settlement_fixtures import claim_message  # noqa: E402
+
+
+def seed(engine, start: int, count: int, status: str = "recorded") -> list[dict]:
+    messages = [claim_message(i) for i in range(start, start + count)]
+    now = time.time()
+    rows = [{"idempotency_key": m["idempotency_key"], "attestation_hash": m["attestation_hash"],
+             "model_id": m["model_id"], "model_id_uint": m["model_id_uint"], "eval_id": m["eval_id"],
+             "token_id": "digits-demo", "partition_key": f"digits-demo/0xwallet/{m['eval_id']}.csv@etag",
+             "message": json.dumps(m, sort_keys=True, separators=(",", ":")), "deadline": m["deadline"],
+             "status": status, "attempt": 1, "error_retries": 0, "recorded_at": now, "updated_at": now}
+            for m in messages]
+    with engine.begin() as connection:
+        connection.execute(claims.insert(), rows)
+    return messages
+
+
+def answer(client, messages: list[dict]) -> None:
+    """The relayer's settlements for ``messages``, pushed in one pipeline (not timed)."""
+    pipe = client.pipeline(transaction=False)
+    for m in messages:
+        pipe.lpush(Q.settlements, json.dumps(settlement_message(
+            m, "minted", settled_at="2026-06-11T12:00:00.000Z", reward_amount="1000000000000000000",
+            tx_hash="0x" + "ab" * 32, block_number=100, gas_used="210000")))
+    pipe.execute()
+
+
+def seed_chain(engine, messages: list[dict]) -> None:
+    """A chain of ``len(messages)`` pending links, one per claim (bulk insert, not timed)."""
+    from hokusai.chain.ledger import heads, links
+
+    now = "2026-06-11T12:00:00+00:00"
+    commitments = ["0x" + f"{i:064x}" for i in range(len(messages) + 1)]
+    rows = [{"token_id": "digits-demo", "position": i + 1, "state": "pending", "commitment": commitments[i + 1],
+             "parent_commitment": commitments[i], "rows_root": commitments[i + 1], "rows_count": 10,
+             "model_uri": f"models:/m-{i}", "partition_key": f"digits-demo/0xwallet/{m['eval_id']}.csv@etag",
+             "eval_id": m["eval_id"], "idempotency_key": m["idempotency_key"], "created_at": now, "updated_at": now}
+            for i, m in enumerate(messages)]
+    with engine.begin() as connection:
+        connection.execute(links.insert(), rows)
+        connection.execute(heads.insert(), [{"token_id": "digits-demo", "head_position": len(messages),
+                                             "head_commitment": commitments[-1]}])
+
+
+def measure(kind: str, new_ledger, redis, count: int) -> float:
+    from hokusai.chain.ledger import Chain
+
+    engine, client = new_ledger(), redis.client()
+    client.flushall()
+    from hokusai.settlement.queues import redis_client
+
+    client_for_tick = redis_client(redis.url)
+    if kind in ("consume", "both", "consume+chain"):
+        messages = seed(engine, 0, count, status="published")
+        answer(client, messages)
+        if kind == "consume+chain":
+            seed_chain(engine, messages)
+    if kind in ("publish", "both"):
+        seed(engine, count, count)
+    started = time.perf_counter()
+    report = settlement_tick(engine, client_for_tick)
+    if kind == "consume+chain":
+        from hokusai.chain.settlement import reconcile
+
+        assert len(reconcile(Chain(engine.url.render_as_string(hide_password=False)))) == count
+    elapsed = time.perf_counter() - started
+    expected = {"publish": (count, 0), "consume": (0, count), "both": (count, count),
+                "consume+chain": (0, count)}[kind]
+    assert (len(report.published), len(report.settled.changes)) == expected, report.summary
+    assert client.llen(Q.settlements_processing) == 0
+    dispose_engines()
+    return elapsed
+
+
+def run(label: str, new_ledger, redis, count: int, repeats: int) -> None:
+    for kind in ("publish", "consume", "both", "consume+chain"):
+        runs = [measure(kind, new_ledger, redis, count) for _ in range(repeats)]
+        print(f"{label} | {kind} | {count:,} | {statistics.median(runs):.3f} s | "
+              f"{', '.join(f'{r:.3f}' for r in runs)}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--claims", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="hokusai-settlement-bench-"))
+    print("ledger | tick | claims | median | runs (s)")
+    with redis_server(root / "redis") as redis:
+        counter = iter(range(10**6))
+        run("SQLite (WAL)", lambda: ledger_engine(sqlite_url(root / f"ledger-{next(counter)}.db")), redis,
+            args.claims, args.repeats)
+        if args.postgres:
+            with postgres() as pg:
+                def new_pg_ledger():
+                    name = f"ledger{next(counter)}"
+                    pg.create_database(name)
+                    return ledger_engine(pg.url(name))
+                run("PostgreSQL 15", new_pg_ledger, redis, args.claims, args.repeats)
+
+
+if __name__ == "__main__":
+    main()

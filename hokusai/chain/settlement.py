@@ -1,0 +1,81 @@
+"""The chain follows its claims' settlements, so the platform's champion and the chain's head never part.
+
+A link is appended (pending) when its claim is signed; the on-chain head moves only
+when a paying mint settles. ``reconcile`` reads every pending link's claim in the
+outbox (one join, same database) and applies what settled. It is idempotent and
+derives everything from the outbox's state, so it runs after every settlement tick
+and after a crash without missing or repeating anything.
+
+| claim status | the chain |
+|---|---|
+| ``minted`` | the link is settled: the chain's head advanced to its model |
+| ``no_delta`` | rolled back (the contract paid 0, its head did not move); links built on it are re-based |
+| ``error`` with ``LineageParentMismatch`` or ``SignatureExpired`` | rolled back, and the contribution itself re-based: the contract keeps the key unburned for exactly this |
+| deadline passed, not settled | rolled back and re-based, as an expired signature |
+| ``budget_blocked``, ``error`` (retryable), ``replay``, ``recorded``, ``published`` | stays pending: retried by the outbox, or waiting for the operator (``LineageNotSeeded``, ``SignerNotAttester``: seed the genesis or register the attester, then ``hokusai claims retry``) |
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from hokusai.chain.ledger import PENDING, Chain, links
+from hokusai.settlement.outbox import claims
+
+REBASE_ERRORS = ("LineageParentMismatch", "SignatureExpired")
+
+
+@dataclass(frozen=True)
+class ChainEvent:
+    idempotency_key: str
+    partition_key: str | None
+    token_id: str
+    model_name: str  # the token's registered model (its champion alias follows the chain's head)
+    action: str  # settled | rolled_back
+    reason: str
+    orphans: tuple[str, ...] = ()  # partitions re-based because they were built on this link
+
+
+def reconcile(chain: Chain, now: float | None = None) -> list[ChainEvent]:
+    """Apply every settled claim to its pending link; returns what changed."""
+    now = time.time() if now is None else now
+    query = (select(links.c.idempotency_key, links.c.partition_key, links.c.token_id, claims.c.model_id,
+                    claims.c.status, claims.c.error, claims.c.deadline)
+             .join(claims, claims.c.idempotency_key == links.c.idempotency_key)
+             .where(links.c.state == PENDING).order_by(links.c.token_id, links.c.position.desc()))
+    with chain.engine.connect() as conn:
+        pending = conn.execute(query).all()
+    events, minted = [], []
+    for row in pending:  # the newest first: a roll-back of an older link then sees no stale descendant
+        action = _action(row.status, row.error or "", row.deadline, now)
+        if action is None:
+            continue
+        kind, reason, rebase_self = action
+        if kind == "settled":
+            minted.append(row.idempotency_key)
+            events.append(ChainEvent(row.idempotency_key, row.partition_key, row.token_id, row.model_id, "settled",
+                                     reason))
+            continue
+        orphans = chain.roll_back(row.idempotency_key, reason)
+        if rebase_self and row.partition_key:
+            chain.request_rebase(row.partition_key, row.token_id, f"its claim was not settled ({reason})")
+        events.append(ChainEvent(row.idempotency_key, row.partition_key, row.token_id, row.model_id, "rolled_back",
+                                 reason, tuple(o.partition_key for o in orphans if o.partition_key)))
+    chain.settle_many(minted, "minted on chain")
+    return events
+
+
+def _action(status: str, error: str, deadline: int, now: float) -> tuple[str, str, bool] | None:
+    """(settled | rolled_back, why, re-base the contribution itself) or None: stays pending."""
+    if status == "minted":
+        return "settled", "minted on chain", False
+    if status == "no_delta":
+        return "rolled_back", "no_delta: the contract accepted it with a reward of 0 and kept its head", False
+    if status == "error" and any(name in error for name in REBASE_ERRORS):
+        return "rolled_back", f"error: {error}", True
+    if status not in ("minted", "no_delta", "replay") and deadline and deadline < now:
+        return "rolled_back", "its deadline passed before it settled", True
+    return None

@@ -1,0 +1,99 @@
+"""A link's training set, rebuilt from the commitments the chain records.
+
+The champion's training set is the token's base rows plus, in chain order, the new
+rows of every accepted contribution. Each part is read from its rows file and
+checked against the row root the chain (and the attestation) recorded before it is
+used, so a training set is reproducible from its pins and a file changed on disk is
+caught instead of trained on. Rebuilt sets are cached per lineage (its roots).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import pandas as pd
+
+from hokusai.chain.ledger import ChainLink
+from hokusai.data_commitments import frame_root, read_rows_file, rows_root
+from hokusai.token_spec import TokenSpec
+
+_CACHE: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+_CACHE_LIMIT = 4
+
+
+class TrainingSetMismatch(RuntimeError):
+    """A part of a training set does not hash to the root its link recorded."""
+
+
+def committed_columns(spec: TokenSpec) -> list[str]:
+    """The columns a row commitment covers, in order: features, then the label."""
+    return [*spec.feature_names, spec.label_column]
+
+
+def base_rows_root(base: pd.DataFrame, spec: TokenSpec) -> str:
+    """The row root of the token's base data (the genesis link's rows)."""
+    return frame_root(base[committed_columns(spec)])
+
+
+def lineage_key(lineage: list[ChainLink]) -> tuple[str, ...]:
+    return tuple(link.rows_root for link in lineage)
+
+
+def training_set(lineage: list[ChainLink], base: pd.DataFrame, spec: TokenSpec) -> pd.DataFrame:
+    """Base rows + each later link's rows, in chain order, every part verified (a cached frame: do not mutate)."""
+    if not lineage or lineage[0].position != 0:
+        raise ValueError("a lineage starts at the genesis link")
+    if spec.merge_strategy != "append":
+        raise ValueError(f"merge strategy '{spec.merge_strategy}' is not supported by the lineage chain: "
+                         "a chain accumulates rows, so only 'append' composes")
+    key = (spec.token_id, spec.spec_sha256, lineage_key(lineage))
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    columns = committed_columns(spec)
+    genesis = base[columns]
+    if frame_root(genesis) != lineage[0].rows_root:
+        raise TrainingSetMismatch(f"the base data of {spec.token_id} no longer hashes to the genesis root "
+                                  f"{lineage[0].rows_root}: the token's base file changed")
+    parts = [genesis] + [link_rows(link, spec) for link in lineage[1:]]
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else genesis.reset_index(drop=True)
+    _CACHE[key] = frame
+    while len(_CACHE) > _CACHE_LIMIT:
+        _CACHE.popitem(last=False)
+    return frame
+
+
+def link_rows(link: ChainLink, spec: TokenSpec) -> pd.DataFrame:
+    """A contribution link's new rows, read from its rows file and checked against its root."""
+    if not link.rows_path:
+        raise TrainingSetMismatch(f"link {link.position} of {link.token_id} records no rows file")
+    path = Path(link.rows_path)
+    if not path.is_file():
+        raise TrainingSetMismatch(f"the rows file of link {link.position} ({link.partition_key}) is missing: {path}")
+    lines = read_rows_file(path)
+    if len(lines) != link.rows_count or rows_root(lines) != link.rows_root:
+        raise TrainingSetMismatch(f"the rows file of link {link.position} ({link.partition_key}) does not hash "
+                                  f"to its recorded root {link.rows_root}")
+    return parse_rows_file(path, spec)
+
+
+def parse_rows_file(path: Path, spec: TokenSpec) -> pd.DataFrame:
+    """A rows file as a frame typed like the token's training data."""
+    import pyarrow.csv as arrow_csv
+
+    columns = committed_columns(spec)
+    strings = {f.name for f in spec.features if f.dtype in ("category", "string")}
+    import pyarrow as pa
+
+    label_type = pa.string() if isinstance(spec.label_values[0], str) else None
+    column_types = {name: pa.string() for name in strings}
+    if label_type is not None:
+        column_types[spec.label_column] = label_type
+    table = arrow_csv.read_csv(path, convert_options=arrow_csv.ConvertOptions(column_types=column_types,
+                                                                               strings_can_be_null=False))
+    frame = table.to_pandas()
+    if list(frame.columns) != columns:
+        raise TrainingSetMismatch(f"rows file {path} has columns {list(frame.columns)}, expected {columns}")
+    frame[spec.label_column] = frame[spec.label_column].astype(type(spec.label_values[0]))
+    return frame

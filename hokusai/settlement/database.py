@@ -1,0 +1,98 @@
+"""The platform's own SQL database (claims outbox now, the lineage chain's tables later).
+
+SQLite file under the state folder on the embedded default, PostgreSQL in
+production (``postgresql+psycopg2://``: SQLAlchemy 2.1 would pick psycopg 3 for a
+bare ``postgresql://``, which Dagster and MLflow cannot use). Every module that
+owns tables declares them on ``METADATA``; ``ledger_engine(url)`` creates the missing ones,
+idempotently, even when two processes start at once: on SQLite every transaction
+begins ``IMMEDIATE`` (one writer, the other waits on the busy timeout), on
+PostgreSQL creation runs under a transaction-scoped advisory lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData
+
+METADATA = MetaData()
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_CREATE_LOCK_ID = 0x686F6B75  # "hoku": any fixed 64-bit number shared by every process
+
+
+def make_engine(url: str) -> Any:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and IMMEDIATE transactions."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _configure(dbapi_connection, _record):  # noqa: ANN001
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection):  # noqa: ANN001
+            # Take the write lock up front: a deferred transaction that reads, then writes,
+            # can fail with "database is locked" at once instead of waiting its turn.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername != "postgresql+psycopg2":
+            raise ValueError("a PostgreSQL ledger URL must start with postgresql+psycopg2:// "
+                             f"(got the {parsed.drivername} driver)")
+        return create_engine(url, pool_pre_ping=True)
+    raise ValueError(f"unsupported ledger database {parsed.get_backend_name()!r}: use sqlite or postgresql+psycopg2")
+
+
+def create_tables(engine: Any) -> None:
+    """Create every table on ``METADATA`` that is missing; safe to run from many processes at once."""
+    from sqlalchemy import text
+
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _CREATE_LOCK_ID})
+        METADATA.create_all(connection, checkfirst=True)
+
+
+_ENGINES: dict[str, tuple[Any, frozenset[str]]] = {}
+_LOCK = threading.Lock()
+
+
+def ledger_engine(url: str) -> Any:
+    """The engine for ``url`` (one per URL per process) with every table declared so far in place.
+
+    A module that declares tables on ``METADATA`` is imported before it asks for the engine;
+    tables declared after an earlier call are created on the next call.
+    """
+    with _LOCK:
+        engine, created = _ENGINES.get(url) or (make_engine(url), frozenset())
+        if set(METADATA.tables) - created:
+            create_tables(engine)
+            created = frozenset(METADATA.tables)
+        _ENGINES[url] = (engine, created)
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every cached engine's connections (tests, and a process about to fork)."""
+    with _LOCK:
+        for engine, _ in _ENGINES.values():
+            engine.dispose()
+        _ENGINES.clear()
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{Path(path).resolve()}"

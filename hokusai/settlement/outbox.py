@@ -1,0 +1,375 @@
+"""The claims outbox: every signed claim, recorded before it is published, and its settlement.
+
+A claim's state moves ``recorded`` → ``published`` → one of the relayer's
+statuses. ``minted``, ``no_delta`` and ``replay`` are final: a later settlement is
+logged but changes nothing. ``budget_blocked`` and ``error`` may be retried: a
+retry is a new publish *attempt* of the same signed message (same idempotency
+key), so the publisher's once-only guard lets it through exactly once.
+
+Every change is returned as a ``ClaimChange``; ``apply_settlements`` also calls
+``on_changes(connection, changes)`` inside its transaction, so code that keeps
+its own tables in this database (the lineage chain) updates them atomically with
+the claim: if it raises, nothing is applied and the messages are read again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Float, Integer, String, Table, Text, and_, select, update
+
+from hokusai.settlement.database import METADATA
+from hokusai.settlement.settlement_messages import (
+    BUDGET_BLOCKED,
+    ERROR,
+    MINTED,
+    NO_DELTA,
+    REPLAY,
+    settlement_message,
+    settlement_problems,
+)
+
+RECORDED, PUBLISHED = "recorded", "published"
+FINAL = frozenset({MINTED, NO_DELTA, REPLAY})
+RETRYABLE = frozenset({BUDGET_BLOCKED, ERROR})
+SETTLED_BY_RELAYER, SETTLED_BY_LOCAL = "relayer", "local"
+# Errors that a re-publish of the same signed message cannot cure: left for the operator
+# or the lineage chain's code (re-base, re-sign, seed the genesis).
+PERMANENT_ERRORS = ("LineageParentMismatch", "LineageNotSeeded", "SignatureExpired", "SignerNotAttester")
+
+claims = Table(
+    "claims", METADATA,
+    Column("idempotency_key", String(66), primary_key=True),
+    Column("attestation_hash", String(66), nullable=False),
+    Column("model_id", String(256), nullable=False),
+    Column("model_id_uint", String(80), nullable=False),
+    Column("eval_id", String(256), nullable=False),
+    Column("token_id", String(64)),
+    Column("partition_key", Text),
+    Column("message", Text, nullable=False),  # the signed wire message, exactly as published
+    Column("deadline", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("attempt", Integer, nullable=False),  # publish attempt; a retry is attempt + 1
+    Column("error_retries", Integer, nullable=False),
+    Column("next_retry_at", Float),  # unix time of the next automatic re-publish, if any
+    Column("settled_by", String(16)),  # relayer | local
+    Column("reward_amount", String(80)),
+    Column("tx_hash", String(80)),
+    Column("block_number", BigInteger),
+    Column("gas_used", String(80)),
+    Column("error", Text),
+    Column("settled_at", String(40)),  # as the relayer says it
+    Column("recorded_at", Float, nullable=False),
+    Column("published_at", Float),
+    Column("updated_at", Float, nullable=False),
+)
+
+claim_settlements = Table(
+    "claim_settlements", METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_sha256", String(64), nullable=False, unique=True),  # the same message twice is one
+    Column("idempotency_key", String(66), index=True),
+    Column("status", String(16)),
+    Column("outcome", String(16), nullable=False),  # applied | unchanged | rejected
+    Column("reason", Text),
+    Column("raw", Text),  # kept when not applied (rejected, unchanged); an applied one lives in its claim row
+    Column("received_at", Float, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How ``error`` and ``budget_blocked`` claims are retried (docs/claims.md)."""
+
+    max_error_retries: int = 3
+    error_retry_base_seconds: float = 60.0  # then doubled per retry
+    budget_retry_seconds: float | None = None  # None: only on operator request (a top-up is a human act)
+
+
+@dataclass(frozen=True)
+class ClaimChange:
+    """One claim that changed state; what the lineage chain reacts to."""
+
+    idempotency_key: str
+    partition_key: str | None
+    token_id: str | None
+    model_id_uint: str
+    attestation_hash: str
+    eval_id: str
+    previous: str | None  # None: newly recorded
+    status: str
+    settlement: dict[str, Any] | None = None  # the relayer's message, when one caused the change
+
+
+@dataclass
+class ApplyReport:
+    changes: list[ClaimChange] = field(default_factory=list)
+    unchanged: int = 0  # settlements for a claim already final or already in that state
+    duplicates: int = 0  # the same message seen before (e.g. re-read after a crash)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (raw, reason)
+
+
+OnChanges = Callable[[Any, list[ClaimChange]], None]
+
+
+def _change(row: Any, previous: str | None, status: str, settlement: dict[str, Any] | None = None) -> ClaimChange:
+    return ClaimChange(row.idempotency_key, row.partition_key, row.token_id, row.model_id_uint, row.attestation_hash,
+                       row.eval_id, previous, status, settlement)
+
+
+def _insert_ignore(engine: Any, table: Table) -> Any:
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def record_claim(engine: Any, message: dict[str, Any], *, token_id: str | None = None,
+                 partition_key: str | None = None, now: float | None = None) -> tuple[Any, bool]:
+    """Record a signed claim; a second record of the same idempotency key is a no-op.
+    Returns (the stored row, whether it was created now)."""
+    now = time.time() if now is None else now
+    row = {"idempotency_key": message["idempotency_key"], "attestation_hash": message["attestation_hash"],
+           "model_id": message["model_id"], "model_id_uint": message["model_id_uint"], "eval_id": message["eval_id"],
+           "token_id": token_id, "partition_key": partition_key,
+           "message": json.dumps(message, sort_keys=True, separators=(",", ":")), "deadline": message["deadline"],
+           "status": RECORDED, "attempt": 1, "error_retries": 0, "recorded_at": now, "updated_at": now}
+    with engine.begin() as connection:
+        created = connection.execute(
+            _insert_ignore(engine, claims).values(**row).on_conflict_do_nothing(
+                index_elements=["idempotency_key"])).rowcount == 1
+        stored = connection.execute(select(claims).where(claims.c.idempotency_key == row["idempotency_key"])).one()
+    return stored, created
+
+
+def get_claim(engine: Any, idempotency_key: str) -> Any | None:
+    with engine.connect() as connection:
+        return connection.execute(select(claims).where(claims.c.idempotency_key == idempotency_key)).one_or_none()
+
+
+def list_claims(engine: Any, statuses: Iterable[str] | None = None, limit: int | None = None) -> list[Any]:
+    query = select(claims).order_by(claims.c.recorded_at, claims.c.idempotency_key)
+    if statuses is not None:
+        query = query.where(claims.c.status.in_(list(statuses)))
+    with engine.connect() as connection:
+        return list(connection.execute(query.limit(limit)))
+
+
+_SUMMARY = ("idempotency_key", "attempt", "status", "partition_key", "token_id", "model_id_uint", "attestation_hash",
+            "eval_id", "error_retries")
+
+
+def claims_to_publish(engine: Any, limit: int, keys: Sequence[str] | None = None) -> list[Any]:
+    """Recorded claims, oldest first: key, attempt, message and what a ``ClaimChange`` names."""
+    query = (select(*(claims.c[name] for name in _SUMMARY), claims.c.message)
+             .where(claims.c.status == RECORDED).order_by(claims.c.recorded_at).limit(limit))
+    if keys is not None:
+        query = query.where(claims.c.idempotency_key.in_(list(keys)))
+    with engine.connect() as connection:
+        return list(connection.execute(query))
+
+
+def mark_published(engine: Any, pending: Sequence[Any], now: float | None = None) -> list[ClaimChange]:
+    """Mark claims published (rows from ``claims_to_publish``) if still recorded at that attempt: a
+    settlement may have arrived first, or an operator re-queued it."""
+    now = time.time() if now is None else now
+    changed: set[str] = set()
+    with engine.begin() as connection:
+        by_attempt: dict[int, list[str]] = {}
+        for row in pending:
+            by_attempt.setdefault(row.attempt, []).append(row.idempotency_key)
+        for attempt, keys in by_attempt.items():
+            for chunk in _chunks(keys, 500):
+                changed |= set(connection.execute(
+                    update(claims).where(and_(claims.c.idempotency_key.in_(chunk), claims.c.status == RECORDED,
+                                              claims.c.attempt == attempt))
+                    .values(status=PUBLISHED, published_at=now, updated_at=now)
+                    .returning(claims.c.idempotency_key)).scalars())
+    return [_change(row, RECORDED, PUBLISHED) for row in pending if row.idempotency_key in changed]
+
+
+def _bind(name: str) -> Any:
+    from sqlalchemy import bindparam
+
+    return bindparam(name)
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _sha(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _storable(raw: str) -> str:
+    """A message that was not UTF-8 is logged with replacement characters (the database wants text)."""
+    return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _parse(raw: str) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        message = json.loads(raw.encode("utf-8", "surrogateescape"))
+    except ValueError as error:
+        return None, f"not JSON: {error}"
+    problems = settlement_problems(message)
+    return (message, None) if not problems else (None, "; ".join(problems))
+
+
+def _settled_values(row: Any, message: dict[str, Any], now: float, policy: RetryPolicy,
+                    settled_by: str) -> dict[str, Any]:
+    """The columns a settlement sets, including when (if ever) the claim is retried by itself."""
+    status = message["status"]
+    values = {"status": status, "settled_by": settled_by, "reward_amount": message["reward_amount"],
+              "tx_hash": message.get("tx_hash"), "block_number": message.get("block_number"),
+              "gas_used": None if message.get("gas_used") is None else str(message["gas_used"]),
+              "error": message.get("error"), "settled_at": message["settled_at"], "updated_at": now,
+              "next_retry_at": None, "error_retries": row.error_retries}
+    if status == ERROR:
+        permanent = any(marker in (message.get("error") or "") for marker in PERMANENT_ERRORS)
+        if not permanent and row.error_retries < policy.max_error_retries:
+            values["next_retry_at"] = now + policy.error_retry_base_seconds * 2 ** row.error_retries
+            values["error_retries"] = row.error_retries + 1
+    elif status == BUDGET_BLOCKED and policy.budget_retry_seconds is not None:
+        values["next_retry_at"] = now + policy.budget_retry_seconds
+    return values
+
+
+def apply_settlements(engine: Any, raws: Sequence[str], *, now: float | None = None,
+                      policy: RetryPolicy = RetryPolicy(), on_changes: OnChanges | None = None,
+                      settled_by: str = SETTLED_BY_RELAYER) -> ApplyReport:
+    """Apply settlement messages (raw JSON text) in one transaction; idempotent.
+
+    A message seen before (same bytes) is skipped; a malformed one, or one for an unknown
+    claim or another attestation, is logged as ``rejected`` with the reason. A settlement
+    for a final claim is logged as ``unchanged``.
+    """
+    now = time.time() if now is None else now
+    report = ApplyReport()
+    with engine.begin() as connection:
+        shas = [_sha(raw) for raw in raws]
+        seen = set()
+        for chunk in _chunks(shas, 500):
+            seen |= set(connection.execute(select(claim_settlements.c.message_sha256)
+                                           .where(claim_settlements.c.message_sha256.in_(chunk))).scalars())
+        parsed = []
+        for raw, sha in zip(raws, shas):
+            if sha in seen:
+                report.duplicates += 1
+                continue
+            seen.add(sha)
+            message, problem = _parse(raw)
+            parsed.append((raw, sha, message, problem))
+        keys = [m["idempotency_key"] for _, _, m, _ in parsed if m]
+        rows = {}
+        for chunk in _chunks(keys, 500):
+            query = select(*(claims.c[name] for name in _SUMMARY)).where(claims.c.idempotency_key.in_(chunk))
+            rows |= {row.idempotency_key: SimpleNamespace(**row._mapping) for row in connection.execute(query)}
+        updates, log = [], []
+        for raw, sha, message, problem in parsed:
+            row = rows.get(message["idempotency_key"]) if message else None
+            if message and row is None:
+                problem = f"no claim with idempotency key {message['idempotency_key']}"
+            elif message and row.attestation_hash != message["attestation_hash"]:
+                problem = f"attestation_hash {message['attestation_hash']} is not the claim's {row.attestation_hash}"
+            entry = {"message_sha256": sha, "raw": _storable(raw), "received_at": now,
+                     "idempotency_key": message["idempotency_key"] if message else None,
+                     "status": message["status"] if message else None}
+            if problem:
+                report.rejected.append((raw, problem))
+                log.append({**entry, "outcome": "rejected", "reason": problem})
+                continue
+            if row.status in FINAL or row.status == message["status"]:
+                report.unchanged += 1
+                log.append({**entry, "outcome": "unchanged", "reason": f"claim already {row.status}"})
+                continue
+            values = _settled_values(row, message, now, policy, settled_by)
+            updates.append({"key": row.idempotency_key, **values})
+            report.changes.append(_change(row, row.status, message["status"], message))
+            log.append({**entry, "raw": None, "outcome": "applied", "reason": None})
+            vars(row).update(values)  # a second message for this claim in the same batch sees it
+        if updates:
+            for columns in {tuple(sorted(u)) for u in updates}:  # executemany needs one column set
+                batch = [u for u in updates if tuple(sorted(u)) == columns]
+                connection.execute(update(claims).where(claims.c.idempotency_key == _bind("key")), batch)
+        if log:
+            connection.execute(claim_settlements.insert(), log)
+        if on_changes is not None and report.changes:
+            on_changes(connection, report.changes)
+    return report
+
+
+def settle_locally(engine: Any, idempotency_key: str, *, now: float | None = None) -> ApplyReport:
+    """The embedded default has no relayer: a recorded claim settles at once as ``minted``."""
+    now = time.time() if now is None else now
+    row = get_claim(engine, idempotency_key)
+    if row is None or row.status != RECORDED:
+        return ApplyReport(unchanged=int(row is not None))
+    from datetime import datetime, timezone
+
+    message = settlement_message(json.loads(row.message), MINTED,
+                                 settled_at=datetime.fromtimestamp(now, timezone.utc).isoformat(),
+                                 error=None)
+    return apply_settlements(engine, [json.dumps(message, sort_keys=True)], now=now, settled_by=SETTLED_BY_LOCAL)
+
+
+def promote_due_retries(engine: Any, *, now: float | None = None) -> list[ClaimChange]:
+    """Claims whose automatic retry is due go back to ``recorded`` as a new publish attempt;
+    one whose signature has expired stays, with the reason, for the operator."""
+    now = time.time() if now is None else now
+    with engine.begin() as connection:
+        due = connection.execute(select(claims).where(and_(claims.c.status.in_(list(RETRYABLE)),
+                                                           claims.c.next_retry_at <= now))).all()
+        return [change for row in due if (change := _requeue(connection, row, now)) is not None]
+
+
+def _requeue(connection: Any, row: Any, now: float, message: dict[str, Any] | None = None) -> ClaimChange | None:
+    deadline = message["deadline"] if message else row.deadline
+    if deadline <= now:
+        connection.execute(update(claims).where(claims.c.idempotency_key == row.idempotency_key).values(
+            next_retry_at=None, updated_at=now,
+            error=f"not re-published: its signature expired at {deadline}; re-sign it (re-materialize the "
+                  f"attestation partition, then `hokusai claims retry {row.idempotency_key} --message "
+                  "mint_request.json`)"))
+        return None
+    values = {"status": RECORDED, "attempt": row.attempt + 1, "next_retry_at": None, "updated_at": now}
+    if message:
+        values |= {"message": json.dumps(message, sort_keys=True, separators=(",", ":")),
+                   "deadline": message["deadline"]}
+    connection.execute(update(claims).where(claims.c.idempotency_key == row.idempotency_key).values(**values))
+    return _change(row, row.status, RECORDED)
+
+
+def retry_claim(engine: Any, idempotency_key: str, message: dict[str, Any] | None = None,
+                *, now: float | None = None) -> ClaimChange:
+    """The operator's retry of a ``budget_blocked`` (after a top-up) or ``error`` claim: publish it
+    again, optionally as a freshly signed ``message`` for the same attestation (a later deadline)."""
+    from hokusai.settlement.relayer_rules import mint_request_problems
+
+    now = time.time() if now is None else now
+    with engine.begin() as connection:
+        row = connection.execute(select(claims).where(claims.c.idempotency_key == idempotency_key)).one_or_none()
+        if row is None:
+            raise KeyError(f"no claim with idempotency key {idempotency_key}")
+        if row.status not in RETRYABLE:
+            raise ValueError(f"claim {idempotency_key} is {row.status}: only budget_blocked or error claims "
+                             "are retried")
+        if message is not None:
+            if (message.get("idempotency_key"), message.get("attestation_hash")) != (
+                    row.idempotency_key, row.attestation_hash):
+                raise ValueError("the new message is for another claim (idempotency key or attestation differ)")
+            problems = mint_request_problems(message)
+            if problems:
+                raise ValueError("the new message would be refused: " + "; ".join(problems))
+        change = _requeue(connection, row, now, message)
+        if change is None:
+            raise ValueError(f"claim {idempotency_key}'s signature has expired: pass a freshly signed message")
+        return change

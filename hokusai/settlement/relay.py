@@ -1,0 +1,114 @@
+"""One claim into the outbox, and one tick of the outbox against the relayer's queues.
+
+``submit_claim`` is what the attestation step calls for a signed claim: record it,
+then publish it at once when a relayer is configured (best effort: the tick
+publishes whatever is still recorded), or settle it locally as ``minted`` when none
+is (the embedded default). ``settlement_tick`` is what the settlement sensor runs:
+apply the relayer's settlements, re-queue the retries that are due, publish.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from hokusai.settlement.outbox import (
+    RECORDED,
+    ApplyReport,
+    ClaimChange,
+    OnChanges,
+    RetryPolicy,
+    apply_settlements,
+    claims_to_publish,
+    get_claim,
+    mark_published,
+    promote_due_retries,
+    record_claim,
+    settle_locally,
+)
+from hokusai.settlement.queues import DEFAULT_QUEUES, RelayerQueues, ack_settlements, publish, take_settlements
+
+MAX_PER_TICK = 10_000
+NO_RELAYER_NOTE = "settled locally: no relayer configured (HOKUSAI_RELAYER_REDIS_URL unset)"
+
+
+@dataclass(frozen=True)
+class ClaimSubmission:
+    idempotency_key: str
+    created: bool  # False: this claim was recorded before (a re-run); nothing new was queued
+    status: str
+    note: str
+
+
+@dataclass
+class TickReport:
+    settled: ApplyReport = field(default_factory=ApplyReport)
+    retried: list[ClaimChange] = field(default_factory=list)
+    published: list[ClaimChange] = field(default_factory=list)
+
+    @property
+    def changes(self) -> list[ClaimChange]:
+        """Every claim that changed this tick, in order: settlements, retries, publications."""
+        return [*self.settled.changes, *self.retried, *self.published]
+
+    @property
+    def summary(self) -> str:
+        return (f"{len(self.published)} published, {len(self.settled.changes)} settled, {len(self.retried)} "
+                f"re-queued, {len(self.settled.rejected)} settlements set aside, {self.settled.duplicates} "
+                "already seen")
+
+
+def publish_pending(engine: Any, client: Any, *, queues: RelayerQueues = DEFAULT_QUEUES,
+                    limit: int = MAX_PER_TICK, keys: list[str] | None = None,
+                    now: float | None = None) -> list[ClaimChange]:
+    """Push every recorded claim (at most ``limit``) once, then mark it published."""
+    pending = claims_to_publish(engine, limit, keys)
+    if not pending:
+        return []
+    # An attempt pushed before (a publisher that died before marking it) is not pushed again.
+    publish(client, [(row.idempotency_key, row.attempt, row.message) for row in pending], queues)
+    return mark_published(engine, pending, now)
+
+
+def consume_settlements(engine: Any, client: Any, *, queues: RelayerQueues = DEFAULT_QUEUES,
+                        limit: int = MAX_PER_TICK, policy: RetryPolicy = RetryPolicy(),
+                        on_changes: OnChanges | None = None, now: float | None = None) -> ApplyReport:
+    """Apply the relayer's settlements; a message is acknowledged only once the outbox holds it."""
+    messages = take_settlements(client, limit, queues)
+    if not messages:
+        return ApplyReport()
+    report = apply_settlements(engine, messages, now=now, policy=policy, on_changes=on_changes)
+    ack_settlements(client, messages, queues)
+    return report
+
+
+def settlement_tick(engine: Any, client: Any, *, queues: RelayerQueues = DEFAULT_QUEUES,
+                    limit: int = MAX_PER_TICK, policy: RetryPolicy = RetryPolicy(),
+                    on_changes: OnChanges | None = None, now: float | None = None) -> TickReport:
+    """Settlements in, due retries re-queued, recorded claims out."""
+    now = time.time() if now is None else now
+    report = TickReport()
+    report.settled = consume_settlements(engine, client, queues=queues, limit=limit, policy=policy,
+                                         on_changes=on_changes, now=now)
+    report.retried = promote_due_retries(engine, now=now)
+    report.published = publish_pending(engine, client, queues=queues, limit=limit, now=now)
+    return report
+
+
+def submit_claim(engine: Any, client: Any | None, mint_request: dict[str, Any], *, token_id: str,
+                 partition_key: str, queues: RelayerQueues = DEFAULT_QUEUES) -> ClaimSubmission:
+    """Record a signed claim (once per idempotency key), then publish it or settle it locally."""
+    row, created = record_claim(engine, mint_request, token_id=token_id, partition_key=partition_key)
+    key = row.idempotency_key
+    if not created and row.status != RECORDED:
+        return ClaimSubmission(key, False, row.status, f"already recorded ({row.status}); nothing queued again")
+    if client is None:
+        settle_locally(engine, key)
+        return ClaimSubmission(key, created, get_claim(engine, key).status, NO_RELAYER_NOTE)
+    try:
+        publish_pending(engine, client, queues=queues, keys=[key])
+        note = f"published to {queues.mint_requests}; the settlement sensor records the relayer's answer"
+    except Exception as error:  # Redis down: the claim stays recorded and the sensor publishes it
+        note = f"recorded; publishing failed ({type(error).__name__}), the settlement sensor will retry"
+    return ClaimSubmission(key, created, get_claim(engine, key).status, note)

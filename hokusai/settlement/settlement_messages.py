@@ -1,0 +1,83 @@
+"""The relayer's answer to a submitted claim: the settlement message, its statuses, its checks.
+
+The relayer pushes one message per processed request onto
+``hokusai:mint_request_settlements``. A message that breaks these rules is set
+aside by the consumer with the reason (never applied, never fatal). Keys the
+relayer may add later are tolerated; the listed ones must hold.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+EVENT_TYPE, MESSAGE_VERSION = "mint_request_settled", "1.0"
+MINTED, NO_DELTA, REPLAY, BUDGET_BLOCKED, ERROR = "minted", "no_delta", "replay", "budget_blocked", "error"
+STATUSES = (MINTED, NO_DELTA, REPLAY, BUDGET_BLOCKED, ERROR)
+# What each status means for the claim (docs/claims.md tells how each is handled).
+MEANING = {
+    MINTED: "paid; the chain's head advanced to the candidate",
+    NO_DELTA: "accepted with reward 0; the chain's head is unchanged",
+    REPLAY: "the idempotency key was already used on chain",
+    BUDGET_BLOCKED: "the model's budget was short; the same request can be retried after a top-up",
+    ERROR: "the relayer or the contract refused or failed",
+}
+
+_HASH = re.compile(r"^0x[0-9a-f]{64}$")
+_UINT = re.compile(r"^[1-9]\d*$")
+_DECIMAL = re.compile(r"^\d+(\.\d+)?$")
+
+
+def _iso(value: Any) -> bool:
+    try:
+        datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return isinstance(value, str)
+    except ValueError:
+        return False
+
+
+def settlement_problems(message: Any) -> list[str]:
+    """Problems with a settlement message (empty: it can be applied)."""
+    if not isinstance(message, dict):
+        return [f"$: a settlement must be a JSON object, got {type(message).__name__}"]
+    problems = []
+    get = message.get
+    if get("event_type") != EVENT_TYPE:
+        problems.append(f"$.event_type: must be {EVENT_TYPE!r}, got {get('event_type')!r:.60}")
+    if get("message_version") != MESSAGE_VERSION:
+        problems.append(f"$.message_version: must be {MESSAGE_VERSION!r}, got {get('message_version')!r:.60}")
+    for key in ("idempotency_key", "attestation_hash"):
+        if not (isinstance(get(key), str) and _HASH.match(get(key))):
+            problems.append(f"$.{key}: must be 0x + 64 lowercase hex, got {get(key)!r:.80}")
+    for key in ("model_id", "eval_id"):
+        if not (isinstance(get(key), str) and get(key)):
+            problems.append(f"$.{key}: must be a non-empty string, got {get(key)!r:.60}")
+    if not (isinstance(get("model_id_uint"), str) and _UINT.match(get("model_id_uint"))):
+        problems.append(f"$.model_id_uint: must be a decimal uint string, got {get('model_id_uint')!r:.80}")
+    if get("status") not in STATUSES:
+        problems.append(f"$.status: must be one of {', '.join(STATUSES)}, got {get('status')!r:.60}")
+    if not (isinstance(get("reward_amount"), str) and _DECIMAL.match(get("reward_amount"))):
+        problems.append(f"$.reward_amount: must be a decimal string, got {get('reward_amount')!r:.60}")
+    if not _iso(get("settled_at")):
+        problems.append(f"$.settled_at: must be an ISO-8601 time, got {get('settled_at')!r:.60}")
+    for key in ("tx_hash", "error"):
+        if get(key) is not None and not isinstance(get(key), str):
+            problems.append(f"$.{key}: must be a string when present, got {get(key)!r:.60}")
+    if get("block_number") is not None and not (type(get("block_number")) is int and get("block_number") >= 0):
+        problems.append(f"$.block_number: must be an integer >= 0 when present, got {get('block_number')!r:.60}")
+    gas = get("gas_used")
+    if gas is not None and not ((type(gas) is int and gas >= 0) or (isinstance(gas, str) and _DECIMAL.match(gas))):
+        problems.append(f"$.gas_used: must be a decimal string or integer when present, got {gas!r:.60}")
+    return problems
+
+
+def settlement_message(claim: dict[str, Any], status: str, *, settled_at: str, reward_amount: str = "0",
+                       **optional: Any) -> dict[str, Any]:
+    """A settlement message for ``claim`` (a wire mint request) in the relayer's format: what the
+    embedded default writes when it settles locally, and what the tests' fake relayer sends."""
+    return {"event_type": EVENT_TYPE, "message_version": MESSAGE_VERSION,
+            "idempotency_key": claim["idempotency_key"], "attestation_hash": claim["attestation_hash"],
+            "model_id": claim["model_id"], "model_id_uint": claim["model_id_uint"], "eval_id": claim["eval_id"],
+            "status": status, "reward_amount": reward_amount, "settled_at": settled_at,
+            **{key: value for key, value in optional.items() if value is not None}}

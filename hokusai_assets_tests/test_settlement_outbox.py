@@ -1,0 +1,265 @@
+"""The claims outbox on a real SQLite file: record once, settle idempotently, retry on purpose."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from hokusai.settlement import outbox
+from hokusai.settlement.database import dispose_engines, ledger_engine, make_engine, sqlite_url
+from hokusai.settlement.outbox import (
+    RetryPolicy,
+    apply_settlements,
+    claim_settlements,
+    claims_to_publish,
+    get_claim,
+    mark_published,
+    promote_due_retries,
+    record_claim,
+    retry_claim,
+    settle_locally,
+)
+from hokusai.settlement.settlement_messages import settlement_message, settlement_problems
+from hokusai_assets_tests.settlement_fixtures import EXAMPLE, SETTLEMENTS, claim_message
+
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture
+def engine(tmp_path):
+    yield ledger_engine(sqlite_url(tmp_path / "ledger.db"))
+    dispose_engines()
+
+
+def settle(claim: dict, status: str, **optional) -> str:
+    return json.dumps(settlement_message(claim, status, settled_at="2026-06-11T12:00:00Z", **optional))
+
+
+def published(engine, message: dict) -> None:
+    record_claim(engine, message, token_id="digits-demo", partition_key=f"p/{message['eval_id']}", now=NOW)
+    pending = claims_to_publish(engine, 10, [message["idempotency_key"]])
+    assert [c.status for c in mark_published(engine, pending, now=NOW)] == ["published"]
+
+
+def test_recording_twice_is_a_no_op(engine):
+    message = claim_message(1)
+    row, created = record_claim(engine, message, token_id="digits-demo", partition_key="p/1", now=NOW)
+    assert created and (row.status, row.attempt, row.partition_key) == ("recorded", 1, "p/1")
+    changed = {**message, "message_id": "another"}
+    again, created = record_claim(engine, changed, token_id="digits-demo", partition_key="p/1", now=NOW + 5)
+    assert not created and json.loads(again.message)["message_id"] == "msg-1" and again.recorded_at == NOW
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(outbox.claims)).scalar() == 1
+
+
+def test_the_fixture_settlements_are_valid_and_the_malformed_ones_are_not():
+    for status, message in SETTLEMENTS["valid"].items():
+        assert settlement_problems(message) == [] and message["status"] == status
+    for case in SETTLEMENTS["malformed"]:
+        try:
+            message = json.loads(case["raw"])
+        except ValueError:
+            continue  # not JSON: the consumer's parser reports it (test below)
+        assert any(case["problem"] in p for p in settlement_problems(message)), case["name"]
+
+
+@pytest.mark.parametrize("status", ["minted", "no_delta", "replay", "budget_blocked", "error"])
+def test_each_status_is_applied_and_reported(engine, status):
+    published(engine, EXAMPLE)
+    raw = json.dumps(SETTLEMENTS["valid"][status])
+    report = apply_settlements(engine, [raw], now=NOW)
+    [change] = report.changes
+    assert (change.previous, change.status, change.partition_key) == ("published", status, f"p/{EXAMPLE['eval_id']}")
+    assert change.settlement == SETTLEMENTS["valid"][status]
+    row = get_claim(engine, EXAMPLE["idempotency_key"])
+    expected = SETTLEMENTS["valid"][status]
+    assert (row.status, row.reward_amount, row.tx_hash, row.error, row.settled_by) == (
+        status, expected["reward_amount"], expected.get("tx_hash"), expected.get("error"), "relayer")
+    again = apply_settlements(engine, [raw], now=NOW + 1)  # re-read after a crash before the ack
+    assert again.changes == [] and again.duplicates == 1
+
+
+def test_a_final_claim_is_never_changed_by_a_later_settlement(engine):
+    published(engine, EXAMPLE)
+    apply_settlements(engine, [json.dumps(SETTLEMENTS["valid"]["minted"])], now=NOW)
+    report = apply_settlements(engine, [json.dumps(SETTLEMENTS["valid"]["error"])], now=NOW)
+    assert report.changes == [] and report.unchanged == 1
+    assert get_claim(engine, EXAMPLE["idempotency_key"]).status == "minted"
+
+
+def test_malformed_and_foreign_settlements_are_set_aside_with_a_reason(engine):
+    published(engine, EXAMPLE)
+    other = claim_message(99)
+    foreign = json.dumps({**SETTLEMENTS["valid"]["minted"], "attestation_hash": other["attestation_hash"]})
+    raws = [case["raw"] for case in SETTLEMENTS["malformed"]] + [settle(other, "minted"), foreign]
+    report = apply_settlements(engine, raws, now=NOW)
+    assert report.changes == [] and len(report.rejected) == len(raws)
+    reasons = [reason for _, reason in report.rejected]
+    for case, reason in zip(SETTLEMENTS["malformed"], reasons):
+        assert case["problem"] in reason, (case["name"], reason)
+    assert reasons[-2] == f"no claim with idempotency key {other['idempotency_key']}"
+    assert "is not the claim's" in reasons[-1]
+    with engine.connect() as connection:
+        logged = connection.execute(select(claim_settlements.c.outcome, claim_settlements.c.reason)).all()
+    assert [outcome for outcome, _ in logged] == ["rejected"] * len(raws)
+    assert get_claim(engine, EXAMPLE["idempotency_key"]).status == "published"
+
+
+def test_a_transient_error_is_retried_with_backoff_then_left_for_the_operator(engine):
+    policy = RetryPolicy(max_error_retries=2, error_retry_base_seconds=10)
+    published(engine, EXAMPLE)
+    key, now = EXAMPLE["idempotency_key"], NOW
+    for attempt, delay in ((1, 10), (2, 20)):
+        apply_settlements(engine, [settle(EXAMPLE, "error", error=f"nonce too low #{attempt}")], now=now,
+                          policy=policy)
+        row = get_claim(engine, key)
+        assert (row.status, row.error_retries, row.next_retry_at) == ("error", attempt, now + delay)
+        assert promote_due_retries(engine, now=now + delay - 1) == []
+        [change] = promote_due_retries(engine, now=now + delay)
+        assert (change.previous, change.status) == ("error", "recorded")
+        assert get_claim(engine, key).attempt == attempt + 1
+        assert [c.status for c in mark_published(engine, claims_to_publish(engine, 10), now=now)] == ["published"]
+        now += delay
+    apply_settlements(engine, [settle(EXAMPLE, "error", error="nonce too low #3")], now=now, policy=policy)
+    row = get_claim(engine, key)
+    assert (row.status, row.error_retries, row.next_retry_at) == ("error", 2, None)  # the operator's now
+
+
+def test_an_error_a_republish_cannot_cure_is_not_retried(engine):
+    published(engine, EXAMPLE)
+    apply_settlements(engine, [json.dumps(SETTLEMENTS["valid"]["error"])], now=NOW)  # LineageParentMismatch
+    assert get_claim(engine, EXAMPLE["idempotency_key"]).next_retry_at is None
+    assert promote_due_retries(engine, now=NOW + 10**6) == []
+
+
+def test_budget_blocked_is_retried_on_request_as_a_new_attempt(engine):
+    published(engine, EXAMPLE)
+    key = EXAMPLE["idempotency_key"]
+    apply_settlements(engine, [json.dumps(SETTLEMENTS["valid"]["budget_blocked"])], now=NOW)
+    assert get_claim(engine, key).next_retry_at is None  # a top-up is a human act: no automatic retry
+    with pytest.raises(ValueError, match="another claim"):
+        retry_claim(engine, key, claim_message(5), now=NOW)
+    change = retry_claim(engine, key, now=NOW)
+    assert (change.previous, change.status) == ("budget_blocked", "recorded")
+    assert get_claim(engine, key).attempt == 2
+    with pytest.raises(ValueError, match="only budget_blocked or error"):
+        retry_claim(engine, key, now=NOW)
+
+
+def test_budget_blocked_is_retried_by_itself_when_a_delay_is_set(engine):
+    published(engine, EXAMPLE)
+    apply_settlements(engine, [json.dumps(SETTLEMENTS["valid"]["budget_blocked"])], now=NOW,
+                      policy=RetryPolicy(budget_retry_seconds=3600))
+    assert promote_due_retries(engine, now=NOW + 3599) == []
+    assert [c.status for c in promote_due_retries(engine, now=NOW + 3600)] == ["recorded"]
+
+
+def test_an_expired_claim_is_not_republished_but_can_be_re_signed(engine):
+    message = claim_message(7, deadline=int(NOW) + 100)
+    published(engine, message)
+    key = message["idempotency_key"]
+    apply_settlements(engine, [settle(message, "budget_blocked", error="MintBudgetExceeded")], now=NOW,
+                      policy=RetryPolicy(budget_retry_seconds=50))
+    assert promote_due_retries(engine, now=NOW + 200) == []  # due, but its deadline has passed
+    row = get_claim(engine, key)
+    assert (row.status, row.next_retry_at) == ("budget_blocked", None) and "re-sign" in row.error
+    with pytest.raises(ValueError, match="signature has expired"):
+        retry_claim(engine, key, now=NOW + 200)
+    fresh = {**message, "deadline": int(NOW) + 10_000, "message_id": "msg-7-resigned"}
+    retry_claim(engine, key, fresh, now=NOW + 200)
+    row = get_claim(engine, key)
+    assert (row.status, row.deadline, json.loads(row.message)["message_id"]) == (
+        "recorded", fresh["deadline"], "msg-7-resigned")
+
+
+def test_a_failing_change_handler_rolls_everything_back(engine):
+    published(engine, EXAMPLE)
+
+    def chain_code(connection, changes):
+        assert [c.status for c in changes] == ["minted"]
+        raise RuntimeError("the lineage chain could not advance")
+
+    with pytest.raises(RuntimeError):
+        apply_settlements(engine, [json.dumps(SETTLEMENTS["valid"]["minted"])], now=NOW, on_changes=chain_code)
+    assert get_claim(engine, EXAMPLE["idempotency_key"]).status == "published"
+    report = apply_settlements(engine, [json.dumps(SETTLEMENTS["valid"]["minted"])], now=NOW)
+    assert [c.status for c in report.changes] == ["minted"]  # not taken for a duplicate
+
+
+def test_local_settlement_mints_a_recorded_claim_once(engine):
+    record_claim(engine, EXAMPLE, now=NOW)
+    report = settle_locally(engine, EXAMPLE["idempotency_key"], now=NOW)
+    assert [(c.previous, c.status) for c in report.changes] == [("recorded", "minted")]
+    row = get_claim(engine, EXAMPLE["idempotency_key"])
+    assert (row.status, row.settled_by) == ("minted", "local")
+    assert settle_locally(engine, EXAMPLE["idempotency_key"], now=NOW).changes == []
+
+
+def _create_tables_at_once(url: str, barrier, index: int) -> None:
+    from hokusai.settlement import outbox as declared  # noqa: F401
+    from hokusai.settlement.database import ledger_engine as engine_for
+    from hokusai.settlement.outbox import record_claim as record
+    from hokusai_assets_tests.settlement_fixtures import claim_message as message_for
+
+    barrier.wait()
+    record(engine_for(url), message_for(index))
+
+
+@pytest.mark.parametrize("processes", [4])
+def test_tables_are_created_safely_when_processes_start_at_once(tmp_path, processes):
+    url = sqlite_url(tmp_path / "fresh" / "ledger.db")
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes)
+    workers = [context.Process(target=_create_tables_at_once, args=(url, barrier, i)) for i in range(processes)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0] * processes
+    with make_engine(url).connect() as connection:
+        assert connection.execute(select(func.count()).select_from(outbox.claims)).scalar() == processes
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_only_psycopg2_postgres_urls_are_taken():
+    with pytest.raises(ValueError, match="postgresql\\+psycopg2://"):
+        make_engine("postgresql://u:p@127.0.0.1:1/db")
+    with pytest.raises(ValueError, match="unsupported"):
+        make_engine("mysql://u:p@127.0.0.1/db")
+
+
+def test_ledger_engine_creates_tables_declared_later(tmp_path):
+    from sqlalchemy import Column, Integer, Table, inspect
+
+    from hokusai.settlement.database import METADATA
+
+    url = sqlite_url(tmp_path / "ledger.db")
+    ledger_engine(url)
+    table = Table("chain_test_heads", METADATA, Column("id", Integer, primary_key=True))
+    try:
+        assert "chain_test_heads" in inspect(ledger_engine(url)).get_table_names()
+    finally:
+        METADATA.remove(table)
+        dispose_engines()
+    time.sleep(0)
+
+
+def test_the_cli_lists_claims_and_retries_a_blocked_one(tmp_path, monkeypatch, capsys):
+    from hokusai.cli import main
+
+    monkeypatch.setenv("HOKUSAI_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("HOKUSAI_LEDGER_URL", raising=False)
+    engine = ledger_engine(sqlite_url(tmp_path / "home" / "ledger.db"))
+    published(engine, EXAMPLE)
+    apply_settlements(engine, [json.dumps(SETTLEMENTS["valid"]["budget_blocked"])], now=NOW)
+    assert main(["claims", "list"]) == 0
+    assert f"{EXAMPLE['idempotency_key']} budget_blocked" in capsys.readouterr().out
+    assert main(["claims", "retry", EXAMPLE["idempotency_key"]]) == 0
+    assert get_claim(engine, EXAMPLE["idempotency_key"]).status == "recorded"
+    assert main(["claims", "retry", EXAMPLE["idempotency_key"]]) == 2
+    assert "only budget_blocked or error" in capsys.readouterr().err
+    dispose_engines()

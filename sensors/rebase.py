@@ -1,0 +1,40 @@
+"""The re-base sensor: a contribution whose chain head moved (or was rolled back) is evaluated again.
+
+The decision (which partitions wait for a re-base, and why) is the ledger's
+(``hokusai.chain.ledger``); this sensor only turns each pending request into a run.
+The run key names the request, so a tick replayed never starts a request twice,
+and a request refreshed by a later roll-back starts a new run.
+"""
+
+from __future__ import annotations
+
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
+
+from resources.settlement import ClaimsLedgerResource
+
+MAX_RUNS_PER_TICK = 25
+
+
+@sensor(
+    name="contribution_rebase_sensor",
+    job_name="evaluate_contribution",
+    minimum_interval_seconds=15,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Re-evaluates on the current chain head each contribution whose head moved or was rolled back.",
+)
+def contribution_rebase_sensor(context: SensorEvaluationContext, claims_ledger: ClaimsLedgerResource) -> SensorResult:
+    try:
+        pending = claims_ledger.get_chain().pending_rebases()
+    except Exception as exc:  # a database outage must not fail the tick
+        return SensorResult(skip_reason=f"could not read the ledger: {type(exc).__name__}: {exc}")
+    if not pending:
+        return SensorResult(skip_reason="no contribution waits for a re-base")
+    requests = [
+        RunRequest(run_key=f"rebase:{item['partition_key']}:{item['attempts']}:{item['requested_at']}",
+                   partition_key=item["partition_key"],
+                   tags={"hokusai/token_id": item["token_id"], "hokusai/rebase": "true"})
+        for item in pending[:MAX_RUNS_PER_TICK]
+    ]
+    for item in pending[:MAX_RUNS_PER_TICK]:
+        context.log.info(f"re-basing {item['partition_key']}: {item['reason']}")
+    return SensorResult(run_requests=requests)
