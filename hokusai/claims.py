@@ -62,6 +62,7 @@ def delta_one_document(spec: TokenSpec, result: BenchmarkResult) -> dict[str, An
                   "definition": DELTA_ONE_DEFINITION, "token_spec_sha256": spec.spec_sha256},
         significance=measured.get("bootstrap"),
         min_samples=spec.min_benchmark_samples,
+        seed_robust=measured.get("seed_robust"),
     )
 
 

@@ -218,8 +218,10 @@ def load_champion(registry: ModelRegistry, pin: BaselinePin) -> Any:
 
 
 def measure_on_benchmark(registry: ModelRegistry, pin: BaselinePin, candidate: CandidateModel,
-                         benchmark: pd.DataFrame, spec: TokenSpec) -> BenchmarkResult:
-    """Load the pinned champion (verified against its commitment) and score both models."""
+                         benchmark: pd.DataFrame, spec: TokenSpec, champion_training: pd.DataFrame,
+                         new_rows: pd.DataFrame) -> BenchmarkResult:
+    """Load the pinned champion (verified against its commitment) and score both models; then the
+    seed-robust gain (``hokusai.seeded_significance``) that eligibility v2 decides on."""
     champion = load_champion(registry, pin)
     rows = benchmark_rows(benchmark, spec)
     baseline, new = evaluate_model(champion, rows, spec), evaluate_model(candidate.model, rows, spec)
@@ -227,9 +229,44 @@ def measure_on_benchmark(registry: ModelRegistry, pin: BaselinePin, candidate: C
         "baseline": baseline,
         "new": new,
         "bootstrap": bootstrap_primary_metric(baseline, new, spec),
+        "seed_robust": seed_robust_gain(pin, champion_training, new_rows, rows, benchmark, spec),
         "benchmark_rows": len(benchmark),
         "sample_size": len(rows),
         "benchmark_sha256": frame_sha256(benchmark),
         "benchmark_rows_root": benchmark_root(benchmark, spec),
     }
     return BenchmarkResult(pin, candidate.as_dict(), candidate.contribution, measured)
+
+
+def seed_robust_gain(pin: BaselinePin, champion_training: pd.DataFrame, new_rows: pd.DataFrame,
+                     rows: pd.DataFrame, benchmark: pd.DataFrame, spec: TokenSpec) -> dict[str, Any]:
+    """The candidate's gain over the champion and over a same-size placebo, paired over the spec's seeds.
+
+    The champion's seeded scores depend only on its training set (its lineage), the spec and
+    the benchmark, and a placebo's also on the contribution's size: both are kept per process,
+    so a warm process fits only the candidate's seeds.
+    """
+    from hokusai.seeded_significance import eligibility_seeds, placebo_scores, seeded_benchmark_scores, \
+        seeded_significance
+
+    seeds = eligibility_seeds(spec)
+    key = (spec.token_id, spec.spec_sha256, tuple(link.rows_root for link in pin.lineage), seeds,
+           frame_sha256(benchmark))
+    if key not in _CHAMPION_SCORES:
+        if len(_CHAMPION_SCORES) >= 4:
+            _CHAMPION_SCORES.pop(next(iter(_CHAMPION_SCORES)))
+        _CHAMPION_SCORES[key] = seeded_benchmark_scores(champion_training, rows, spec, seeds)
+    placebo_key = (*key, len(new_rows))
+    if placebo_key not in _PLACEBO_SCORES:
+        if len(_PLACEBO_SCORES) >= 16:
+            _PLACEBO_SCORES.pop(next(iter(_PLACEBO_SCORES)))
+        _PLACEBO_SCORES[placebo_key] = placebo_scores(champion_training, len(new_rows), rows, spec, seeds)
+    candidate_training = merge_training_data(champion_training, new_rows, spec)
+    gain = seeded_significance(champion_training, candidate_training, rows, spec, seeds,
+                               contribution_rows=len(new_rows), baseline=_CHAMPION_SCORES[key],
+                               placebo=_PLACEBO_SCORES[placebo_key])
+    return gain.as_dict()
+
+
+_CHAMPION_SCORES: dict[tuple, Any] = {}
+_PLACEBO_SCORES: dict[tuple, Any] = {}

@@ -77,7 +77,7 @@ def reproduce(partition_key: str, *, outputs_root: Path, chain: Chain, store: Co
     summary = ContributionSummary(partition_key, cleaned.token_id, cleaned.wallet_address, cleaned.raw_sha256,
                                   cleaned.rows_sha256, len(cleaned.frame), cleaned.stats, cleaned.rows_root)
     candidate = CandidateModel(model, "", "", commitment, len(training), training_digest(training, spec), summary)
-    result = measure_on_benchmark(registry, pin, candidate, benchmark, spec)
+    result = measure_on_benchmark(registry, pin, candidate, benchmark, spec, champion_rows, cleaned.frame)
     recomputed = attestation_document(spec, delta_one_document(spec, result))
     checks.append(_same("software_versions", recomputed["software"], pinned["software"]))
     checks.append(_same("attestation_hash", attestation_hash(recomputed), envelope["attestation_hash"]))

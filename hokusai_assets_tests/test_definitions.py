@@ -9,7 +9,7 @@ EXPECTED_PARENTS = {
     "clean_dataset": {"contributed_dataset", "baseline_model"},  # new rows: against the champion's training set
     "baseline_model": set(),
     "new_model": {"clean_dataset", "baseline_model"},  # trained on the champion's training set + new rows
-    "benchmark_metrics": {"baseline_model", "new_model"},
+    "benchmark_metrics": {"baseline_model", "new_model", "clean_dataset"},  # the seed-robust gain refits
     "delta_one": {"benchmark_metrics"},
     "attestation": {"delta_one", "baseline_model", "new_model"},  # the chain link it appends
     "registered_token_model": {"attestation", "new_model"},

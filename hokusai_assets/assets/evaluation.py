@@ -6,7 +6,8 @@ from dagster import MetadataValue, Output, asset
 
 from hokusai.claims import delta_one_document
 from hokusai.delta_one import metric_table_markdown
-from hokusai.pipeline import BaselinePin, BenchmarkResult, CandidateModel, measure_on_benchmark
+from hokusai.intake import CleanDataset
+from hokusai.pipeline import BaselinePin, BenchmarkResult, CandidateModel, champion_training_set, measure_on_benchmark
 from hokusai_assets.partitions import contributions
 from hokusai_assets.retries import MLFLOW_RETRY_POLICY
 from resources.model_registry import ModelRegistryResource
@@ -19,13 +20,17 @@ GROUP = "evaluation"
 def benchmark_metrics(
     baseline_model: BaselinePin,
     new_model: CandidateModel,
+    clean_dataset: CleanDataset,
     token_specs: TokenSpecsResource,
     model_registry: ModelRegistryResource,
 ) -> Output[BenchmarkResult]:
-    """Accuracy, precision, recall, F1 and AUROC of the champion and the new model on the same benchmark rows."""
+    """Accuracy, precision, recall, F1 and AUROC of the champion and the new model on the same benchmark rows,
+    and the seed-robust gain: both refitted with each eligibility seed, and against a same-size placebo."""
     spec = token_specs.get_spec(new_model.contribution.token_id)
+    champion_rows = champion_training_set(baseline_model, token_specs.base_data(spec), spec)
     result = measure_on_benchmark(
-        model_registry.get_registry(), baseline_model, new_model, token_specs.benchmark(spec), spec
+        model_registry.get_registry(), baseline_model, new_model, token_specs.benchmark(spec), spec,
+        champion_rows, clean_dataset.frame,
     )
     baseline, new = result.measured["baseline"]["metrics"], result.measured["new"]["metrics"]
     table = ["| metric | baseline | new |", "|---|---:|---:|"] + [
@@ -40,8 +45,21 @@ def benchmark_metrics(
             "benchmark_sha256": result.measured["benchmark_sha256"],
             f"baseline_{spec.primary_metric}": baseline[spec.primary_metric],
             f"new_{spec.primary_metric}": new[spec.primary_metric],
+            **seed_robust_metadata(result.measured["seed_robust"]),
         },
     )
+
+
+def seed_robust_metadata(gain: dict[str, Any]) -> dict[str, Any]:
+    """The seed-robust gain as a person reads it in the UI: over the champion and over the placebo."""
+    champion, placebo = gain["champion"], gain.get("placebo")
+    shown = {"seeds": len(champion["seeds"]),
+             "seed_mean_gain_bps": champion["delta_bps"],
+             "seed_mean_gain_interval_bps": f"[{champion['ci_low_bps']:.0f}, {champion['ci_high_bps']:.0f}]"}
+    if placebo is not None:
+        shown |= {"gain_over_placebo_bps": placebo["delta_bps"],
+                  "gain_over_placebo_interval_bps": f"[{placebo['ci_low_bps']:.0f}, {placebo['ci_high_bps']:.0f}]"}
+    return shown
 
 
 @asset(partitions_def=contributions, group_name=GROUP, kinds={"python"})
