@@ -40,14 +40,30 @@ def shared_cache(tmp_path_factory):
 
 @pytest.fixture
 def make_runner(tmp_path, shared_cache):
-    """Build a runner on a fresh state folder under ``tmp_path/name``."""
+    """Build a runner on a fresh state folder under ``tmp_path/name`` (``extra_env``: more settings)."""
     from hokusai_assets.runner import DagsterRunner
 
-    def build(name="state", ephemeral=False):
-        settings = isolated_settings(tmp_path / name, shared_cache)
+    def build(name="state", ephemeral=False, extra_env=None):
+        settings = isolated_settings(tmp_path / name, shared_cache, extra_env)
         return DagsterRunner(settings, ephemeral=ephemeral)
 
     return build
+
+
+# The demo token with a minimum gain of 20 bps: the two halves of improving.csv are then both
+# eligible in turn (the second adds +190 bps on top of the first, its seed-robust interval's
+# lower bound is ~+46: above 20, below the demo's 100), which the chain's tests need.
+CHAIN_TOKEN = "digits-chain"
+
+
+@pytest.fixture(scope="session")
+def chain_tokens_env(tmp_path_factory) -> dict[str, str]:
+    """``HOKUSAI_TOKENS_DIR`` of a tokens folder holding the repo's tokens and ``CHAIN_TOKEN``."""
+    from hokusai_assets_tests.topology import token_copies
+
+    tokens = token_copies(tmp_path_factory.mktemp("chain-tokens"), [CHAIN_TOKEN],
+                          overrides={CHAIN_TOKEN: {"min_improvement_bps": 20}})
+    return {"HOKUSAI_TOKENS_DIR": str(tokens)}
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -14,7 +14,7 @@ import pytest
 
 from hokusai.chain.ledger import Chain
 from hokusai.claims import output_dir_for
-from hokusai_assets_tests.conftest import OTHER_WALLET, SAMPLES, WALLET
+from hokusai_assets_tests.conftest import CHAIN_TOKEN, OTHER_WALLET, SAMPLES, WALLET
 from hokusai_assets_tests.test_cli import HOKUSAI, run_cli
 
 IMPROVING = pd.read_csv(SAMPLES / "improving.csv")
@@ -50,10 +50,10 @@ def test_the_same_rows_in_another_order_under_another_name_give_the_same_model_a
 
 
 def test_accepted_rows_accumulate_and_each_contribution_is_measured_against_the_previous_one(
-        make_runner, halves, tmp_path, shared_cache):
-    runner = make_runner()
-    first = runner.evaluate(halves[0], "digits-demo", WALLET)
-    second = runner.evaluate(halves[1], "digits-demo", OTHER_WALLET)
+        make_runner, halves, tmp_path, shared_cache, chain_tokens_env):
+    runner = make_runner(extra_env=chain_tokens_env)
+    first = runner.evaluate(halves[0], CHAIN_TOKEN, WALLET)
+    second = runner.evaluate(halves[1], CHAIN_TOKEN, OTHER_WALLET)
     assert first.claim and second.claim, (first.claim_reason, second.claim_reason)
     doc_first, doc_second = attestation_of(runner, first)["attestation"], attestation_of(runner, second)["attestation"]
     # the second is trained on base + first + second, and measured against the first's model
@@ -62,19 +62,19 @@ def test_accepted_rows_accumulate_and_each_contribution_is_measured_against_the_
     assert [p["rows_root"] for p in doc_second["data"]["training_lineage"]] == [
         doc_first["data"]["training_lineage"][0]["rows_root"], doc_first["contribution"]["clean_rows_root"]]
     chain = Chain(runner.settings.ledger_database_url)
-    head = chain.head("digits-demo")
+    head = chain.head(CHAIN_TOKEN)
     assert head.position == 2 and head.commitment == doc_second["candidate_model"]["weights_commitment"]
     from hokusai.core.registry import CHAMPION_ALIAS, ModelRegistry
 
     registry = ModelRegistry(runner.settings.mlflow_tracking_uri, runner.settings.mlflow_artifact_root)
-    assert registry.get_alias("hokusai-digits-demo", CHAMPION_ALIAS).version == second.model_version
+    assert registry.get_alias(f"hokusai-{CHAIN_TOKEN}", CHAMPION_ALIAS).version == second.model_version
     # reproduce rebuilds the second's training set from the chain's pins and gets the same claim
-    result = run_cli(["reproduce", second.partition_key], runner.settings.home, shared_cache)
+    result = run_cli(["reproduce", second.partition_key], runner.settings.home, shared_cache, chain_tokens_env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAIL" not in result.stdout and "ok   training_lineage: identical" in result.stdout
 
     # the first half again, under another wallet and name: nothing new, nothing paid
-    again = runner.evaluate(write(pd.read_csv(halves[0]).iloc[::-1], tmp_path / "mine-now.csv"), "digits-demo",
+    again = runner.evaluate(write(pd.read_csv(halves[0]).iloc[::-1], tmp_path / "mine-now.csv"), CHAIN_TOKEN,
                             "0x000000000000000000000000000000000000c0de")
     assert again.status == "rejected"
     assert again.reason.startswith("no new rows: of 175 rows, 175 are already in the champion's training set")
@@ -104,14 +104,15 @@ def test_jittered_copies_of_the_champions_rows_are_near_copies_and_rejected(make
     assert "150 are near-copies of its rows" in outcome.reason
 
 
-def test_two_evaluations_started_at_once_on_a_fresh_state_end_as_one_linear_chain(halves, tmp_path, shared_cache):
+def test_two_evaluations_started_at_once_on_a_fresh_state_end_as_one_linear_chain(halves, tmp_path, shared_cache,
+                                                                                 chain_tokens_env):
     """Two `hokusai evaluate` processes: both succeed; the one that lost the head is re-based, not dropped."""
     import os
 
     home = tmp_path / "state"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOKUSAI_", "MLFLOW_"))}
-    env.update({"HOKUSAI_HOME": str(home), "HOKUSAI_CACHE_DIR": str(shared_cache)})
-    processes = [subprocess.Popen([HOKUSAI, "evaluate", str(path), "--token", "digits-demo", "--wallet", wallet,
+    env.update({"HOKUSAI_HOME": str(home), "HOKUSAI_CACHE_DIR": str(shared_cache), **chain_tokens_env})
+    processes = [subprocess.Popen([HOKUSAI, "evaluate", str(path), "--token", CHAIN_TOKEN, "--wallet", wallet,
                                    "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
                  for path, wallet in zip(halves, (WALLET, OTHER_WALLET))]
     outputs = [process.communicate(timeout=600) for process in processes]
@@ -119,7 +120,7 @@ def test_two_evaluations_started_at_once_on_a_fresh_state_end_as_one_linear_chai
         assert process.returncode == 0, stderr
     summaries = [json.loads(stdout) for stdout, _ in outputs]
     assert all(summary["claimed"] for summary in summaries), [s["claim"] for s in summaries]
-    links = Chain(f"sqlite:///{home / 'ledger.db'}").active_links("digits-demo")
+    links = Chain(f"sqlite:///{home / 'ledger.db'}").active_links(CHAIN_TOKEN)
     assert [link.position for link in links] == [0, 1, 2]
     assert {links[1].partition_key, links[2].partition_key} == {s["partition_key"] for s in summaries}
     for parent, child in zip(links, links[1:]):

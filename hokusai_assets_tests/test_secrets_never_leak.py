@@ -145,9 +145,11 @@ def scenario(tmp_path_factory):
     uploads = root / "uploads"
     uploads.mkdir()
     (uploads / "no-labels.csv").write_bytes(csv_bytes(improving.drop(columns=["digit"])))
-    # The accepted half comes first; the other half is eligible on top of it, so signing it meets the bad key.
+    # The accepted half comes first. The malformed key is met only when a claim is signed, i.e. by an
+    # eligible contribution: the whole improving sample, evaluated in a state folder of its own
+    # (inside the scanned one), where it is eligible against the genesis baseline.
     (uploads / "first-half.csv").write_bytes(csv_bytes(improving.iloc[:175]))
-    (uploads / "malformed-key.csv").write_bytes(csv_bytes(improving.iloc[175:]))
+    (uploads / "malformed-key.csv").write_bytes(csv_bytes(improving))
     (uploads / "short-secret.csv").write_bytes(csv_bytes(noisy.iloc[200:]))
     with ExitStack() as stack:
         s3 = stack.enter_context(seaweedfs(root / "seaweedfs", buckets=(BUCKET,)))
@@ -163,7 +165,8 @@ def scenario(tmp_path_factory):
             "accepted": evaluate({**env, "PIPELINE_LOG_LEVEL": "DEBUG"}, uploads / "first-half.csv"),
             "rejected": evaluate(env, uploads / "no-labels.csv"),
             "short_secret": evaluate({**env, PII_VAR: short_secret}, uploads / "short-secret.csv"),
-            "malformed_key": evaluate({**env, KEY_VAR: bad_key}, uploads / "malformed-key.csv"),
+            "malformed_key": evaluate({**env, KEY_VAR: bad_key, "HOKUSAI_HOME": str(home / "malformed-key-state")},
+                                      uploads / "malformed-key.csv"),
         }
         platform_env = {**env, "HOKUSAI_S3_BUCKET": BUCKET, "HOKUSAI_S3_ENDPOINT_URL": s3.endpoint_url,
                         "HOKUSAI_S3_REGION": "us-east-1", "HOKUSAI_SENSOR_INTERVAL_SECONDS": "2"}

@@ -279,11 +279,12 @@ def _wait_for_webserver(platform: Platform) -> None:
 
 
 def token_copies(root: Path, token_ids: list[str], source: Path = REPO_ROOT / "tokens",
-                 template: str = "digits-demo") -> Path:
+                 template: str = "digits-demo", overrides: dict[str, dict] | None = None) -> Path:
     """A tokens folder with the repo's tokens plus copies of ``template`` under new ids.
 
     Each copy has its own registered model, so a test that needs a token with only a
-    baseline gets one however many contributions other tests made.
+    baseline gets one however many contributions other tests made. ``overrides``: spec
+    fields to change, per token id.
     """
     import yaml
 
@@ -292,7 +293,7 @@ def token_copies(root: Path, token_ids: list[str], source: Path = REPO_ROOT / "t
     spec = yaml.safe_load((source / f"{template}.yaml").read_text())
     for number, token_id in enumerate(token_ids, start=1):
         copy = {**spec, "token_id": token_id, "model_name": f"hokusai-{token_id}",
-                "model_id_uint": str(int(spec["model_id_uint"]) + number)}
+                "model_id_uint": str(int(spec["model_id_uint"]) + number), **(overrides or {}).get(token_id, {})}
         (tokens / f"{token_id}.yaml").write_text(yaml.safe_dump(copy, sort_keys=False))
     return tokens
 
