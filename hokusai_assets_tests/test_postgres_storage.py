@@ -189,7 +189,7 @@ def test_scripts_services_starts_postgres_seaweedfs_and_mlflow_and_stops_them():
     assert not leftovers, f"processes left running: {leftovers}"
 
 
-def test_the_compose_init_script_makes_a_role_and_database_each_for_dagster_and_mlflow(pg):
+def test_the_compose_init_script_makes_a_role_and_database_each_for_dagster_mlflow_and_the_ledger(pg):
     """docker/postgres-init runs in the postgres image; here against the real server, as its superuser."""
     from hokusai_assets_tests.services import PG_BIN
 
@@ -197,11 +197,14 @@ def test_the_compose_init_script_makes_a_role_and_database_each_for_dagster_and_
     env = {"PATH": f"{PG_BIN}:/usr/bin:/bin", "PGHOST": "127.0.0.1", "PGPORT": str(pg.port),
            "PGPASSWORD": pg.password, "POSTGRES_USER": pg.user, "POSTGRES_DB": "postgres",
            "DAGSTER_PG_USER": "compose_dagster", "DAGSTER_PG_PASSWORD": "d'quote\"pass", "DAGSTER_PG_DB": "compose_dagster",
-           "MLFLOW_DB_USER": "compose_mlflow", "MLFLOW_DB_PASSWORD": "m-pass", "MLFLOW_DB_NAME": "compose_mlflow"}
+           "MLFLOW_DB_USER": "compose_mlflow", "MLFLOW_DB_PASSWORD": "m-pass", "MLFLOW_DB_NAME": "compose_mlflow",
+           "HOKUSAI_LEDGER_DB_USER": "compose_ledger", "HOKUSAI_LEDGER_DB_PASSWORD": "l-pass",
+           "HOKUSAI_LEDGER_DB_NAME": "compose_ledger"}
     subprocess.run(["sh", str(script)], env=env, check=True, capture_output=True)
     import psycopg2
 
-    for role, password in (("compose_dagster", "d'quote\"pass"), ("compose_mlflow", "m-pass")):
+    for role, password in (("compose_dagster", "d'quote\"pass"), ("compose_mlflow", "m-pass"),
+                           ("compose_ledger", "l-pass")):
         with psycopg2.connect(host="127.0.0.1", port=pg.port, user=role, password=password, dbname=role) as connection:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT current_user, pg_catalog.pg_get_userbyid(datdba) FROM pg_database "

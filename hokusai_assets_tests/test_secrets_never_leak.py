@@ -145,9 +145,9 @@ def scenario(tmp_path_factory):
     uploads = root / "uploads"
     uploads.mkdir()
     (uploads / "no-labels.csv").write_bytes(csv_bytes(improving.drop(columns=["digit"])))
-    # The accepted half comes first. The malformed key is met only when a claim is signed, i.e. by an
-    # eligible contribution: the whole improving sample, evaluated in a state folder of its own
-    # (inside the scanned one), where it is eligible against the genesis baseline.
+    # The malformed key is met only when a claim is signed, i.e. by an eligible contribution: the
+    # whole improving sample, evaluated first (it fails before anything is appended to the chain);
+    # then the first half of it is accepted.
     (uploads / "first-half.csv").write_bytes(csv_bytes(improving.iloc[:175]))
     (uploads / "malformed-key.csv").write_bytes(csv_bytes(improving))
     (uploads / "short-secret.csv").write_bytes(csv_bytes(noisy.iloc[200:]))
@@ -161,12 +161,11 @@ def scenario(tmp_path_factory):
             HOKUSAI_STEP_RETRIES="0", **s3.env(), **{KEY_VAR: key, PII_VAR: pii_secret})
         # The CLI drops into the local folder, so the daemon's sensor (on the bucket) sees only its own two files.
         cli = {
+            "malformed_key": evaluate({**env, KEY_VAR: bad_key}, uploads / "malformed-key.csv"),
             # DEBUG: every Dagster event is printed on stderr, so the error output is as large as it gets.
             "accepted": evaluate({**env, "PIPELINE_LOG_LEVEL": "DEBUG"}, uploads / "first-half.csv"),
             "rejected": evaluate(env, uploads / "no-labels.csv"),
             "short_secret": evaluate({**env, PII_VAR: short_secret}, uploads / "short-secret.csv"),
-            "malformed_key": evaluate({**env, KEY_VAR: bad_key, "HOKUSAI_HOME": str(home / "malformed-key-state")},
-                                      uploads / "malformed-key.csv"),
         }
         platform_env = {**env, "HOKUSAI_S3_BUCKET": BUCKET, "HOKUSAI_S3_ENDPOINT_URL": s3.endpoint_url,
                         "HOKUSAI_S3_REGION": "us-east-1", "HOKUSAI_SENSOR_INTERVAL_SECONDS": "2"}

@@ -53,35 +53,39 @@ def attestation(
     envelope: dict[str, Any] = {"attestation": document, "attestation_hash": attestation_hash(document)}
     directory = outputs.dir_for(context.partition_key)
     chain = claims_ledger.get_chain()
-    link = candidate_link(spec, baseline_model, new_model, document,
-                          idempotency_key(spec.model_id_uint, envelope["attestation_hash"]), directory / ROWS_FILE)
-    decision = admit(chain, claim_decision(delta_one), link)
+    key = idempotency_key(spec.model_id_uint, envelope["attestation_hash"])
+    eligibility = claim_decision(delta_one)
+    signed, attester_key = None, None
+    if eligibility.claim:  # sign first: a key that cannot sign must not leave a link without its claim
+        attester_key = attester.get_key()
+        signed = sign_claim(
+            envelope, delta_one, private_key_hex=attester_key.private_key_hex, signer=attester_key.address,
+            dev_key=attester_key.is_dev_key, chain_id=attester.chain_id,
+            verifying_contract=attester.verifying_contract, deadline_seconds=attester.deadline_seconds,
+            max_cost_usd_micro=attester.max_cost_usd_micro, dry_run=context.run.tags.get("hokusai/dry_run") == "true")
+    decision = admit(chain, eligibility, candidate_link(spec, baseline_model, new_model, document, key,
+                                                        directory / ROWS_FILE))
     envelope["claim"] = decision.as_dict()
     if not decision.rebase:
         chain.close_rebase(context.partition_key)  # evaluated on the head it was asked to re-base on
     documents: dict[str, Any] = {"delta_one.json": delta_one}
     mint_request, signing, submission = None, {}, None
     if decision.claim:
-        key = attester.get_key()
-        signed = sign_claim(
-            envelope, delta_one, private_key_hex=key.private_key_hex, signer=key.address, dev_key=key.is_dev_key,
-            chain_id=attester.chain_id, verifying_contract=attester.verifying_contract,
-            deadline_seconds=attester.deadline_seconds, max_cost_usd_micro=attester.max_cost_usd_micro,
-            dry_run=context.run.tags.get("hokusai/dry_run") == "true")
         mint_request, envelope["eip712"] = signed.mint_request, signed.eip712
         documents |= {"mint_request.json": mint_request, "zk_output.json": signed.prover_document}
         signing = {"eip712_digest": signed.eip712["digest"], "idempotency_key": mint_request["idempotency_key"],
                    "hash_tree_root": signed.prover_document["attestation"]["hash_tree_root"],
-                   "signer": key.address, "dev_key": key.is_dev_key}
-        if key.is_dev_key:
-            context.log.warning(f"Signed with a DEVELOPMENT attester key ({key.address}); not for production.")
+                   "signer": attester_key.address, "dev_key": attester_key.is_dev_key}
+        if attester_key.is_dev_key:
+            context.log.warning(f"Signed with a DEVELOPMENT attester key ({attester_key.address}); "
+                                "not for production.")
         submission = submit_claim(claims_ledger.get_engine(), relayer.get_client(), mint_request,
                                   token_id=spec.token_id, partition_key=context.partition_key)
         if submission.status == "minted":  # settled locally: no relayer configured
             chain.settle(mint_request["idempotency_key"], "minted", note=submission.note)
         context.log.info(f"claim {submission.idempotency_key} {submission.status}: {submission.note}")
-    else:
-        context.log.info(f"{decision.summary}: attestation and DeltaOne kept as evidence, nothing signed")
+    else:  # not eligible, or re-based: a message signed for a head that moved is dropped unpublished
+        context.log.info(f"{decision.summary}: attestation and DeltaOne kept as evidence, nothing published")
     clear_rejection(directory)
     files = write_evaluation_outputs(directory, {**documents, "attestation.json": envelope})
     genesis = weight_genesis(model_id_uint=spec.model_id_uint, model_name=spec.model_name, token_id=spec.token_id,
