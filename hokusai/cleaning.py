@@ -8,6 +8,7 @@ the score the reward is computed from. Rows the champion was already trained on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,11 +60,13 @@ def _as_text(column: pd.Series) -> tuple[np.ndarray, bool]:
 
 
 def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataFrame,
-                       training: pd.DataFrame | None = None) -> CleanResult:
-    """Drop exact duplicates, benchmark copies and (with ``training``) rows it already has; count each.
+                       known_rows: Callable[[pd.DataFrame], Any] | None = None) -> CleanResult:
+    """Drop exact duplicates, benchmark copies and (with ``known_rows``) rows the champion has; count each.
 
-    The rows kept are sorted by their fingerprint: after dedup every kept row has its
-    own, so the order is a function of the rows alone, not of the upload.
+    ``known_rows(rows)`` marks which of ``rows`` are new (``hokusai.chain.new_rows.find_new_rows``
+    against the champion's training set: a ``.keep`` mask and ``.stats()``). The rows kept
+    are sorted by their fingerprint: after dedup every kept row has its own, so the order is
+    a function of the rows alone, not of the upload.
     """
     rows_in = len(frame)
     text_hashes: dict[str, np.ndarray] = {}
@@ -72,11 +75,9 @@ def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataF
     in_benchmark = fingerprints.isin(set(row_fingerprints(benchmark, spec)))
     keep = ~duplicate & ~in_benchmark
     known = {}
-    if training is not None:
-        from hokusai.chain.new_rows import find_new_rows
-
+    if known_rows is not None:
         candidates = np.flatnonzero(keep.to_numpy())
-        found = find_new_rows(frame.iloc[candidates], training, spec)
+        found = known_rows(frame.iloc[candidates])
         keep.iloc[candidates[~found.keep]] = False
         known = found.stats()
     order = np.flatnonzero(keep.to_numpy())

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from hokusai.chain.new_rows import find_new_rows
 from hokusai.cleaning import clean_contribution
 from hokusai.contribution_store import ContributionStore, resolve_partition
 from hokusai.data_commitments import commit_rows
@@ -114,7 +115,8 @@ def clean(contributed: ContributedDataset, spec: TokenSpec, benchmark: pd.DataFr
     report = check_schema(contributed, spec)
     if not report.passed:
         raise ContributionRejected(report.summary())
-    result = clean_contribution(report.frame, spec, benchmark, training)
+    known_rows = None if training is None else (lambda rows: find_new_rows(rows, training, spec))
+    result = clean_contribution(report.frame, spec, benchmark, known_rows)
     stats = {**result.stats, "dropped_columns": report.dropped_columns}
     share = stats["benchmark_rows_removed"] / stats["rows_in"]
     if share > policy.max_benchmark_share:
