@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hokusai.frame_hashing import column_hashes, combine
+from hokusai.frame_hashing import column_hashes, combine_stream
 from hokusai.token_spec import TokenSpec
 
 
@@ -38,16 +38,52 @@ def row_fingerprints(frame: pd.DataFrame, spec: TokenSpec,
     """
     columns = [*spec.feature_names, spec.label_column]
     numeric = {f.name for f in spec.features if f.dtype in ("int", "float")}
-    hashes = []  # as hash_pandas_object hashes the normalized frame, column by column (hokusai.frame_hashing)
-    for name in columns:
-        if name in numeric:
-            hashes.append(column_hashes(pd.to_numeric(frame[name], errors="coerce").astype("float64").round(9).to_numpy()))
-            continue
-        text, unchanged = _as_text(frame[name])
-        hashes.append(column_hashes(text))
-        if text_hashes is not None and unchanged:
-            text_hashes[name] = hashes[-1]
-    return pd.Series(combine(hashes), index=frame.index, dtype="uint64")
+
+    def hashes():  # as hash_pandas_object hashes the normalized frame, column by column (hokusai.frame_hashing)
+        for name in columns:
+            if name in numeric:
+                yield _number_hashes(frame[name])
+                continue
+            hashed, unchanged = text_column_hashes(frame[name])
+            if text_hashes is not None and unchanged:
+                text_hashes[name] = hashed
+            yield hashed
+
+    # one column's hashes at a time: 65 columns of a million rows would hold 520 MB at once
+    return pd.Series(combine_stream(hashes(), len(columns)), index=frame.index, dtype="uint64")
+
+
+_TABLE_SPAN = 1 << 16  # integer columns spanning at most this many values are hashed by table lookup
+
+
+def _number_hashes(column: pd.Series) -> np.ndarray:
+    """``column_hashes`` of the column as float64 rounded to 9 places.
+
+    An integer column of a narrow range (pixels, counts, ages) takes its hashes from a
+    table of its possible values, normalized and hashed the same way: 3x faster, same bits.
+    """
+    values = np.ascontiguousarray(column.to_numpy())  # a column of a 2-D array's frame is strided
+    if values.dtype.kind in "iu" and len(values):
+        low, high = int(values.min()), int(values.max())
+        if high - low < min(_TABLE_SPAN, len(values)):
+            table = column_hashes(np.round(np.arange(low, high + 1, dtype=values.dtype).astype("float64"), 9))
+            wide = np.uint64 if values.dtype.kind == "u" else np.int64
+            return table[values.astype(wide, copy=False) - wide(low)]
+    return column_hashes(pd.to_numeric(column, errors="coerce").astype("float64").round(9).to_numpy())
+
+
+def text_column_hashes(column: pd.Series) -> tuple[np.ndarray, bool]:
+    """(``column_hashes`` of ``column.astype(str)``, whether that text is the column's own values).
+
+    An integer or boolean column (a label) is turned into text value by distinct value:
+    a string per row costs 30x more, and a value's text and hash do not depend on the row.
+    """
+    values = column.to_numpy()
+    if values.dtype.kind in "iub":
+        codes, distinct = pd.factorize(values)
+        return column_hashes(pd.Series(distinct).astype(str).to_numpy(dtype=object))[codes], False
+    text, unchanged = _as_text(column)
+    return column_hashes(text), unchanged
 
 
 def _as_text(column: pd.Series) -> tuple[np.ndarray, bool]:

@@ -10,7 +10,7 @@ values are the ones pandas gives, bit for bit: dedup and content hashes stay as 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,11 @@ def column_hashes(values: np.ndarray | pd.api.extensions.ExtensionArray) -> np.n
 def combine(hashes: Sequence[np.ndarray]) -> np.ndarray:
     """Row hashes from the columns' ``column_hashes``, combined as pandas combines them."""
     return combine_hash_arrays(iter(hashes), len(hashes))
+
+
+def combine_stream(hashes: Iterable[np.ndarray], count: int) -> np.ndarray:
+    """``combine`` of ``count`` columns' hashes given one at a time, so only one is held at once."""
+    return combine_hash_arrays(iter(hashes), count)
 
 
 def row_hashes(columns: Sequence[np.ndarray | pd.api.extensions.ExtensionArray]) -> np.ndarray:
