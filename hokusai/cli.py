@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hokusai.outcome import EvaluationOutcome
-from hokusai.settings import Settings, load_settings
+from hokusai.workers import configure as configure_workers
+from hokusai.settings import Settings, load_settings, secret_environment
 
 DEMO_WALLET = "0x00000000000000000000000000000000000d1617"
 DEMO_TOKEN = "digits-demo"
@@ -93,6 +94,7 @@ def _claims(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: list[str] | None = None, runner_factory: RunnerFactory | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings()
+    configure_workers(settings.intake_workers)
     logging.basicConfig(level=settings.log_level or "WARNING", format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:  # libraries that set their own logger levels stay quiet too
         handler.setLevel(settings.log_level or "WARNING")
@@ -241,8 +243,6 @@ def _human_summary(outcome: EvaluationOutcome) -> str:
 
 
 def _reproduce(args: argparse.Namespace, settings: Settings) -> int:
-    import os
-
     from hokusai.core.registry import ModelRegistry
     from hokusai.intake import IntakePolicy
     from hokusai.loading import LoadLimits
@@ -252,7 +252,7 @@ def _reproduce(args: argparse.Namespace, settings: Settings) -> int:
     from hokusai.secrets import load_pii_secret
     from hokusai.token_spec import load_token_spec, read_token_table
 
-    secret = load_pii_secret(settings.home, os.environ)
+    secret = load_pii_secret(settings.home, secret_environment())
     from hokusai.chain.ledger import Chain
 
     checks = reproduce(

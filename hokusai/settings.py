@@ -92,6 +92,11 @@ class Settings:
         return self.mlflow_experiment_name or f"hokusai-{token_id}"
 
 
+def default_intake_workers() -> int:
+    """Worker processes for a large upload when none are configured: the CPU count, at most 4."""
+    return min(os.cpu_count() or 1, 4)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from ``env`` (the process environment by default)."""
     env = os.environ if env is None else env
@@ -127,15 +132,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         s3_endpoint_url=(env.get("HOKUSAI_S3_ENDPOINT_URL") or "").strip() or None,
         s3_region=(env.get("HOKUSAI_S3_REGION") or "").strip() or None,
         s3_path_style=_bool(env, "HOKUSAI_S3_PATH_STYLE", True),
-        sensor_interval_seconds=_int(env, "HOKUSAI_SENSOR_INTERVAL_SECONDS", 15),
-        step_retries=_int(env, "HOKUSAI_STEP_RETRIES", 3),
-        step_retry_delay_seconds=_int(env, "HOKUSAI_STEP_RETRY_DELAY_SECONDS", 10),
-        intake_workers=max(_int(env, "HOKUSAI_INTAKE_WORKERS", min(os.cpu_count() or 1, 4)), 0),
+        sensor_interval_seconds=_int(env, "HOKUSAI_SENSOR_INTERVAL_SECONDS", Settings.sensor_interval_seconds),
+        step_retries=_int(env, "HOKUSAI_STEP_RETRIES", Settings.step_retries),
+        step_retry_delay_seconds=_int(env, "HOKUSAI_STEP_RETRY_DELAY_SECONDS", Settings.step_retry_delay_seconds),
+        intake_workers=max(_int(env, "HOKUSAI_INTAKE_WORKERS", default_intake_workers()), 0),
         ledger_url=(env.get(LEDGER_URL_VAR) or "").strip() or None,
         relayer_redis_url=(env.get(RELAYER_REDIS_URL_VAR) or "").strip() or None,
         budget_retry_seconds=_int(env, "HOKUSAI_BUDGET_RETRY_SECONDS", 0) or None,
         secret_variables=secret_variables(env),
     )
+
+
+def secret_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The secret variables that are set, by name: for code outside Dagster (the CLI's
+    ``reproduce``) that needs a secret's value; Dagster resources get ``EnvVar`` instead."""
+    env = os.environ if env is None else env
+    return {name: env[name] for name in secret_variables(env)}
 
 
 def secret_variables(env: Mapping[str, str]) -> frozenset[str]:

@@ -24,6 +24,7 @@ from hokusai_assets_tests.conftest import DEMO_TOKEN, SAMPLES, WALLET
 from hokusai_assets_tests.services import seaweedfs
 from resources import build_resources
 from resources.contribution_store import LocalContributionStoreResource, S3ContributionStoreResource
+from resources.token_specs import TokenSpecsResource
 from sensors.drop_zone import MAX_RUNS_PER_TICK, contribution_drop_sensor
 
 BUCKET = "drops"
@@ -46,7 +47,6 @@ def s3_env(s3_server):
         patch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
         for name, value in s3_server.env().items():
             patch.setenv(name, value)
-        patch.setenv("HOKUSAI_TOKENS_DIR", str(REPO_ROOT / "tokens"))
         yield patch
 
 
@@ -71,7 +71,8 @@ def store(resource):
 
 def tick(resource, cursor=None, instance=None):
     context = build_sensor_context(cursor=cursor, instance=instance or DagsterInstance.ephemeral(),
-                                   resources={"contribution_store": resource})
+                                   resources={"contribution_store": resource,
+                                              "token_specs": TokenSpecsResource(tokens_dir=str(REPO_ROOT / "tokens"))})
     return contribution_drop_sensor(context)
 
 

@@ -40,6 +40,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             max_rows=settings.max_rows,
             max_columns=settings.max_columns,
             max_benchmark_share=settings.max_benchmark_share,
+            workers=settings.intake_workers,
         ),
         "outputs": OutputsResource(root=str(settings.outputs_dir)),
         "contribution_store": contribution_store_resource(settings),
