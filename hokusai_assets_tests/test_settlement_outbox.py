@@ -263,3 +263,10 @@ def test_the_cli_lists_claims_and_retries_a_blocked_one(tmp_path, monkeypatch, c
     assert main(["claims", "retry", EXAMPLE["idempotency_key"]]) == 2
     assert "only budget_blocked or error" in capsys.readouterr().err
     dispose_engines()
+
+
+def test_retrying_an_unknown_claim_names_the_key(engine):
+    from hokusai.settlement.outbox import UnknownClaimError
+
+    with pytest.raises(UnknownClaimError, match="no claim with idempotency key 0xabc"):
+        retry_claim(engine, "0xabc", now=NOW)
