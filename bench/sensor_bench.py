@@ -21,12 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))  # the service helpers live with the tests
+sys.path.insert(0, str(REPO_ROOT))
 
 from dagster import DagsterInstance, build_sensor_context  # noqa: E402
 
-from hokusai_assets_tests.services import seaweedfs  # noqa: E402
-from hokusai_assets_tests.test_s3_drop_zone import caught_up_cursor  # noqa: E402
+from hokusai.drops import caught_up_cursor  # noqa: E402
+from hokusai.harness.servers import seaweedfs  # noqa: E402
 from resources.contribution_store import S3ContributionStoreResource  # noqa: E402
 from resources.token_specs import TokenSpecsResource  # noqa: E402
 from sensors.drop_zone import contribution_drop_sensor  # noqa: E402

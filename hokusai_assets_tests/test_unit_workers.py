@@ -12,7 +12,7 @@ import pytest
 from hokusai import workers
 from hokusai.pii import scrub_frame
 from hokusai.pii_tokens import pii_key
-from hokusai_assets_tests.pii_corpus import make_corpus
+from hokusai.harness.pii_corpus import make_corpus
 
 KEY = pii_key(b"w" * 32, "workers-test")
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from hokusai_assets_tests.mlflow_server import (
+from hokusai.harness.mlflow_server import (
     MlflowServer,
     free_port,
     healthy_or_stopped,
