@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from hokusai_assets_tests.conftest import SAMPLES, WALLET
-from hokusai.harness.topology import (ADD_PARTITION, ARTIFACTS_BUCKET, ASSETS, REPOSITORY, launch_backfill,
+from hokusai.harness.topology import (ADD_PARTITION, ARTIFACTS_BUCKET, ASSETS, IO_BUCKET, REPOSITORY, launch_backfill,
                                       running_platform, set_sensor, token_copies, wait_for_backfill)
 
 RUN_TIMEOUT = 240.0
@@ -96,6 +96,11 @@ def test_a_file_dropped_into_the_bucket_ends_as_an_attestation_in_postgres_s3_an
     [attestation_key] = [key for key in run_keys if key.endswith("hokusai/attestation.json")]
     stored = json.loads(platform.s3.client().get_object(Bucket=ARTIFACTS_BUCKET, Key=attestation_key)["Body"].read())
     assert stored["attestation_hash"] == attestation_hash and stored["eip712"]["digest"] == digest
+
+    # S3: each step's output (the S3 IO manager) and its compute logs, in the Dagster bucket.
+    io_keys = platform.bucket_keys(IO_BUCKET)
+    assert {f"dagster-io/{name}/{partition_key}" for name in ASSETS} <= set(io_keys), io_keys[:20]
+    assert any(key.startswith(f"compute-logs/storage/{run['runId']}/") for key in io_keys), io_keys[:20]
 
 
 # --------------------------------------------------------------------------- backfill + champion race

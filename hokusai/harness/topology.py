@@ -36,6 +36,7 @@ from hokusai.settings import REPO_ROOT
 
 DROP_BUCKET = "drops"
 ARTIFACTS_BUCKET = "mlflow-artifacts"
+IO_BUCKET = "dagster-io"  # step outputs and compute logs (deploy/dagster.postgres.yaml)
 LOCATION = "hokusai"
 PRODUCTION_YAML = REPO_ROOT / "deploy" / "dagster.postgres.yaml"
 READY_TIMEOUT_SECONDS = 120.0
@@ -207,6 +208,7 @@ def dagster_env(root: Path, pg: Postgres, s3: SeaweedFS, mlflow_url: str,
         **pg.dagster_env("dagster"),
         "HOKUSAI_HOME": str(root / "hokusai"),
         "HOKUSAI_S3_BUCKET": DROP_BUCKET,
+        "HOKUSAI_IO_BUCKET": IO_BUCKET,
         "HOKUSAI_S3_ENDPOINT_URL": s3.endpoint_url,
         "HOKUSAI_S3_REGION": "us-east-1",
         "HOKUSAI_SENSOR_INTERVAL_SECONDS": str(sensor_interval_seconds),
@@ -310,7 +312,7 @@ def running_platform(root: Path, sensor_interval_seconds: int = 5,
             stack.callback(shutil.rmtree, root, True)
         pg = stack.enter_context(postgres())
         pg.create_database("dagster")
-        s3 = stack.enter_context(seaweedfs(root / "seaweedfs", buckets=(DROP_BUCKET, ARTIFACTS_BUCKET)))
+        s3 = stack.enter_context(seaweedfs(root / "seaweedfs", buckets=(DROP_BUCKET, ARTIFACTS_BUCKET, IO_BUCKET)))
         pg.create_database("mlflow")
         pg.create_database("ledger")  # the lineage chains and the claims outbox, as in production
         mlflow = start_mlflow_on(root / "mlflow", pg.url("mlflow"), f"s3://{ARTIFACTS_BUCKET}/",
