@@ -1,0 +1,81 @@
+"""Importing DSPy safely: offline cost map, cache under the state folder, the LM from settings.
+
+LiteLLM fetches a remote cost map (~7 s offline) unless ``LITELLM_LOCAL_MODEL_COST_MAP``
+is set before it is imported, and DSPy opens its disk cache at ``DSPY_CACHEDIR`` on
+import: both are set here, before the first ``import dspy``. Every module of
+``hokusai.dspy`` imports dspy through ``import_dspy()``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LOCAL_MODEL = "hokusai-local/nearest-demo"
+_PREPARED: dict[str, Any] = {}
+
+
+def import_dspy(cache_dir: Path | None = None) -> Any:
+    """The ``dspy`` module, imported with the cost map local and the cache under ``cache_dir``.
+
+    ``cache_dir``: where DSPy's disk cache lives (``settings.cache_dir / "dspy"``); None and
+    no cache chosen yet: the cache is off (nothing is written outside the state folder).
+    """
+    if "dspy" in _PREPARED:
+        return _PREPARED["dspy"]
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    if cache_dir is not None:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        os.environ["DSPY_CACHEDIR"] = str(cache_dir)
+    elif "DSPY_CACHEDIR" not in os.environ:
+        # DSPy creates its cache folder on import; point it at a throw-away place, then turn it off
+        import tempfile
+
+        os.environ["DSPY_CACHEDIR"] = tempfile.mkdtemp(prefix="hokusai-dspy-cache-")
+    import dspy
+
+    if cache_dir is None:
+        dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
+    _PREPARED["dspy"] = dspy
+    return dspy
+
+
+@dataclass(frozen=True)
+class LMConfig:
+    """The language model a DSPy token runs on; what the attestation records (never a key)."""
+
+    model: str = LOCAL_MODEL
+    api_base: str | None = None
+    temperature: float = 0.0
+    max_tokens: int = 1000
+
+    @property
+    def is_local(self) -> bool:
+        return self.model == LOCAL_MODEL
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "api_base": self.api_base, "temperature": self.temperature,
+                "max_tokens": self.max_tokens}
+
+
+def lm_config_from(settings: Any = None, spec_model: str | None = None) -> LMConfig:
+    """The LM: ``HOKUSAI_DSPY_MODEL`` / ``HOKUSAI_DSPY_API_BASE`` (settings) over the spec's, else the local one."""
+    model = getattr(settings, "dspy_model", None) or spec_model or LOCAL_MODEL
+    return LMConfig(model=model, api_base=getattr(settings, "dspy_api_base", None))
+
+
+def build_lm(config: LMConfig) -> Any:
+    """A DSPy LM for ``config``: the deterministic local LM, or ``dspy.LM`` (OpenAI, Ollama, a local server).
+
+    A provider's key is read by LiteLLM from its own variable (``OPENAI_API_KEY``...): it never
+    passes through Hokusai's settings, logs or attestation.
+    """
+    if config.is_local:
+        from hokusai.dspy.local_lm import NearestDemoLM
+
+        return NearestDemoLM()
+    dspy = import_dspy()
+    extra = {"api_base": config.api_base} if config.api_base else {}
+    return dspy.LM(config.model, temperature=config.temperature, max_tokens=config.max_tokens, **extra)
