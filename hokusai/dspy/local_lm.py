@@ -62,8 +62,8 @@ def nearest_demo_answer(messages: list[dict[str, str]]) -> dict[str, str]:
         shown, answered = fields_of(user["content"]), fields_of(assistant["content"])
         if not answered:
             continue
-        text = " ".join(shown.values())
-        score = similarity(asked, _bag(text))
+        text = " ".join(shown.values()) + "\0" + "\0".join(answered.values())  # ties: by text, then answer
+        score = similarity(asked, _bag(" ".join(shown.values())))
         if best is None or score > best[0] or (score == best[0] and text < best[1]):
             best = (score, text, answered)
     answer = best[2] if best else {}
@@ -86,6 +86,8 @@ def _lm_class() -> type:
 
     class _NearestDemoLM(dspy.BaseLM):
         """``NearestDemoLM()``: deterministic, offline, no weights; usage counted in words."""
+
+        order_invariant = True  # the answer is a function of the demos as a set (ties broken by text)
 
         def __init__(self, model: str = LOCAL_MODEL, **kwargs: Any):
             super().__init__(model=model, model_type="chat", temperature=0.0, max_tokens=1000, cache=False,
