@@ -71,6 +71,11 @@ class Settings:
     # The relayer's Redis (redis://:password@host:port/db); None: claims settle locally at once.
     relayer_redis_url: str | None = None
     budget_retry_seconds: int | None = None  # re-publish budget_blocked claims after this; None: on request
+    # The LM of DSPy tokens (hokusai.dspy): None = the token spec's (the deterministic local LM by default).
+    # e.g. openai/gpt-4o-mini (key: OPENAI_API_KEY, read by LiteLLM itself), ollama_chat/llama3.2, or
+    # openai/<model> with HOKUSAI_DSPY_API_BASE=http://localhost:8000/v1 for an OpenAI-compatible server.
+    dspy_model: str | None = None
+    dspy_api_base: str | None = None
 
     @property
     def ledger_database_url(self) -> str:
@@ -134,6 +139,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ledger_url=(env.get(LEDGER_URL_VAR) or "").strip() or None,
         relayer_redis_url=(env.get(RELAYER_REDIS_URL_VAR) or "").strip() or None,
         budget_retry_seconds=_int(env, "HOKUSAI_BUDGET_RETRY_SECONDS", 0) or None,
+        dspy_model=(env.get("HOKUSAI_DSPY_MODEL") or "").strip() or None,
+        dspy_api_base=(env.get("HOKUSAI_DSPY_API_BASE") or "").strip() or None,
         secret_variables=secret_variables(env),
     )
 

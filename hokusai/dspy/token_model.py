@@ -41,7 +41,7 @@ STATE_FILE = "program.json"
 SOURCE_FILE = "program_source.py"
 META_FILE = "hokusai_dspy.json"
 FLAVOR = "dspy"
-_ANSWERS: dict[tuple[str, tuple[str, ...]], str] = {}  # (order-free program key, inputs) -> answer
+_ANSWERS: dict[tuple[str, tuple[str, ...]], tuple[str, dict]] = {}  # (order-free program key, inputs) -> answer
 _ANSWERS_LIMIT = 200_000
 
 
@@ -115,6 +115,7 @@ class DSPyTokenModel:
         self.usage: dict[str, dict[str, int]] = {}
         self.calls = 0  # LM calls made; memo_hits: answers reused (an order-invariant LM)
         self.memo_hits = 0
+        self.last_usage: dict[str, dict[str, int]] = {}  # of the last predict: one dev-set pass
         self._lm = None
         self._last: tuple[str, np.ndarray] | None = None
 
@@ -138,19 +139,22 @@ class DSPyTokenModel:
         dspy = import_dspy()
         lm = self.lm()
         program_key = self._order_free_key(lm)
-        answers, failures = [], []
+        answers, failures, usage = [], [], {}
         with dspy.context(lm=lm, track_usage=True):
             for index, row in enumerate(np.asarray(features, dtype=object)):
                 inputs = dict(zip(self.input_fields, map(str, row)))
                 memo_key = program_key and (program_key, tuple(inputs.values()))
                 if memo_key and memo_key in _ANSWERS:
-                    answers.append(_ANSWERS[memo_key])
+                    answer, used = _ANSWERS[memo_key]
+                    answers.append(answer)
+                    add_usage(usage, used)  # what the call costs, reused or not: usage is the same warm or cold
                     self.memo_hits += 1
                     continue
                 try:
                     prediction = self.program(**inputs)
                     answers.append(str(getattr(prediction, self.output_field)).strip())
-                    add_usage(self.usage, prediction.get_lm_usage() or {})
+                    used = add_usage({}, prediction.get_lm_usage() or {})
+                    add_usage(usage, used)
                     self.calls += 1
                 except Exception as error:  # counted, then raised below: never a silent 0
                     failures.append(f"row {index}: {type(error).__name__}: {error}")
@@ -159,7 +163,7 @@ class DSPyTokenModel:
                 if memo_key:
                     if len(_ANSWERS) >= _ANSWERS_LIMIT:
                         _ANSWERS.clear()
-                    _ANSWERS[memo_key] = answers[-1]
+                    _ANSWERS[memo_key] = (answers[-1], used)
         if failures:
             raise DSPyEvaluationError(f"{len(failures)} of {len(answers)} program calls failed; first: {failures[0]}")
         labels = {str(v): v for v in self.classes_}
@@ -241,6 +245,16 @@ class DSPyTokenModel:
             loaded = DSPyTokenModel.load(Path(scratch))
         self.__dict__.update(loaded.__dict__)
         self.lm_config, self.usage, self.calls = state["lm_config"], state["usage"], state["calls"]
+
+
+def evaluation_record(baseline: DSPyTokenModel, candidate: DSPyTokenModel) -> dict[str, Any]:
+    """What the attestation says about a DSPy evaluation: the program, the LM and its settings (never a
+    key), and the token usage of each model's pass over the dev set."""
+    from importlib.metadata import version
+
+    return {"program": candidate.spec_program.as_dict(), "lm": candidate.lm_config.as_dict(),
+            "dspy_version": version("dspy"), "usage": {"baseline": baseline.last_usage,
+                                                       "candidate": candidate.last_usage}}
 
 
 def compile_token_program(frame: pd.DataFrame, spec: Any, seed: int | None = None) -> DSPyTokenModel:
