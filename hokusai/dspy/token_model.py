@@ -164,6 +164,8 @@ class DSPyTokenModel:
                     if len(_ANSWERS) >= _ANSWERS_LIMIT:
                         _ANSWERS.clear()
                     _ANSWERS[memo_key] = (answers[-1], used)
+        self.last_usage = usage
+        add_usage(self.usage, usage)
         if failures:
             raise DSPyEvaluationError(f"{len(failures)} of {len(answers)} program calls failed; first: {failures[0]}")
         labels = {str(v): v for v in self.classes_}
