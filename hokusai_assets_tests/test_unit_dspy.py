@@ -221,3 +221,44 @@ def test_timeouts_and_program_failures_are_per_item(executor):
     assert timed_out["error"]["type"] == "timeout"
     broken = executor.execute(model_id="broken", inputs={"text": "x"})
     assert broken["error"] == {"type": "execution_error", "message": "RuntimeError: the LM is down"}
+
+
+def test_the_scikit_learn_path_and_the_code_location_never_import_dspy():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, hokusai_assets.definitions, hokusai.pipeline, hokusai.training, hokusai.token_spec, "
+            "hokusai.registration, hokusai.claims; heavy = {'dspy', 'litellm'} & set(sys.modules); "
+            "assert not heavy, heavy")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_hokusai_dspy_does_not_import_dagster_and_keeps_the_cost_map_local():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys, hokusai.dspy, hokusai.dspy.token_model, hokusai.dspy.mlflow_model; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in {'dagster', 'hokusai_assets'}]; "
+            "assert not bad, bad; assert os.environ['LITELLM_LOCAL_MODEL_COST_MAP'] == 'True'")
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}
+    subprocess.run([sys.executable, "-c", code], check=True, env={**env, "PYTHONPATH": str(REPO_ROOT)})
+
+
+def test_lm_choice_comes_from_settings_and_never_holds_a_key():
+    from hokusai.dspy import LMConfig, lm_config_from
+    from hokusai.settings import load_settings
+
+    assert lm_config_from(load_settings({}), None) == LMConfig()
+    settings = load_settings({"HOKUSAI_DSPY_MODEL": "openai/gpt-4o-mini", "HOKUSAI_DSPY_API_BASE": "http://127.0.0.1:9/v1",
+                              "OPENAI_API_KEY": "sk-secret"})
+    config = lm_config_from(settings, "hokusai-local/nearest-demo")
+    assert config.as_dict() == {"model": "openai/gpt-4o-mini", "api_base": "http://127.0.0.1:9/v1",
+                                "temperature": 0.0, "max_tokens": 1000}
+    assert "sk-secret" not in repr(settings) + repr(config)
+    from hokusai.dspy import build_lm
+
+    lm = build_lm(config)  # a real dspy.LM, not called: no network
+    assert lm.model == "openai/gpt-4o-mini" and lm.kwargs["temperature"] == 0.0

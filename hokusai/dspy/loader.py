@@ -45,7 +45,7 @@ class LoadedProgram:
     def input_fields(self) -> list[str]:
         """Inputs the program's predictors need (the first predictor's signature; ``forward``'s own
         parameters when they are named)."""
-        forward = getattr(self.program, "forward", None)
+        forward = getattr(type(self.program), "forward", None)  # the class's: dspy warns on instance.forward
         if forward is not None:
             parameters = [p for p in inspect.signature(forward).parameters.values()
                           if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
