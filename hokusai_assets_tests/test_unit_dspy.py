@@ -262,3 +262,22 @@ def test_lm_choice_comes_from_settings_and_never_holds_a_key():
 
     lm = build_lm(config)  # a real dspy.LM, not called: no network
     assert lm.model == "openai/gpt-4o-mini" and lm.kwargs["temperature"] == 0.0
+
+
+def test_the_execute_route_function_maps_requests_to_statuses(executor):
+    import json
+
+    from hokusai.dspy.service import handle_execute
+
+    status, body = handle_execute(executor, {"model_id": "topics", "inputs": {"text": "a goal"}})
+    assert status == 200 and body["outputs"] == {"topic": "sports"}
+    status, body = handle_execute(executor, {"model_id": "topics", "inputs_list": [{"text": "goal"}, {}]})
+    assert status == 200 and (body["succeeded"], body["failed"]) == (1, 1)
+    json.dumps(body)
+    for request, expected in [([], 400), ({"inputs": {}}, 400), ({"model_id": "topics"}, 400),
+                              ({"model_id": "topics", "inputs": {}, "inputs_list": []}, 400),
+                              ({"model_id": "topics", "inputs_list": []}, 400),
+                              ({"model_id": "topics", "inputs": {"text": "x"}, "timeout_seconds": -1}, 400),
+                              ({"model_id": "nope", "inputs": {}}, 404),
+                              ({"model_id": "topics", "inputs": {"other": "x"}}, 422)]:
+        assert handle_execute(executor, request)[0] == expected, request

@@ -177,3 +177,13 @@ def test_quality_gate_scrubs_text_and_drops_copies(spec, data):
     cleaned = clean(contributed, spec, read_token_table(spec.benchmark_path), training=data["base"])
     assert len(cleaned.frame) == 4
     assert cleaned.stats["duplicates_removed"] == 2 and cleaned.stats["known_rows_removed"] == 3
+
+
+def test_bootstrap_few_shot_compiles_with_its_labelled_demos_covering_the_examples(spec, data):
+    program = dataclasses.replace(spec.dspy, optimizer="BootstrapFewShot",
+                                  optimizer_params={"max_labeled_demos": "all", "max_bootstrapped_demos": 0})
+    bootstrap = dataclasses.replace(spec, dspy=program)
+    training = merge_training_data(data["base"], data["improving"], spec)
+    model = train_model(training, bootstrap)
+    assert len(model.program.predictors()[0].demos) == len(training)
+    assert evaluate_model(model, data["dev"], bootstrap)["metrics"]["accuracy"] >= 0.8

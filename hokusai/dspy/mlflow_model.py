@@ -37,6 +37,17 @@ def log_dspy_model(model: DSPyTokenModel, name: str) -> Any:
                                        pip_requirements=dspy_pip_requirements())
 
 
+def save_dspy_model(model: DSPyTokenModel, path: Path) -> Path:
+    """The same files ``log_dspy_model`` stores, at ``path`` (``hokusai reproduce`` commits to them)."""
+    import mlflow.pyfunc
+
+    with tempfile.TemporaryDirectory(prefix="hokusai-dspy-") as scratch:
+        folder = model.save(Path(scratch) / DATA_FOLDER)
+        mlflow.pyfunc.save_model(str(path), loader_module=__name__, data_path=str(folder),
+                                 pip_requirements=dspy_pip_requirements())
+    return Path(path)
+
+
 def disable_dspy_autolog() -> None:
     import mlflow.dspy
 
