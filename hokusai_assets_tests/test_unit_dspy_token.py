@@ -187,3 +187,17 @@ def test_bootstrap_few_shot_compiles_with_its_labelled_demos_covering_the_exampl
     model = train_model(training, bootstrap)
     assert len(model.program.predictors()[0].demos) == len(training)
     assert evaluate_model(model, data["dev"], bootstrap)["metrics"]["accuracy"] >= 0.8
+
+
+@pytest.mark.parametrize("frame, message", [
+    (pd.DataFrame({"text": ["a goal", None, "  "], "topic": ["sports"] * 3}), "2 example(s) have an empty 'text'"),
+    (pd.DataFrame({"text": ["a goal", ["a", "list"]], "topic": ["sports"] * 2}), "are lists or objects, not text"),
+    (pd.DataFrame({"text": ["a goal", "stocks"], "topic": ["sports", None]}), "have no label in 'topic'"),
+    (pd.DataFrame({"text": ["a goal"], "topic": ["weather"]}), "not one of"),
+    (pd.DataFrame({"topic": ["sports"]}), "'text' is missing"),
+])
+def test_bad_examples_are_rejected_with_a_reason(spec, frame, message):
+    from hokusai.validation import validate_contribution
+
+    report = validate_contribution(frame, spec)
+    assert not report.passed and message in report.summary()
