@@ -13,7 +13,7 @@ TOKEN = "topics-dspy-demo"
 SAMPLES = REPO_ROOT / "tokens" / TOKEN / "samples"
 
 
-def test_dspy_token_improving_then_mislabelled(make_runner):
+def test_dspy_token_improving_then_mislabelled(make_runner, monkeypatch, capsys):
     import mlflow
 
     from hokusai.core.registry import ModelRegistry
@@ -47,3 +47,13 @@ def test_dspy_token_improving_then_mislabelled(make_runner):
     assert "peloton" not in params and "courtside" not in params  # no demo text in params (autolog off)
     served = mlflow.pyfunc.load_model(version.model_uri)
     assert served.predict([{"text": "a late dunk and a rebound in the playoffs"}]) == ["sports"]
+
+    # the claim is reproducible from its pins: same candidate commitment, same attestation hash
+    from hokusai.cli import main
+
+    monkeypatch.setenv("HOKUSAI_HOME", str(runner.settings.home))
+    monkeypatch.setenv("HOKUSAI_CACHE_DIR", str(runner.settings.cache_dir))
+    capsys.readouterr()
+    assert main(["reproduce", improving.partition_key]) == 0
+    out = capsys.readouterr().out
+    assert "ok   candidate_commitment: identical" in out and "ok   attestation_hash: identical" in out
