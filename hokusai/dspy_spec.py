@@ -67,7 +67,10 @@ def parse_dspy_section(raw: Any, base_dir: Path, problems: list[str]) -> DSPyPro
             problems.append(f"dspy.program.signature: expected text, got {signature!r}")
     elif isinstance(program.get("source"), str) and isinstance(program.get("class_name"), str):
         source, class_name = base_dir / program["source"], program["class_name"]
-        if not source.is_file():
+        # a spec names code to run: only a file in the tokens folder (reviewed with the spec), not anywhere
+        if not source.resolve().is_relative_to(Path(base_dir).resolve()):
+            problems.append(f"dspy.program.source: must be inside the tokens folder {base_dir}, got {program['source']}")
+        elif not source.is_file():
             problems.append(f"dspy.program.source: file not found: {source}")
     else:
         problems.append("dspy.program: give either 'signature' or both 'source' and 'class_name'")

@@ -66,6 +66,8 @@ def write_spec(tmp_path: Path, replace: dict[str, str]) -> Path:
     ({"program: {signature: ClassifyTopic}": "program: {source: nowhere.py, class_name: X}"}, "file not found"),
     ({"program: {signature: ClassifyTopic}": "program: {}"}, "dspy.program"),
     ({"metric: exact_match": "metric: bleu"}, "dspy.metric"),
+    ({"program: {signature: ClassifyTopic}": "program: {source: ../../etc/x.py, class_name: X}"},
+     "must be inside the tokens folder"),
 ])
 def test_bad_dspy_sections_are_refused_with_their_path(tmp_path, replace, problem):
     with pytest.raises(TokenSpecError, match=problem):
