@@ -57,3 +57,17 @@ def test_dspy_token_improving_then_mislabelled(make_runner, monkeypatch, capsys)
     assert main(["reproduce", improving.partition_key]) == 0
     out = capsys.readouterr().out
     assert "ok   candidate_commitment: identical" in out and "ok   attestation_hash: identical" in out
+
+
+def test_dry_run_of_the_dspy_token(tmp_path, shared_cache, monkeypatch, capsys):
+    from hokusai.cli import main
+    from hokusai_assets.runner import DagsterRunner
+
+    monkeypatch.setenv("HOKUSAI_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("HOKUSAI_CACHE_DIR", str(shared_cache))
+    code = main(["evaluate", "--dry-run", "--token", TOKEN, "--json", "--output-dir", str(tmp_path / "out")],
+                runner_factory=lambda settings, ephemeral: DagsterRunner(settings, ephemeral=ephemeral))
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0 and summary["status"] == "evaluated" and summary["eligible"]
+    assert summary["delta_one_bps"] >= 2000
+    checked_mint_request(tmp_path / "out")

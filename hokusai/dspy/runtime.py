@@ -10,34 +10,28 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 LOCAL_MODEL = "hokusai-local/nearest-demo"
 _PREPARED: dict[str, Any] = {}
 
 
-def import_dspy(cache_dir: Path | None = None) -> Any:
-    """The ``dspy`` module, imported with the cost map local and the cache under ``cache_dir``.
+def import_dspy() -> Any:
+    """The ``dspy`` module, imported with LiteLLM's cost map local and DSPy's cache off.
 
-    ``cache_dir``: where DSPy's disk cache lives (``settings.cache_dir / "dspy"``); None and
-    no cache chosen yet: the cache is off (nothing is written outside the state folder).
+    The cache folder is pointed under the state folder (``settings.cache_dir / "dspy"``),
+    never ``~/.dspy_cache``, and the cache turned off: DSPy then writes nothing, and a
+    deterministic evaluation never answers from an earlier run's cache.
     """
     if "dspy" in _PREPARED:
         return _PREPARED["dspy"]
-    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-    if cache_dir is not None:
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        os.environ["DSPY_CACHEDIR"] = str(cache_dir)
-    elif "DSPY_CACHEDIR" not in os.environ:
-        # DSPy creates its cache folder on import; point it at a throw-away place, then turn it off
-        import tempfile
+    from hokusai.settings import load_settings
 
-        os.environ["DSPY_CACHEDIR"] = tempfile.mkdtemp(prefix="hokusai-dspy-cache-")
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # written, never read, here: LiteLLM reads it
+    os.environ["DSPY_CACHEDIR"] = str(load_settings().cache_dir / "dspy")
     import dspy
 
-    if cache_dir is None:
-        dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
+    dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
     _PREPARED["dspy"] = dspy
     return dspy
 
