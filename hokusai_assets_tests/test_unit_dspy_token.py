@@ -203,3 +203,57 @@ def test_bad_examples_are_rejected_with_a_reason(spec, frame, message):
 
     report = validate_contribution(frame, spec)
     assert not report.passed and message in report.summary()
+
+
+@pytest.fixture()
+def openai_compatible_server():
+    """A local OpenAI-compatible chat server (loopback, no network) that answers 'sports' and counts tokens."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    requests = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            requests.append({"path": self.path, "body": body, "authorization": self.headers.get("Authorization")})
+            answer = {"id": "c", "object": "chat.completion", "created": 0, "model": body["model"],
+                      "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                          "role": "assistant", "content": "[[ ## topic ## ]]\nsports\n\n[[ ## completed ## ]]"}}],
+                      "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}}
+            data = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/v1", requests
+    server.shutdown()
+
+
+def test_a_real_lm_by_api_base_from_the_environment(spec, data, openai_compatible_server, monkeypatch):
+    import json
+
+    from hokusai.dspy.token_model import evaluation_record
+
+    api_base, requests = openai_compatible_server
+    monkeypatch.setenv("HOKUSAI_DSPY_MODEL", "openai/local-model")
+    monkeypatch.setenv("HOKUSAI_DSPY_API_BASE", api_base)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-provider-key")
+    model = train_model(data["base"], spec)
+    predicted = model.predict(data["dev"][["text"]].iloc[:3].to_numpy(dtype=object))
+    assert list(predicted) == ["sports"] * 3 and len(requests) == 3
+    assert requests[0]["path"] == "/v1/chat/completions" and requests[0]["body"]["temperature"] == 0.0
+    assert requests[0]["authorization"] == "Bearer sk-provider-key"  # LiteLLM read the key itself
+    record = evaluation_record(model, model)
+    assert record["lm"] == {"model": "openai/local-model", "api_base": api_base, "temperature": 0.0,
+                            "max_tokens": 1000}
+    assert record["usage"]["candidate"]["openai/local-model"]["total_tokens"] == 30
+    assert "sk-provider-key" not in json.dumps(record)
