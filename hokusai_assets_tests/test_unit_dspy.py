@@ -281,3 +281,17 @@ def test_the_execute_route_function_maps_requests_to_statuses(executor):
                               ({"model_id": "nope", "inputs": {}}, 404),
                               ({"model_id": "topics", "inputs": {"other": "x"}}, 422)]:
         assert handle_execute(executor, request)[0] == expected, request
+
+
+def test_load_from_huggingface_a_config_with_its_source(tmp_path):
+    files = {"config.yaml": (EXAMPLES / "basic_config.yaml").read_bytes().replace(b"my_models/", b""),
+             "EmailAssistant.py": (EXAMPLES / "my_models" / "EmailAssistant.py").read_bytes()}
+    cache = hub_cache(tmp_path, "hokusai/email-assistant", files)
+    loaded = DSPyModelLoader(cache_dir=cache).load_from_huggingface("hokusai/email-assistant", "config.yaml",
+                                                                    local_files_only=True)
+    assert loaded.model_id == "email-assistant-v1" and loaded.source["type"] == "huggingface"
+    assert type(loaded.program).__name__ == "EmailAssistant"
+    without_source = hub_cache(tmp_path / "partial", "hokusai/email-assistant", {"config.yaml": files["config.yaml"]})
+    with pytest.raises(DSPyLoadError, match="cannot get EmailAssistant.py"):
+        DSPyModelLoader(cache_dir=without_source).load_from_huggingface("hokusai/email-assistant", "config.yaml",
+                                                                        local_files_only=True)

@@ -195,14 +195,24 @@ class DSPyModelLoader:
             from huggingface_hub import hf_hub_download
         except ImportError:
             raise DSPyLoadError("load_from_huggingface needs the huggingface_hub package") from None
-        try:
-            local = Path(hf_hub_download(repo_id, filename, revision=revision, local_files_only=local_files_only,
-                                         cache_dir=str(cache_dir or self.cache_dir) if (cache_dir or self.cache_dir)
-                                         else None))
-        except Exception as error:
-            raise DSPyLoadError(f"cannot get {filename} from HuggingFace repo {repo_id}: "
-                                f"{type(error).__name__}: {error}") from error
+        folder = cache_dir or self.cache_dir
+
+        def download(name: str) -> Path:
+            try:
+                return Path(hf_hub_download(repo_id, name, revision=revision, local_files_only=local_files_only,
+                                            cache_dir=str(folder) if folder else None))
+            except Exception as error:
+                raise DSPyLoadError(f"cannot get {name} from HuggingFace repo {repo_id}: "
+                                    f"{type(error).__name__}: {error}") from error
+
+        local = download(filename)
         if local.suffix in (".yaml", ".yml"):
+            try:
+                source = (yaml.safe_load(local.read_text()) or {}).get("source")
+            except (yaml.YAMLError, AttributeError):
+                source = None
+            if isinstance(source, dict) and isinstance(source.get("path"), str):
+                download(str(Path(filename).parent / source["path"]))  # the program's file, beside the config
             loaded = self.load_from_config(local)
             loaded.source = {"type": "huggingface", "repo_id": repo_id, "filename": filename, "config": loaded.source}
             return loaded
