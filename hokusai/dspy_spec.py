@@ -69,7 +69,8 @@ def parse_dspy_section(raw: Any, base_dir: Path, problems: list[str]) -> DSPyPro
         source, class_name = base_dir / program["source"], program["class_name"]
         # a spec names code to run: only a file in the tokens folder (reviewed with the spec), not anywhere
         if not source.resolve().is_relative_to(Path(base_dir).resolve()):
-            problems.append(f"dspy.program.source: must be inside the tokens folder {base_dir}, got {program['source']}")
+            problems.append(f"dspy.program.source: must be inside the tokens folder {base_dir}, "
+                            f"got {program['source']}")
         elif not source.is_file():
             problems.append(f"dspy.program.source: file not found: {source}")
     else:
@@ -93,4 +94,5 @@ def parse_dspy_section(raw: Any, base_dir: Path, problems: list[str]) -> DSPyPro
     if not isinstance(lm, str) or not lm:
         problems.append(f"dspy.lm: expected a model name, got {lm!r}")
     return DSPyProgramSpec(signature, source, class_name, name if name in OPTIMIZERS else "LabeledFewShot",
-                           dict(params) if isinstance(params, dict) else {}, metric, lm if isinstance(lm, str) else LOCAL_MODEL)
+                           dict(params) if isinstance(params, dict) else {}, metric,
+                           lm if isinstance(lm, str) else LOCAL_MODEL)

@@ -61,7 +61,7 @@ def test_signature_library_has_twenty_or_more():
     names = registry.list_signatures()
     assert len(names) >= 20
     assert {"EmailDraft", "SummarizeText", "RespondToUser"} <= set(names)
-    assert registry.get("EmailDraft") is EmailDraft
+    assert registry.get("EmailDraft") is EmailDraft and registry.get("SummarizeText") is SummarizeText
     assert registry.info("SummarizeText").outputs == ("summary",)
     assert set(RespondToUser.input_fields) == {"message", "context"}
     assert registry.list_signatures("communication") == sorted(
@@ -252,8 +252,8 @@ def test_lm_choice_comes_from_settings_and_never_holds_a_key():
     from hokusai.settings import load_settings
 
     assert lm_config_from(load_settings({}), None) == LMConfig()
-    settings = load_settings({"HOKUSAI_DSPY_MODEL": "openai/gpt-4o-mini", "HOKUSAI_DSPY_API_BASE": "http://127.0.0.1:9/v1",
-                              "OPENAI_API_KEY": "sk-secret"})
+    settings = load_settings({"HOKUSAI_DSPY_MODEL": "openai/gpt-4o-mini",
+                              "HOKUSAI_DSPY_API_BASE": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "sk-secret"})
     config = lm_config_from(settings, "hokusai-local/nearest-demo")
     assert config.as_dict() == {"model": "openai/gpt-4o-mini", "api_base": "http://127.0.0.1:9/v1",
                                 "temperature": 0.0, "max_tokens": 1000}

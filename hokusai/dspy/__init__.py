@@ -11,9 +11,11 @@ import_dspy()
 from hokusai.dspy.executor import DSPyInputError, DSPyPipelineExecutor  # noqa: E402
 from hokusai.dspy.loader import DSPyLoadError, DSPyModelLoader, LoadedProgram  # noqa: E402
 from hokusai.dspy.local_lm import NearestDemoLM  # noqa: E402
-from hokusai.dspy.signatures import *  # noqa: E402,F401,F403
+from hokusai.dspy import signatures as _signatures  # noqa: E402
 from hokusai.dspy.signatures import CATEGORIES, SignatureRegistry, get_global_registry  # noqa: E402
 
+# the library's signatures by name: from hokusai.dspy import EmailDraft, SummarizeText, ...
+globals().update({name: getattr(_signatures, name) for name in _signatures.__all__})
+
 __all__ = ["DSPyInputError", "DSPyLoadError", "DSPyModelLoader", "DSPyPipelineExecutor", "LMConfig",
-           "LoadedProgram", "NearestDemoLM", "SignatureRegistry", "build_lm", "get_global_registry",
-           "import_dspy", "lm_config_from", *[s.__name__ for group in CATEGORIES.values() for s in group]]
+           "LoadedProgram", "NearestDemoLM", "build_lm", "import_dspy", "lm_config_from", *_signatures.__all__]

@@ -82,7 +82,8 @@ def _lm_class() -> type:
     import warnings
 
     # the forward() interface is deprecated in 3.4 (removed in 3.5, hence the pin): say it once, in the docs
-    warnings.filterwarnings("ignore", message="Implementing custom LMs through BaseLM.forward", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message="Implementing custom LMs through BaseLM.forward",
+                            category=DeprecationWarning)
 
     class _NearestDemoLM(dspy.BaseLM):
         """``NearestDemoLM()``: deterministic, offline, no weights; usage counted in words."""

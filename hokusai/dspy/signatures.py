@@ -229,6 +229,10 @@ CATEGORIES: dict[str, tuple[type, ...]] = {
 }
 
 
+__all__ = [signature.__name__ for group in CATEGORIES.values() for signature in group] + [
+    "CATEGORIES", "SignatureInfo", "SignatureRegistry", "get_global_registry"]
+
+
 @dataclass(frozen=True)
 class SignatureInfo:
     name: str
