@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from hokusai.dspy.loader import DSPyModelLoader
-from hokusai.dspy.runtime import LMConfig, build_lm, import_dspy
+from hokusai.dspy.runtime import LMConfig, build_lm, import_dspy, lm_config_from
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_BATCH_WORKERS = 4
@@ -60,11 +60,16 @@ def add_usage(total: dict[str, dict[str, int]], usage: dict[str, dict[str, Any]]
 
 
 class DSPyPipelineExecutor:
-    """Executes programs a ``DSPyModelLoader`` holds, on one LM (the local one by default)."""
+    """Executes programs a ``DSPyModelLoader`` holds, on one LM: ``lm``, else ``lm_config``'s, else the
+    environment's (``HOKUSAI_DSPY_MODEL`` / ``HOKUSAI_DSPY_API_BASE``), else the deterministic local LM."""
 
     def __init__(self, loader: DSPyModelLoader | None = None, lm: Any = None, lm_config: LMConfig | None = None,
                  timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, max_workers: int = DEFAULT_BATCH_WORKERS):
         self.loader = loader or DSPyModelLoader()
+        if lm_config is None and lm is None:  # the LM the environment chooses (HOKUSAI_DSPY_MODEL), else the local one
+            from hokusai.settings import load_settings
+
+            lm_config = lm_config_from(load_settings())
         self.lm_config = lm_config or LMConfig()
         self.lm = lm if lm is not None else build_lm(self.lm_config)
         self.timeout_seconds = timeout_seconds
