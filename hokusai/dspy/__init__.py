@@ -1,7 +1,7 @@
 """DSPy programs as Hokusai models: loader, executor, signature library, and the token model.
 
 Importing this package imports DSPy (with LiteLLM's cost map kept local and DSPy's
-cache off unless a cache folder is given): the scikit-learn path never imports it.
+cache off, its folder under the state folder): the scikit-learn path never imports it.
 """
 
 from hokusai.dspy.runtime import LMConfig, build_lm, import_dspy, lm_config_from

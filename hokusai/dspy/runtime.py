@@ -1,8 +1,8 @@
-"""Importing DSPy safely: offline cost map, cache under the state folder, the LM from settings.
+"""Importing DSPy safely: offline cost map, cache off (its folder under the state folder), the LM.
 
 LiteLLM fetches a remote cost map (~7 s offline) unless ``LITELLM_LOCAL_MODEL_COST_MAP``
-is set before it is imported, and DSPy opens its disk cache at ``DSPY_CACHEDIR`` on
-import: both are set here, before the first ``import dspy``. Every module of
+is set before it is imported, and DSPy reads ``DSPY_CACHEDIR`` on import: both are set
+here, before the first ``import dspy``. Every module of
 ``hokusai.dspy`` imports dspy through ``import_dspy()``.
 """
 
