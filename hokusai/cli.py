@@ -135,7 +135,8 @@ def _dry_run(runner_factory: RunnerFactory, settings: Settings, args: argparse.N
 
     from hokusai.demo_data import mock_contribution
 
-    improving = pd.read_csv(settings.tokens_dir / DEMO_TOKEN / "samples" / "improving.csv")
+    token_id = args.token or DEMO_TOKEN
+    improving = pd.read_csv(settings.tokens_dir / token_id / "samples" / "improving.csv")
     scratch = Path(tempfile.mkdtemp(prefix="hokusai-dry-run-"))
     try:
         # No relayer and a throw-away ledger: a dry run's claim settles locally and reaches no queue.
@@ -144,9 +145,12 @@ def _dry_run(runner_factory: RunnerFactory, settings: Settings, args: argparse.N
                                mlflow_tracking_uri=f"sqlite:///{scratch / 'mlflow.db'}",
                                mlflow_artifact_root=(scratch / "mlflow-artifacts").as_uri())
         path = scratch / f"dry-run-seed-{settings.random_seed}.csv"
-        mock_contribution(improving, settings.random_seed).to_csv(path, index=False, lineterminator="\n")
+        # the digits token's mock is resampled with the seed; another token's (a DSPy token's text
+        # examples) is its improving sample as it is
+        mock = mock_contribution(improving, settings.random_seed) if token_id == DEMO_TOKEN else improving
+        mock.to_csv(path, index=False, lineterminator="\n")
         args.output_dir = args.output_dir or settings.outputs_dir / "dry-run"
-        return _evaluate(runner_factory(dry_settings, True), dry_settings, path, DEMO_TOKEN, DEMO_WALLET, args)
+        return _evaluate(runner_factory(dry_settings, True), dry_settings, path, token_id, DEMO_WALLET, args)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -235,6 +235,10 @@ def measure_on_benchmark(registry: ModelRegistry, pin: BaselinePin, candidate: C
         "benchmark_sha256": frame_sha256(benchmark),
         "benchmark_rows_root": benchmark_root(benchmark, spec),
     }
+    if spec.dspy is not None:  # the LM, its settings and both dev passes' token usage, attested
+        from hokusai.dspy.token_model import evaluation_record
+
+        measured["dspy"] = evaluation_record(champion, candidate.model)
     return BenchmarkResult(pin, candidate.as_dict(), candidate.contribution, measured)
 
 

@@ -41,6 +41,11 @@ def local_commitment(model: Any) -> str:
 
     with tempfile.TemporaryDirectory(prefix="hokusai-reproduce-") as scratch:
         path = Path(scratch) / "model"
+        if getattr(model, "hokusai_flavor", None) == "dspy":  # a DSPy program: its JSON state and source
+            from hokusai.dspy.mlflow_model import save_dspy_model
+
+            save_dspy_model(model, path)
+            return weights_commitment(path)
         mlflow.sklearn.save_model(model, path, serialization_format="pickle",
                                   pip_requirements=sklearn_pip_requirements())
         return weights_commitment(path)

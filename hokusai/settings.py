@@ -69,6 +69,11 @@ class Settings:
     # (a process per step; with io_bucket set, their outputs meet in the bucket).
     step_executor: str = "in_process"
     sensor_interval_seconds: int = 15  # how often the daemon lists the drop zone
+    # The LM of DSPy tokens (hokusai.dspy): None = the token spec's (the deterministic local LM by default).
+    # e.g. openai/gpt-4o-mini (key: OPENAI_API_KEY, read by LiteLLM itself), ollama_chat/llama3.2, or
+    # openai/<model> with HOKUSAI_DSPY_API_BASE=http://localhost:8000/v1 for an OpenAI-compatible server.
+    dspy_model: str | None = None
+    dspy_api_base: str | None = None
     step_retries: int = 3  # retries of a step that talks to MLflow (server down, network blip)
     step_retry_delay_seconds: int = 10  # the first retry's delay; it doubles each time
     intake_workers: int = 2  # processes hashing a large upload (hokusai.workers); 0 or 1: none
@@ -146,6 +151,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         io_prefix=(env.get("HOKUSAI_IO_PREFIX") or "").strip().strip("/") or Settings.io_prefix,
         step_executor=_choice(env, "HOKUSAI_STEP_EXECUTOR", STEP_EXECUTORS, Settings.step_executor),
         sensor_interval_seconds=_int(env, "HOKUSAI_SENSOR_INTERVAL_SECONDS", Settings.sensor_interval_seconds),
+        dspy_model=(env.get("HOKUSAI_DSPY_MODEL") or "").strip() or None,
+        dspy_api_base=(env.get("HOKUSAI_DSPY_API_BASE") or "").strip() or None,
         step_retries=_int(env, "HOKUSAI_STEP_RETRIES", Settings.step_retries),
         step_retry_delay_seconds=_int(env, "HOKUSAI_STEP_RETRY_DELAY_SECONDS", Settings.step_retry_delay_seconds),
         intake_workers=max(_int(env, "HOKUSAI_INTAKE_WORKERS", default_intake_workers()), 0),

@@ -114,7 +114,7 @@ def test_demo_spec_sha256_is_of_the_file_bytes(demo):
 
 def test_load_token_specs_keys_by_token_id():
     specs = load_token_specs(DEMO_SPEC.parent)
-    assert list(specs) == ["digits-demo"]
+    assert list(specs) == ["digits-demo", "topics-dspy-demo"]
     assert specs["digits-demo"] == load_token_spec(DEMO_SPEC)
 
 

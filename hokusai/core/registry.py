@@ -145,12 +145,17 @@ class ModelRegistry:
         nested = mlflow.active_run() is not None  # inside ExperimentManager.start_experiment: a child run
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=run_tags, nested=nested) as run:
             mlflow.log_params({k: _param(v) for k, v in params.items()})
-            info = mlflow.sklearn.log_model(
-                model,
-                name=MODEL_ARTIFACT_NAME,
-                serialization_format="pickle",
-                pip_requirements=sklearn_pip_requirements(),
-            )
+            if getattr(model, "hokusai_flavor", None) == "dspy":  # its JSON state and source (hokusai.dspy)
+                from hokusai.dspy.mlflow_model import log_dspy_model
+
+                info = log_dspy_model(model, MODEL_ARTIFACT_NAME)
+            else:
+                info = mlflow.sklearn.log_model(
+                    model,
+                    name=MODEL_ARTIFACT_NAME,
+                    serialization_format="pickle",
+                    pip_requirements=sklearn_pip_requirements(),
+                )
             commitment = self.commitment_of(info.model_uri)
             mlflow.set_tag(COMMITMENT_TAG, commitment)
             return LoggedModelRef(run.info.run_id, info.model_uri, commitment)
@@ -337,6 +342,10 @@ class ModelRegistry:
                     f"{ref.name} v{ref.version}: stored files commit to {actual}, "
                     f"but the version was registered with {expected}; refusing to load it"
                 )
+            if not (Path(local) / "model.pkl").exists() and any(Path(local).rglob("hokusai_dspy.json")):
+                from hokusai.dspy.mlflow_model import load_token_model
+
+                return load_token_model(Path(local))
             with open(Path(local) / "model.pkl", "rb") as handle:
                 return pickle.load(handle)
 
