@@ -59,8 +59,36 @@ def test_domain_library_does_not_import_dagster():
     code = (
         "import sys, hokusai.cli, hokusai.pipeline, hokusai.claims, hokusai.registration, hokusai.verify;"
         "import hokusai.settlement.relay, hokusai.settlement.genesis, hokusai.settlement.decision;"
+        "import hokusai.core, hokusai.tracking;"  # the SDK, to be shipped as its own distribution
         "bad = [m for m in sys.modules if m.split('.')[0] in {'dagster', 'hokusai_assets', 'resources', 'sensors'}];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_import_circle_in_the_domain_library():
+    """Imports point one way in ``hokusai/``: no circle, lazy (function-level) imports included."""
+    from hokusai.settings import REPO_ROOT
+    from hokusai_assets_tests.import_graph import describe_cycle, import_cycles, import_graph
+
+    graph = import_graph(REPO_ROOT / "hokusai")
+    assert {"hokusai.core.registry", "hokusai.core.client", "hokusai.tracking.experiments"} <= set(graph)
+    cycles = import_cycles(graph)
+    assert cycles == [], "import circles: " + " | ".join(describe_cycle(graph, c) for c in cycles)
+
+
+def test_the_import_circle_check_finds_lazy_and_package_circles(tmp_path):
+    """The check itself: a function-level import and a package ``__init__`` both close a circle."""
+    from hokusai_assets_tests.import_graph import import_cycles, import_graph
+
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pkg.sub.b import thing\n")
+    (package / "sub" / "__init__.py").write_text("from pkg.sub.c import other\n")
+    (package / "sub" / "b.py").write_text("thing = 1\n")
+    (package / "sub" / "c.py").write_text("def other():\n    from pkg import a\n")
+    (package / "d.py").write_text("from . import e\n")
+    (package / "e.py").write_text("import importlib\nimportlib.import_module('pkg.d')\n")
+    assert import_cycles(import_graph(package)) == [["pkg.a", "pkg.sub", "pkg.sub.c"], ["pkg.d", "pkg.e"]]

@@ -4,10 +4,10 @@
 ``model_id`` is ``"{registered model name}/{version}"`` (see ``hokusai.core.model_ids``).
 """
 
-from hokusai.core.registry import (
-    CANDIDATE_ALIAS, CHAMPION_ALIAS, LoggedModelRef, ModelNotFoundError, ModelRegistry, ModelVersionRef,
-    RegistryError,
-)
+from hokusai.core.entities import LoggedModelRef, ModelVersionRef
+from hokusai.core.errors import ModelNotFoundError, RegistryError
+from hokusai.core.registry import ModelRegistry
+from hokusai.core.tags import CANDIDATE_ALIAS, CHAMPION_ALIAS
 from hokusai.ids import validate_token_id
 from hokusai.wallets import validate_wallet_address
 

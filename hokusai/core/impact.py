@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from hokusai.core.registry import ModelRegistry
+from hokusai.core.client import RegistryClient
 from hokusai.core.tags import CONTRIBUTOR_WALLET_TAG
 from hokusai.core.versions import version_view
 from hokusai.wallets import to_checksum_address, validate_wallet_address
 
 
-def get_contributor_impact(registry: ModelRegistry, address: str) -> dict[str, Any]:
+def get_contributor_impact(registry: RegistryClient, address: str) -> dict[str, Any]:
     """Totals for ``address`` (0x + 40 hex; EIP-55 checked when mixed case), per model and overall."""
     wallet = validate_wallet_address(address)
     versions = registry.search_versions(f"tags.{CONTRIBUTOR_WALLET_TAG} = '{wallet}'")

@@ -18,7 +18,8 @@ import re
 from typing import Any
 
 from hokusai.core.model_ids import parse_model_id, validate_model_name
-from hokusai.core.registry import CANDIDATE_ALIAS, CHAMPION_ALIAS, LoggedModelRef, ModelRegistry
+from hokusai.core.client import RegistryClient
+from hokusai.core.entities import LoggedModelRef
 from hokusai.core.tags import (
     ATTESTATION_HASH_TAG, BASELINE_VERSION_TAG, BENCHMARK_METRIC_TAG, BENCHMARK_SCORE_BPS_TAG, BENCHMARK_VALUE_TAG,
     CONTRIBUTOR_WALLET_TAG, DATA_HASH_TAG, DELTA_ONE_BPS_TAG, ELIGIBLE_TAG, MODEL_TYPE_TAG, PARTITION_KEY_TAG,
@@ -28,7 +29,7 @@ from hokusai.core.tags import (
 from hokusai.core.versions import logged_ref, version_view
 from hokusai.delta_one import eligibility_verdict, score_bps
 from hokusai.ids import validate_token_id
-from hokusai.tracking.metrics import metric_value, to_mlflow_key, validate_metric_name
+from hokusai.metric_names import metric_value, to_mlflow_key, validate_metric_name
 from hokusai.wallets import validate_wallet_address
 
 DEFAULT_MIN_IMPROVEMENT_BPS = 100  # a token spec's default: one DeltaOne
@@ -41,7 +42,7 @@ def delta_one_bps(baseline_value: float, new_value: float) -> int:
     return score_bps(new_value) - score_bps(baseline_value)
 
 
-def register_baseline(registry: ModelRegistry, model: Any, model_type: str, metadata: dict[str, Any]) -> dict[str, Any]:
+def register_baseline(registry: RegistryClient, model: Any, model_type: str, metadata: dict[str, Any]) -> dict[str, Any]:
     """Log and register a baseline; it becomes ``champion`` if its model has none yet.
 
     ``metadata`` (all optional): ``token_id``; ``model_name`` (default
@@ -90,7 +91,7 @@ def register_baseline(registry: ModelRegistry, model: Any, model_type: str, meta
     return {**version_view(registry.require_version(name, registered.version)), "alias": alias, "metrics": metrics}
 
 
-def register_improved_model(registry: ModelRegistry, baseline_model_id: str, improved_model: Any,
+def register_improved_model(registry: RegistryClient, baseline_model_id: str, improved_model: Any,
                             contributor_address: str, data_contribution: dict[str, Any]) -> dict[str, Any]:
     """Register ``improved_model`` as the next version of the baseline's model, with its DeltaOne.
 
@@ -190,7 +191,7 @@ def _measured_improvement(baseline_tags: dict[str, str], wallet: str, data_hash:
             "eligible": eligible, "reason": reason}
 
 
-def _logged(registry: ModelRegistry, model: Any, experiment: str | None, run_name: str, params: dict[str, Any],
+def _logged(registry: RegistryClient, model: Any, experiment: str | None, run_name: str, params: dict[str, Any],
             run_tags: dict[str, str]) -> LoggedModelRef:
     """A model object is logged in a new run; a string is the URI of a model already logged."""
     if isinstance(model, str):
@@ -201,7 +202,7 @@ def _logged(registry: ModelRegistry, model: Any, experiment: str | None, run_nam
                                   run_tags=run_tags)
 
 
-def _experiment_of(registry: ModelRegistry, baseline: Any, token_id: str | None) -> str:
+def _experiment_of(registry: RegistryClient, baseline: Any, token_id: str | None) -> str:
     """The baseline run's experiment, so a lineage's runs sit together."""
     if baseline.run_id:
         run = registry.client.get_run(baseline.run_id)

@@ -15,13 +15,15 @@ from __future__ import annotations
 from typing import Any
 
 from hokusai.core.model_ids import parse_model_id
-from hokusai.core.registry import CHAMPION_ALIAS, ModelNotFoundError, ModelRegistry
+from hokusai.core.client import RegistryClient
+from hokusai.core.errors import ModelNotFoundError
+from hokusai.core.tags import CHAMPION_ALIAS
 from hokusai.core.versions import (
     baseline_metrics_measured, needs_run_metrics, run_metrics, version_metrics, version_view,
 )
 
 
-def get_model_lineage(registry: ModelRegistry, model_id: str) -> dict[str, Any]:
+def get_model_lineage(registry: RegistryClient, model_id: str) -> dict[str, Any]:
     """Baseline -> improvements, each with contributor, data hash, metrics, DeltaOne and verdict."""
     name, version = parse_model_id(model_id, version_required=False)
     by_version = {int(v.version): v for v in registry.search_versions(f"name = '{name}'")}

@@ -17,8 +17,11 @@ from numbers import Real
 from typing import Any
 
 from hokusai.ids import validate_token_id
-from hokusai.tracking.metrics import validate_metric_name
+from hokusai.metric_names import validate_metric_name
 from hokusai.wallets import validate_wallet_address
+
+CHAMPION_ALIAS = "champion"  # the lineage head: what the next contribution is trained on and measured against
+CANDIDATE_ALIAS = "candidate"  # the newest version that is not the head
 
 TOKEN_ID_TAG = "hokusai_token_id"
 BENCHMARK_METRIC_TAG = "benchmark_metric"
@@ -34,6 +37,7 @@ BASELINE_VERSION_TAG = "baseline_version"
 ROLE_TAG = "hokusai_role"
 MODEL_TYPE_TAG = "hokusai_model_type"
 TRAINING_DATA_TAG = "training_data_sha256"
+COMMITMENT_TAG = "weights_commitment"  # the model files' sha256-merkle-v1 root, written at registration
 METRICS_TAG = "hokusai_metrics"  # the version's own benchmark metrics, as JSON (SDK-registered versions)
 
 REQUIRED_TOKEN_TAGS = (TOKEN_ID_TAG, BENCHMARK_METRIC_TAG, BENCHMARK_VALUE_TAG)

@@ -14,14 +14,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from hokusai.core.model_ids import format_model_id
-from hokusai.core.registry import COMMITMENT_TAG, LoggedModelRef, ModelNotFoundError, ModelRegistry
+from hokusai.core.client import RegistryClient
+from hokusai.core.entities import LoggedModelRef
+from hokusai.core.errors import ModelNotFoundError
 from hokusai.core.tags import (
-    BASELINE_VERSION_TAG, BENCHMARK_METRIC_TAG, BENCHMARK_VALUE_TAG, CONTRIBUTOR_WALLET_TAG, DATA_HASH_TAG,
+    BASELINE_VERSION_TAG, BENCHMARK_METRIC_TAG, COMMITMENT_TAG, BENCHMARK_VALUE_TAG, CONTRIBUTOR_WALLET_TAG, DATA_HASH_TAG,
     DELTA_ONE_BPS_TAG, ELIGIBLE_TAG, METRICS_TAG, ROLE_BASELINE, ROLE_IMPROVEMENT, ROLE_TAG, TOKEN_ID_TAG,
     stored_float, stored_int, stored_metrics,
 )
 from hokusai.redaction import redact_uri
-from hokusai.tracking.metrics import CATEGORIES, from_mlflow_key
+from hokusai.metric_names import CATEGORIES, from_mlflow_key
 
 PIPELINE_NEW_PREFIX = "new_"
 PIPELINE_BASELINE_PREFIX = "baseline_"  # pipeline runs before the naming convention
@@ -65,7 +67,7 @@ def role_of(tags: dict[str, str]) -> str:
     return "registered"
 
 
-def run_metrics(registry: ModelRegistry, run_ids: list[str | None]) -> dict[str, dict[str, float]]:
+def run_metrics(registry: RegistryClient, run_ids: list[str | None]) -> dict[str, dict[str, float]]:
     """The latest metrics of each run, in a few searches rather than one request per run."""
     from mlflow.entities import ViewType
 
@@ -136,7 +138,7 @@ def baseline_metrics_measured(metrics: dict[str, float]) -> dict[str, float]:
     return measured
 
 
-def resolve_run_id(registry: ModelRegistry, model_uri: str) -> str | None:
+def resolve_run_id(registry: RegistryClient, model_uri: str) -> str | None:
     """The run a model URI was logged in (``runs:/``, ``models:/m-…``, ``models:/name/version``, ``@alias``).
 
     Raises ModelNotFoundError when the URI names a run or model that does not exist;
@@ -166,7 +168,7 @@ def resolve_run_id(registry: ModelRegistry, model_uri: str) -> str | None:
     return None
 
 
-def logged_ref(registry: ModelRegistry, model_uri: str) -> LoggedModelRef:
+def logged_ref(registry: RegistryClient, model_uri: str) -> LoggedModelRef:
     """A model already logged (by URI) as a LoggedModelRef, with the commitment of its stored files."""
     run_id = resolve_run_id(registry, model_uri)
     return LoggedModelRef(run_id or "", model_uri, registry.commitment_of(model_uri))
