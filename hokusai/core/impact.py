@@ -4,7 +4,8 @@ Read from the ``contributor_wallet`` tag (stored lowercase by the SDK and the
 pipeline alike) in one search, so it costs the same for 2 versions or 200.
 DeltaOnes are summed over *accepted* contributions (``eligible``: the gain reached
 the token's minimum, which is what a mint rewards); ``net_delta_one_bps`` sums
-every contribution, losses included.
+every contribution, losses included. A contribution registered without a SHA-256
+of its data (``data_committed`` false) is listed but not accepted: nothing is claimable.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ def get_contributor_impact(registry: RegistryClient, address: str) -> dict[str, 
         })
         model["contributions"] += 1
         model["versions"].append(contribution["version"])
-        if contribution["eligible"]:
+        if _accepted(contribution):
             model["accepted_contributions"] += 1
             model["delta_one_bps"] += contribution["delta_one_bps"] or 0
-    accepted = [c for c in contributions if c["eligible"]]
+    accepted = [c for c in contributions if _accepted(c)]
     total_bps = sum(c["delta_one_bps"] or 0 for c in accepted)
     return {
         "address": wallet,
@@ -51,3 +52,8 @@ def get_contributor_impact(registry: RegistryClient, address: str) -> dict[str, 
         "first_contribution": contributions[0]["created_at"] if contributions else None,
         "last_contribution": contributions[-1]["created_at"] if contributions else None,
     }
+
+
+def _accepted(contribution: dict[str, Any]) -> bool:
+    """Eligible, and its data committed (a SHA-256 given): what a claim could reward."""
+    return bool(contribution["eligible"]) and contribution["data_committed"] is not False

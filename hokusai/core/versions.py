@@ -4,7 +4,7 @@ Every SDK method that returns a version returns ``version_view``: ``model_id``
 (``"name/version"``), ``model_name`` (and ``name``), ``version``, ``run_id``,
 ``model_uri``, the token tags decoded (``token_id``, ``benchmark_metric``,
 ``benchmark_value``, ``contributor_address``, ``data_hash``, ``delta_one_bps``,
-``eligible``, ``baseline_version``), ``role``, ``aliases``, ``created_at`` and the raw
+``eligible``, ``baseline_version``, ``data_committed``), ``role``, ``aliases``, ``created_at`` and the raw
 ``tags``. Versions the pipeline registered read exactly like the SDK's.
 """
 
@@ -18,7 +18,7 @@ from hokusai.core.client import RegistryClient
 from hokusai.core.entities import LoggedModelRef
 from hokusai.core.errors import ModelNotFoundError
 from hokusai.core.tags import (
-    BASELINE_VERSION_TAG, BENCHMARK_METRIC_TAG, COMMITMENT_TAG, BENCHMARK_VALUE_TAG, CONTRIBUTOR_WALLET_TAG, DATA_HASH_TAG,
+    BASELINE_VERSION_TAG, BENCHMARK_METRIC_TAG, COMMITMENT_TAG, DATA_COMMITTED_TAG, BENCHMARK_VALUE_TAG, CONTRIBUTOR_WALLET_TAG, DATA_HASH_TAG,
     DELTA_ONE_BPS_TAG, ELIGIBLE_TAG, METRICS_TAG, ROLE_BASELINE, ROLE_IMPROVEMENT, ROLE_TAG, TOKEN_ID_TAG,
     stored_float, stored_int, stored_metrics,
 )
@@ -47,6 +47,9 @@ def version_view(version: Any, aliases: list[str] | None = None) -> dict[str, An
         "benchmark_value": stored_float(tags, BENCHMARK_VALUE_TAG),
         "contributor_address": tags.get(CONTRIBUTOR_WALLET_TAG),
         "data_hash": tags.get(DATA_HASH_TAG),
+        # false when the contributor gave no SHA-256 of the data (the SDK's data_committed tag)
+        "data_committed": (None if CONTRIBUTOR_WALLET_TAG not in tags
+                           else tags.get(DATA_COMMITTED_TAG) != "false" and DATA_HASH_TAG in tags),
         "delta_one_bps": stored_int(tags, DELTA_ONE_BPS_TAG),
         "eligible": None if eligible is None else eligible == "true",
         "baseline_version": stored_int(tags, BASELINE_VERSION_TAG),
