@@ -92,3 +92,29 @@ def test_the_import_circle_check_finds_lazy_and_package_circles(tmp_path):
     (package / "d.py").write_text("from . import e\n")
     (package / "e.py").write_text("import importlib\nimportlib.import_module('pkg.d')\n")
     assert import_cycles(import_graph(package)) == [["pkg.a", "pkg.sub", "pkg.sub.c"], ["pkg.d", "pkg.e"]]
+
+
+CORE_LAYERS = [  # bottom first: a module may import core modules of lower layers only (docs/sdk.md, "Layers")
+    {"hokusai.core.tags", "hokusai.core.model_ids", "hokusai.core.local_store"},
+    {"hokusai.core.errors", "hokusai.core.entities"},
+    {"hokusai.core.client"},
+    {"hokusai.core.versions", "hokusai.core.contribution", "hokusai.core.champion"},
+    {"hokusai.core.improvements", "hokusai.core.lineage", "hokusai.core.tokenized", "hokusai.core.impact"},
+    {"hokusai.core.registry"},
+]
+
+
+def test_the_sdk_core_is_layered_value_types_client_operations_facade():
+    from hokusai.settings import REPO_ROOT
+    from hokusai_assets_tests.import_graph import import_graph
+
+    graph = import_graph(REPO_ROOT / "hokusai")
+    core = {m for m in graph if m.startswith("hokusai.core.")}
+    assert core == set().union(*CORE_LAYERS), "a new hokusai.core module: give it a layer here"
+    for level, layer in enumerate(CORE_LAYERS):
+        below = set().union(*CORE_LAYERS[:level])
+        for module in layer:
+            upward = {m for m in graph[module] if m.startswith("hokusai.core.") and m not in below}
+            assert not upward, f"{module} imports {sorted(upward)}, which are not below it"
+    into_tracking = {m for m in core | {"hokusai.core"} if any(d.startswith("hokusai.tracking") for d in graph[m])}
+    assert not into_tracking, f"hokusai.core must not import hokusai.tracking (it sits on top): {sorted(into_tracking)}"
