@@ -97,6 +97,7 @@ def test_the_import_circle_check_finds_lazy_and_package_circles(tmp_path):
 CORE_LAYERS = [  # bottom first: a module may import core modules of lower layers only (docs/sdk.md, "Layers")
     {"hokusai.core.tags", "hokusai.core.model_ids", "hokusai.core.local_store"},
     {"hokusai.core.errors", "hokusai.core.entities"},
+    {"hokusai.core.connection"},
     {"hokusai.core.client"},
     {"hokusai.core.versions", "hokusai.core.contribution", "hokusai.core.champion"},
     {"hokusai.core.improvements", "hokusai.core.lineage", "hokusai.core.tokenized", "hokusai.core.impact"},

@@ -14,20 +14,26 @@ but not used from several threads at once.
 
 from __future__ import annotations
 
-import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from hokusai.commitments import weights_commitment
 from hokusai.core.entities import LoggedModelRef, ModelVersionRef
-from hokusai.core.errors import ModelNotFoundError, RegistryError, RegistryUnavailableError
-from hokusai.core.local_store import prepare_sqlite_store, sqlite_path
+from hokusai.core.connection import (  # noqa: F401  (require_reachable: re-exported, the resources' import path)
+    TRACKING_URI_VAR, default_artifact_root, normalized_tracking_uri, quiet_mlflow, require_reachable,
+    tracking_uri_from_environment,
+)
+from hokusai.core.errors import ModelNotFoundError, RegistryError
+from hokusai.core.local_store import prepare_sqlite_store
 from hokusai.core.tags import CHAMPION_ALIAS, COMMITMENT_TAG
 from hokusai.redaction import redact_uri
 
 MODEL_ARTIFACT_NAME = "model"
-TRACKING_URI_VAR = "MLFLOW_TRACKING_URI"
+_SEARCH_PAGE = 1000
+_RUN_ID_CHUNK = 100
 _VERIFIED_MODELS: dict[tuple[str, str, int, str | None], Any] = {}
 _VERIFIED_MODELS_LIMIT = 8
 
@@ -53,12 +59,12 @@ class RegistryClient:
         import mlflow
         from mlflow import MlflowClient
 
-        tracking_uri = _normalized_tracking_uri(tracking_uri or _tracking_uri_from_environment())
+        tracking_uri = normalized_tracking_uri(tracking_uri or tracking_uri_from_environment())
         if cache_dir is not None:
             prepare_sqlite_store(tracking_uri, Path(cache_dir))
-        _quiet_mlflow()
+        quiet_mlflow()
         self.tracking_uri = tracking_uri
-        self.artifact_root = artifact_root or _default_artifact_root(tracking_uri)
+        self.artifact_root = artifact_root or default_artifact_root(tracking_uri)
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
@@ -132,6 +138,87 @@ class RegistryClient:
             paths.append(path)
         return paths
 
+    @contextmanager
+    def start_run(self, experiment_name: str, run_name: str | None = None,
+                  tags: dict[str, Any] | None = None) -> Iterator[Any]:
+        """An MLflow run (fluent: the metric helpers log to it), a child run inside another one."""
+        import mlflow
+
+        self.activate()
+        experiment_id = self.ensure_experiment(experiment_name)
+        nested = mlflow.active_run() is not None
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested,
+                              tags={k: str(v) for k, v in (tags or {}).items()}) as run:
+            yield run
+
+    def record_run(self, experiment_id: str, run_name: str, tags: dict[str, Any], params: dict[str, Any]) -> str:
+        """A finished run holding ``tags`` and ``params`` and no model (an attempt's record, a comparison)."""
+        from mlflow.entities import Param
+
+        run = self.client.create_run(experiment_id, run_name=run_name, tags={k: str(v) for k, v in tags.items()})
+        self.client.log_batch(run.info.run_id, params=[Param(k, _param(v)) for k, v in params.items()])
+        self.client.set_terminated(run.info.run_id)
+        return run.info.run_id
+
+    def experiment_name_of_run(self, run_id: str) -> str:
+        return self.client.get_experiment(self.client.get_run(run_id).info.experiment_id).name
+
+    def run_metrics(self, run_ids: list[str | None]) -> dict[str, dict[str, float]]:
+        """The latest metrics of each run, in a few searches rather than one request per run."""
+        from mlflow.entities import ViewType
+
+        wanted = sorted({run_id for run_id in run_ids if run_id})
+        if not wanted:
+            return {}
+        experiments, page_token = [], None
+        while True:
+            page = self.client.search_experiments(view_type=ViewType.ALL, max_results=1000, page_token=page_token)
+            experiments.extend(e.experiment_id for e in page)
+            page_token = page.token
+            if not page_token:
+                break
+        found: dict[str, dict[str, float]] = {}
+        for start in range(0, len(wanted), _RUN_ID_CHUNK):
+            chunk = wanted[start:start + _RUN_ID_CHUNK]
+            quoted = ", ".join(f"'{run_id}'" for run_id in chunk)
+            runs = self.client.search_runs(experiments, f"attributes.run_id IN ({quoted})",
+                                           run_view_type=ViewType.ALL, max_results=len(chunk))
+            found.update({run.info.run_id: dict(run.data.metrics) for run in runs})
+        return found
+
+    def resolve_run_id(self, model_uri: str) -> str | None:
+        """The run a model URI was logged in (``runs:/``, ``models:/m-…``, ``models:/name/version``, ``@alias``).
+
+        Raises ModelNotFoundError when the URI names a run or model that does not exist;
+        None for URIs with no run (a plain path).
+        """
+        from mlflow.exceptions import MlflowException
+
+        if not isinstance(model_uri, str) or not model_uri:
+            raise ValueError(f"model URI must be a non-empty string, got {model_uri!r}")
+        try:
+            if model_uri.startswith("runs:/"):
+                run_id = model_uri[len("runs:/"):].split("/", 1)[0]
+                return self.client.get_run(run_id).info.run_id
+            if model_uri.startswith("models:/"):
+                rest = model_uri[len("models:/"):]
+                name, slash, version = rest.partition("/")
+                if "@" in rest and not slash:
+                    name, alias = rest.split("@", 1)
+                    return self.client.get_model_version_by_alias(name, alias).run_id
+                if slash:
+                    return self.client.get_model_version(name, version.split("/", 1)[0]).run_id
+                return self.client.get_logged_model(rest).source_run_id
+        except MlflowException as error:
+            if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+                raise ModelNotFoundError(f"{model_uri} does not exist at {redact_uri(self.tracking_uri)}") from None
+            raise
+        return None
+
+    def logged_ref(self, model_uri: str) -> LoggedModelRef:
+        """A model already logged (by URI) as a LoggedModelRef, with the commitment of its stored files."""
+        return LoggedModelRef(self.resolve_run_id(model_uri) or "", model_uri, self.commitment_of(model_uri))
+
     def register_version(self, logged: LoggedModelRef, model_name: str, tags: dict[str, Any]) -> ModelVersionRef:
         """Register a logged model as a new version of ``model_name``, tagged (with its commitment)."""
         import contextlib
@@ -156,6 +243,11 @@ class RegistryClient:
     def get_version(self, model_name: str, version: int) -> ModelVersionRef:
         found = self.client.get_model_version(model_name, str(version))
         return _ref(found)
+
+    def model_aliases(self, model_name: str) -> dict[str, int]:
+        """Every alias of a registered model and the version it points at."""
+        aliases = self.client.get_registered_model(model_name).aliases or {}
+        return {alias: int(version) for alias, version in aliases.items()}
 
     def get_alias(self, model_name: str, alias: str) -> ModelVersionRef | None:
         """The version behind ``alias``, or None if the model or alias does not exist."""
@@ -250,74 +342,6 @@ class RegistryClient:
         return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=scratch,
                                                         tracking_uri=self.tracking_uri))
 
-
-
-def require_reachable(tracking_uri: str, timeout: float = 5.0) -> None:
-    """Fail at once, in words, when an MLflow server does not answer ``/health``.
-
-    Without this, a stopped server surfaces as a urllib3 "Max retries exceeded" deep in
-    whichever MLflow call came first. Local stores (SQLite, files) are always reachable.
-    """
-    import urllib.error
-    import urllib.request
-
-    if not tracking_uri.startswith(("http://", "https://")):
-        return
-    try:
-        with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=timeout) as response:
-            if response.status == 200:
-                return
-            problem = f"HTTP {response.status} from /health"
-    except urllib.error.HTTPError as error:
-        problem = f"HTTP {error.code} from /health"
-    except (urllib.error.URLError, OSError) as error:
-        problem = str(getattr(error, "reason", error))
-    raise RegistryUnavailableError(
-        f"MLflow tracking server {redact_uri(tracking_uri)} is not answering ({problem}); "
-        "check that it is running and that MLFLOW_TRACKING_URI points at it")
-
-
-def _quiet_mlflow() -> None:
-    """No progress bars, and no pickle warning: pickles are loaded only after their commitment is checked."""
-    import logging
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # nothing leaves the machine unasked
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "View run at" lines
-    sklearn_logger = logging.getLogger("mlflow.sklearn")
-    if not any(isinstance(f, _PickleWarningFilter) for f in sklearn_logger.filters):
-        sklearn_logger.addFilter(_PickleWarningFilter())
-
-
-class _PickleWarningFilter:
-    def filter(self, record: Any) -> bool:
-        return "pickle or cloudpickle" not in record.getMessage()
-
-
-_SEARCH_PAGE = 1000
-
-
-def _tracking_uri_from_environment() -> str:
-    """``MLFLOW_TRACKING_URI``, as MLflow itself reads it; a clear error rather than MLflow's ``./mlruns``."""
-    uri = os.environ.get(TRACKING_URI_VAR)
-    if not uri:
-        raise ValueError(f"no tracking URI given and {TRACKING_URI_VAR} is not set: pass one "
-                         "(http(s)://host:port, sqlite:///path/mlflow.db) or set the variable")
-    return uri
-
-
-def _normalized_tracking_uri(tracking_uri: str | Path) -> str:
-    """A bare ``.db``/``.sqlite`` path becomes its ``sqlite:///`` URI; anything else is MLflow's to read."""
-    text = str(tracking_uri)
-    if "://" not in text and text.endswith((".db", ".sqlite")):
-        return f"sqlite:///{Path(text).resolve()}"
-    return text
-
-
-def _default_artifact_root(tracking_uri: str) -> str | None:
-    """For a SQLite store, ``artifacts/`` beside the database; servers choose their own."""
-    database = sqlite_path(tracking_uri)
-    return (database.resolve().parent / "artifacts").as_uri() if database is not None else None
 
 
 def _ref(version: Any) -> ModelVersionRef:

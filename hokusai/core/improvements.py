@@ -264,8 +264,7 @@ def _logged(registry: RegistryClient, model: Any, experiment: str | None, run_na
 def _experiment_of(registry: RegistryClient, baseline: Any, token_id: str | None) -> str:
     """The baseline run's experiment, so a lineage's runs sit together."""
     if baseline.run_id:
-        run = registry.client.get_run(baseline.run_id)
-        return registry.client.get_experiment(run.info.experiment_id).name
+        return registry.experiment_name_of_run(baseline.run_id)
     return token_experiment_name(token_id) if token_id else baseline.name
 
 

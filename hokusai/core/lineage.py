@@ -32,8 +32,8 @@ def get_model_lineage(registry: RegistryClient, model_id: str) -> dict[str, Any]
     if version is not None and version not in by_version:
         raise ModelNotFoundError(f"model {name!r} has no version {version}")
     aliases: dict[int, list[str]] = {}
-    for alias, number in (registry.client.get_registered_model(name).aliases or {}).items():
-        aliases.setdefault(int(number), []).append(alias)
+    for alias, number in registry.model_aliases(name).items():
+        aliases.setdefault(number, []).append(alias)
     views = {number: version_view(found, aliases.get(number, [])) for number, found in by_version.items()}
     parents = {number: _parent(view, by_version) for number, view in views.items()}
     champion = next((number for number, view in views.items() if CHAMPION_ALIAS in view["aliases"]), None)

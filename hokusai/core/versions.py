@@ -16,19 +16,16 @@ from typing import Any
 from hokusai.core.model_ids import format_model_id
 from hokusai.core.client import RegistryClient
 from hokusai.core.entities import LoggedModelRef
-from hokusai.core.errors import ModelNotFoundError
 from hokusai.core.tags import (
     BASELINE_VERSION_TAG, BENCHMARK_METRIC_TAG, COMMITMENT_TAG, DATA_COMMITTED_TAG, BENCHMARK_VALUE_TAG, CONTRIBUTOR_WALLET_TAG, DATA_HASH_TAG,
     DELTA_ONE_BPS_TAG, ELIGIBLE_TAG, METRICS_TAG, ROLE_BASELINE, ROLE_IMPROVEMENT, ROLE_TAG, TOKEN_ID_TAG,
     stored_float, stored_int, stored_metrics,
 )
-from hokusai.redaction import redact_uri
 from hokusai.metric_names import CATEGORIES, from_mlflow_key
 
 PIPELINE_NEW_PREFIX = "new_"
 PIPELINE_BASELINE_PREFIX = "baseline_"  # pipeline runs before the naming convention
 BASELINE_METRIC_PREFIX = "model:baseline."  # pipeline runs now: the baseline's score on the same rows
-_RUN_ID_CHUNK = 100
 
 
 def version_view(version: Any, aliases: list[str] | None = None) -> dict[str, Any]:
@@ -71,27 +68,8 @@ def role_of(tags: dict[str, str]) -> str:
 
 
 def run_metrics(registry: RegistryClient, run_ids: list[str | None]) -> dict[str, dict[str, float]]:
-    """The latest metrics of each run, in a few searches rather than one request per run."""
-    from mlflow.entities import ViewType
-
-    wanted = sorted({run_id for run_id in run_ids if run_id})
-    if not wanted:
-        return {}
-    experiments, page_token = [], None
-    while True:
-        page = registry.client.search_experiments(view_type=ViewType.ALL, max_results=1000, page_token=page_token)
-        experiments.extend(e.experiment_id for e in page)
-        page_token = page.token
-        if not page_token:
-            break
-    found: dict[str, dict[str, float]] = {}
-    for start in range(0, len(wanted), _RUN_ID_CHUNK):
-        chunk = wanted[start:start + _RUN_ID_CHUNK]
-        quoted = ", ".join(f"'{run_id}'" for run_id in chunk)
-        runs = registry.client.search_runs(experiments, f"attributes.run_id IN ({quoted})",
-                                           run_view_type=ViewType.ALL, max_results=len(chunk))
-        found.update({run.info.run_id: dict(run.data.metrics) for run in runs})
-    return found
+    """The latest metrics of each run (``RegistryClient.run_metrics``)."""
+    return registry.run_metrics(run_ids)
 
 
 def version_metrics(tags: dict[str, str], run: dict[str, float] | None) -> dict[str, float]:
@@ -142,39 +120,13 @@ def baseline_metrics_measured(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def resolve_run_id(registry: RegistryClient, model_uri: str) -> str | None:
-    """The run a model URI was logged in (``runs:/``, ``models:/m-…``, ``models:/name/version``, ``@alias``).
-
-    Raises ModelNotFoundError when the URI names a run or model that does not exist;
-    None for URIs with no run (a plain path).
-    """
-    from mlflow.exceptions import MlflowException
-
-    if not isinstance(model_uri, str) or not model_uri:
-        raise ValueError(f"model URI must be a non-empty string, got {model_uri!r}")
-    try:
-        if model_uri.startswith("runs:/"):
-            run_id = model_uri[len("runs:/"):].split("/", 1)[0]
-            return registry.client.get_run(run_id).info.run_id
-        if model_uri.startswith("models:/"):
-            rest = model_uri[len("models:/"):]
-            name, slash, version = rest.partition("/")
-            if "@" in rest and not slash:
-                name, alias = rest.split("@", 1)
-                return registry.client.get_model_version_by_alias(name, alias).run_id
-            if slash:
-                return registry.client.get_model_version(name, version.split("/", 1)[0]).run_id
-            return registry.client.get_logged_model(rest).source_run_id
-    except MlflowException as error:
-        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
-            raise ModelNotFoundError(f"{model_uri} does not exist at {redact_uri(registry.tracking_uri)}") from None
-        raise
-    return None
+    """The run a model URI was logged in (``RegistryClient.resolve_run_id``)."""
+    return registry.resolve_run_id(model_uri)
 
 
 def logged_ref(registry: RegistryClient, model_uri: str) -> LoggedModelRef:
-    """A model already logged (by URI) as a LoggedModelRef, with the commitment of its stored files."""
-    run_id = resolve_run_id(registry, model_uri)
-    return LoggedModelRef(run_id or "", model_uri, registry.commitment_of(model_uri))
+    """A model already logged, by URI (``RegistryClient.logged_ref``)."""
+    return registry.logged_ref(model_uri)
 
 
 def _timestamp(milliseconds: int | None) -> str | None:

@@ -61,13 +61,7 @@ class ExperimentManager:
 
         Inside the block, ``log_model_metrics`` & co. and ``PerformanceTracker`` log to this run.
         """
-        import mlflow
-
-        self.registry.activate()
-        experiment_id = self.registry.ensure_experiment(name or self.experiment_name)
-        nested = mlflow.active_run() is not None
-        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested,
-                              tags={k: str(v) for k, v in (tags or {}).items()}) as run:
+        with self.registry.start_run(name or self.experiment_name, run_name, tags) as run:
             yield run
 
     def create_improvement_experiment(self, baseline_model_id: str, data_contribution: dict[str, Any] | None = None,
@@ -115,19 +109,8 @@ class ExperimentManager:
             params["contributed_samples"] = "" if contribution.samples is None else contribution.samples
             experiment = token_experiment_name(token_id) if token_id else self.experiment_name
         experiment_id = self.registry.ensure_experiment(experiment)
-        run_id = self._recorded_run(experiment_id, f"improve-{name}-v{baseline.version}", tags, params)
+        run_id = self._record(experiment_id, f"improve-{name}-v{baseline.version}", tags, params)
         return experiment_id if spec_form else run_id
-
-    def _recorded_run(self, experiment_id: str, run_name: str, tags: dict[str, Any], params: dict[str, Any]) -> str:
-        """A finished run holding ``tags`` and ``params`` (no model): the record of an attempt or a comparison."""
-        from mlflow.entities import Param, RunTag
-
-        client = self.registry.client
-        run = client.create_run(experiment_id, run_name=run_name, tags={k: str(v) for k, v in tags.items()})
-        client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()],
-                         tags=[RunTag("hokusai_experiment_type", "model_improvement")])
-        client.set_terminated(run.info.run_id)
-        return run.info.run_id
 
     def compare_models(self, baseline: dict[str, Any] | str | None = None, candidate: dict[str, Any] | str | None = None,
                        *, experiment_id: str | None = None, baseline_model_id: str | None = None,
@@ -208,6 +191,10 @@ class ExperimentManager:
             _record_in_active_run(result)
         return result
 
+    def _record(self, experiment_id: str, run_name: str, tags: dict[str, Any], params: dict[str, Any]) -> str:
+        return self.registry.record_run(experiment_id, run_name, {**tags, "hokusai_experiment_type": "model_improvement"},
+                                        params)
+
     def _record_comparison(self, experiment_id: str, baseline: Any, candidate: Any, result: dict[str, Any]) -> str:
         """The comparison as a run of ``experiment_id``: the pipeline's metric keys (``model/accuracy``
         improved, ``model/baseline.accuracy``, ``model/delta_one_bps``) and the recommendation."""
@@ -216,7 +203,7 @@ class ExperimentManager:
         for which, model in (("baseline_model_id", baseline), ("improved_model_id", candidate)):
             if isinstance(model, str):
                 params[which] = model
-        run_id = self._recorded_run(experiment_id, "compare", tags, params)
+        run_id = self._record(experiment_id, "compare", tags, params)
         metrics = {to_mlflow_key("model:delta_one_bps"): result["delta_one_bps"]}
         for name, row in result["metrics"].items():
             if ":" not in name:  # model metrics; other categories keep their own keys, unpaired
