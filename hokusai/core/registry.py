@@ -1,11 +1,13 @@
 """The SDK's ``ModelRegistry``: the registry client plus the SDK's methods, on top of ``hokusai.core``.
 
-Layers, each importing only the ones below it (a test parses the imports and fails on
-any circle): ``tags`` (the vocabulary), ``errors`` and ``entities`` (value types) ->
-``client`` (every MLflow call) -> ``versions`` (reading versions back) -> ``champion``
-(the one champion rule) -> ``improvements``, ``lineage``, ``tokenized``, ``impact``
-(the SDK's operations, plain functions over a client) -> this facade. A ``model_id``
-is ``"{name}/{version}"`` (``hokusai.core.model_ids``).
+Layers, each importing only the ones below it (``test_definitions.py`` checks them and
+fails on any import circle): ``tags`` (the tag and alias vocabulary), ``errors`` and
+``entities`` (value types) -> ``connection`` (which tracking URI, is it up) -> ``client``
+(every MLflow call) -> ``versions`` (reading versions back), ``contribution`` (a data
+contribution as callers describe it), ``champion`` (the one champion rule) ->
+``improvements``, ``lineage``, ``tokenized``, ``impact`` (the SDK's operations, plain
+functions over a client) -> this facade. A ``model_id`` is ``"{name}/{version}"``
+(``hokusai.core.model_ids``).
 """
 
 from __future__ import annotations
