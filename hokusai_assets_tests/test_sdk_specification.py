@@ -160,7 +160,14 @@ def test_champion_follows_the_lineage_head_by_the_pipelines_rule(registry):
         data_contribution={"data_hash": data_hash("head-2"), "metrics": {"accuracy": 0.86}})
     assert late["alias"] == "candidate" and late["eligible"] is True
     assert "but the head is version 2" in late["champion_reason"]
+    uncommitted = registry.register_improved_model(  # a real gain on the head, but no SHA-256 of its data
+        baseline_model_id=first["model_id"], improved_model=logged, contributor_address=W,
+        data_contribution={"data_hash": "abc123", "metrics": {"accuracy": 0.90}})
+    assert uncommitted["alias"] == "candidate" and uncommitted["eligible"] is True
+    assert "data is not committed" in uncommitted["champion_reason"]
     assert registry.get_alias(root["model_name"], "champion").version == first["version"]
+    lineage = registry.get_model_lineage(root["model_id"])
+    assert lineage["total_improvements"] == 3 and lineage["accepted_improvements"] == 2  # not the uncommitted one
 
 
 def test_experiment_manager_from_the_environment_creates_and_compares(spec_env, registry, baseline, tmp_path):

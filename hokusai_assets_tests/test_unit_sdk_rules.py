@@ -11,6 +11,20 @@ WALLET = "0x742D35cc6634C0532925A3B844BC9E7595f62341"
 SHA = "ab" * 32
 
 
+def test_a_version_whose_data_is_not_committed_does_not_become_the_head():
+    is_head, reason = head_verdict(True, "accepted", 3, 3, data_committed=False)
+    assert not is_head and "data is not committed" in reason
+
+
+def test_an_accepted_contribution_is_eligible_and_committed():
+    from hokusai.core.versions import is_accepted
+
+    assert is_accepted({"eligible": True, "data_committed": True})
+    assert is_accepted({"eligible": True, "data_committed": None})  # a version that is no SDK contribution
+    assert not is_accepted({"eligible": True, "data_committed": False})
+    assert not is_accepted({"eligible": False, "data_committed": True})
+
+
 @pytest.mark.parametrize("eligible,measured_against,head,is_head,reason", [
     (True, 3, 3, True, "eligible (accepted) and measured against the head (version 3)"),
     (False, 3, 3, False, "not eligible: below"),

@@ -2,8 +2,10 @@
 
 A version is champion when it is the head of its lineage: the model the next
 contribution is trained on and measured against. A new version becomes the head only
-when its gain is eligible *and* the head is still the version it was measured against
-(a compare-and-set); otherwise it is ``candidate``, and the placement says why.
+when its gain is eligible, its data is committed (a SHA-256 of it, so the head's
+training set can be rebuilt from commitments) *and* the head is still the version it
+was measured against (a compare-and-set); otherwise it is ``candidate``, and the
+placement says why.
 
 Where the head is recorded differs, the rule does not: the pipeline keeps the head in
 its chain ledger (``hokusai.chain``, which also records the rows each link added) and
@@ -30,10 +32,14 @@ class ChampionPlacement:
 
 
 def head_verdict(eligible: bool, eligibility_reason: str, measured_against: int | None,
-                 head: int | None) -> tuple[bool, str]:
-    """Whether a new version becomes the lineage head: eligible, and measured against the current head."""
+                 head: int | None, data_committed: bool = True) -> tuple[bool, str]:
+    """Whether a new version becomes the lineage head: eligible, its data committed, and measured
+    against the current head. (Every head's training set is rebuilt from commitments, DESIGN.md.)"""
     if not eligible:
         return False, f"not eligible: {eligibility_reason}"
+    if not data_committed:
+        return False, ("eligible, but its data is not committed (no SHA-256 of it): a lineage head's "
+                       "training data must be rebuildable from commitments")
     if head is None:
         return False, "eligible, but its lineage has no head (no champion) to advance"
     if measured_against != head:

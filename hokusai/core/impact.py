@@ -14,7 +14,7 @@ from typing import Any
 
 from hokusai.core.client import RegistryClient
 from hokusai.core.tags import CONTRIBUTOR_WALLET_TAG
-from hokusai.core.versions import version_view
+from hokusai.core.versions import is_accepted, version_view
 from hokusai.wallets import to_checksum_address, validate_wallet_address
 
 
@@ -32,10 +32,10 @@ def get_contributor_impact(registry: RegistryClient, address: str) -> dict[str, 
         })
         model["contributions"] += 1
         model["versions"].append(contribution["version"])
-        if _accepted(contribution):
+        if is_accepted(contribution):
             model["accepted_contributions"] += 1
             model["delta_one_bps"] += contribution["delta_one_bps"] or 0
-    accepted = [c for c in contributions if _accepted(c)]
+    accepted = [c for c in contributions if is_accepted(c)]
     total_bps = sum(c["delta_one_bps"] or 0 for c in accepted)
     return {
         "address": wallet,
@@ -52,8 +52,3 @@ def get_contributor_impact(registry: RegistryClient, address: str) -> dict[str, 
         "first_contribution": contributions[0]["created_at"] if contributions else None,
         "last_contribution": contributions[-1]["created_at"] if contributions else None,
     }
-
-
-def _accepted(contribution: dict[str, Any]) -> bool:
-    """Eligible, and its data committed (a SHA-256 given): what a claim could reward."""
-    return bool(contribution["eligible"]) and contribution["data_committed"] is not False

@@ -180,7 +180,8 @@ def register_improved_model(registry: RegistryClient, baseline_model_id: str, im
     registered = registry.register_version(logged, name, tags)
     head = registry.get_alias(name, CHAMPION_ALIAS)
     head_version = head.version if head is not None else None
-    is_head, why = head_verdict(measured["eligible"], measured["reason"], int(baseline.version), head_version)
+    is_head, why = head_verdict(measured["eligible"], measured["reason"], int(baseline.version), head_version,
+                                contribution.committed)
     placement = place_champion(registry, name, registered.version, is_head, why, expected_head=head_version)
     return {
         **version_view(registry.require_version(name, registered.version)),

@@ -19,7 +19,7 @@ from hokusai.core.client import RegistryClient
 from hokusai.core.errors import ModelNotFoundError
 from hokusai.core.tags import CHAMPION_ALIAS
 from hokusai.core.versions import (
-    baseline_metrics_measured, needs_run_metrics, run_metrics, version_metrics, version_view,
+    baseline_metrics_measured, is_accepted, needs_run_metrics, run_metrics, version_metrics, version_view,
 )
 
 
@@ -49,7 +49,7 @@ def get_model_lineage(registry: RegistryClient, model_id: str) -> dict[str, Any]
         view["delta_one"] = None if view["delta_one_bps"] is None else view["delta_one_bps"] / 100
         steps.append(view)
     _fill_baseline_metrics(steps, measured)
-    accepted = [step for step in steps[1:] if step["eligible"]]
+    accepted = [step for step in steps[1:] if is_accepted(step)]
     return {
         "model_id": model_id,
         "model_name": name,

@@ -58,6 +58,11 @@ def version_view(version: Any, aliases: list[str] | None = None) -> dict[str, An
     }
 
 
+def is_accepted(view: dict[str, Any]) -> bool:
+    """An accepted contribution: eligible, and its data committed (a SHA-256 given), so a claim could reward it."""
+    return bool(view["eligible"]) and view["data_committed"] is not False
+
+
 def role_of(tags: dict[str, str]) -> str:
     """``baseline``, ``improvement`` (pipeline candidates carry no role tag), or ``registered``."""
     if tags.get(ROLE_TAG) in (ROLE_BASELINE, ROLE_IMPROVEMENT):
