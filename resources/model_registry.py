@@ -14,8 +14,8 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from hokusai.core import ModelRegistry
-from hokusai.ids import token_experiment_name
 from hokusai.core.registry import require_reachable
+from hokusai.ids import token_experiment_name
 
 
 class ModelRegistryResource(ConfigurableResource):
