@@ -19,7 +19,7 @@ from hokusai.attestation import attestation_hash
 from hokusai.claims import attestation_document, delta_one_document, output_dir_for
 from hokusai.commitments import weights_commitment
 from hokusai.contribution_store import ContributionStore
-from hokusai.core.registry import ModelRegistry, sklearn_pip_requirements
+from hokusai.core.client import RegistryClient, sklearn_pip_requirements
 from hokusai.intake import IntakePolicy, clean, frame_sha256, read_contribution
 from hokusai.chain.ledger import Chain
 from hokusai.chain.training_set import training_set
@@ -52,7 +52,7 @@ def local_commitment(model: Any) -> str:
 
 
 def reproduce(partition_key: str, *, outputs_root: Path, chain: Chain, store: ContributionStore,
-              registry: ModelRegistry,
+              registry: RegistryClient,
               spec_for: Callable[[str], TokenSpec], pii_key_for: Callable[[str], bytes],
               base_for: Callable[[TokenSpec], Any], benchmark_for: Callable[[TokenSpec], Any],
               policy: IntakePolicy = IntakePolicy()) -> list[Check]:

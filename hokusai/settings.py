@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hokusai.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
+from hokusai.ids import token_experiment_name
 from hokusai.redaction import uri_has_password
 from hokusai.secrets import ENV_VAR as PII_SECRET_VAR
 
@@ -101,7 +102,7 @@ class Settings:
 
     def experiment_name(self, token_id: str) -> str:
         """One MLflow experiment per token unless MLFLOW_EXPERIMENT_NAME pins one."""
-        return self.mlflow_experiment_name or f"hokusai-{token_id}"
+        return self.mlflow_experiment_name or token_experiment_name(token_id)
 
 
 STEP_EXECUTORS = ("in_process", "multiprocess")

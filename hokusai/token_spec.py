@@ -16,9 +16,10 @@ import yaml
 
 from hokusai.dspy_spec import DSPyProgramSpec, parse_dspy_section
 from hokusai.ids import validate_token_id
+from hokusai.metric_names import BENCHMARK_METRICS
 
 TASKS = ("binary_classification", "multiclass_classification")
-PRIMARY_METRICS = ("accuracy", "precision", "recall", "f1", "auroc")
+PRIMARY_METRICS = BENCHMARK_METRICS
 MERGE_STRATEGIES = ("append", "replace", "update")
 FEATURE_DTYPES = ("int", "float", "category", "string", "bool")
 UNKNOWN_COLUMN_POLICIES = ("reject", "drop")
