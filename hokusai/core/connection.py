@@ -57,8 +57,14 @@ class _PickleWarningFilter:
 
 
 def tracking_uri_from_environment() -> str:
-    """``MLFLOW_TRACKING_URI``, as MLflow itself reads it; a clear error rather than MLflow's ``./mlruns``."""
-    uri = os.environ.get(TRACKING_URI_VAR)
+    """``MLFLOW_TRACKING_URI``, read by MLflow's own accessor; a clear error rather than MLflow's ``./mlruns``.
+
+    The SDK is a library for third parties' code: like MLflow it takes the variable from the
+    environment when no URI is passed (the platform passes its settings' URI).
+    """
+    from mlflow.environment_variables import MLFLOW_TRACKING_URI
+
+    uri = MLFLOW_TRACKING_URI.get()
     if not uri:
         raise ValueError(f"no tracking URI given and {TRACKING_URI_VAR} is not set: pass one "
                          "(http(s)://host:port, sqlite:///path/mlflow.db) or set the variable")

@@ -4,7 +4,8 @@ Importing this package imports DSPy (with LiteLLM's cost map kept local and DSPy
 cache off, its folder under the state folder): the scikit-learn path never imports it.
 """
 
-from hokusai.dspy.runtime import LMConfig, build_lm, import_dspy, lm_config_from
+from hokusai.dspy.lms import build_lm
+from hokusai.dspy.runtime import LMConfig, import_dspy, lm_config_from
 
 import_dspy()
 

@@ -14,7 +14,8 @@ import time
 from typing import Any
 
 from hokusai.dspy.loader import DSPyModelLoader
-from hokusai.dspy.runtime import LMConfig, build_lm, import_dspy, lm_config_from
+from hokusai.dspy.lms import build_lm
+from hokusai.dspy.runtime import LMConfig, import_dspy, lm_config_from
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_BATCH_WORKERS = 4

@@ -58,18 +58,3 @@ def lm_config_from(settings: Any = None, spec_model: str | None = None) -> LMCon
     """The LM: ``HOKUSAI_DSPY_MODEL`` / ``HOKUSAI_DSPY_API_BASE`` (settings) over the spec's, else the local one."""
     model = getattr(settings, "dspy_model", None) or spec_model or LOCAL_MODEL
     return LMConfig(model=model, api_base=getattr(settings, "dspy_api_base", None))
-
-
-def build_lm(config: LMConfig) -> Any:
-    """A DSPy LM for ``config``: the deterministic local LM, or ``dspy.LM`` (OpenAI, Ollama, a local server).
-
-    A provider's key is read by LiteLLM from its own variable (``OPENAI_API_KEY``...): it never
-    passes through Hokusai's settings, logs or attestation.
-    """
-    if config.is_local:
-        from hokusai.dspy.local_lm import NearestDemoLM
-
-        return NearestDemoLM()
-    dspy = import_dspy()
-    extra = {"api_base": config.api_base} if config.api_base else {}
-    return dspy.LM(config.model, temperature=config.temperature, max_tokens=config.max_tokens, **extra)

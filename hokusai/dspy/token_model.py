@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hokusai.dspy.runtime import LMConfig, build_lm, import_dspy, lm_config_from
+from hokusai.dspy.lms import build_lm
+from hokusai.dspy.runtime import LMConfig, import_dspy, lm_config_from
 from hokusai.dspy_spec import ALL, DSPyProgramSpec
 
 STATE_FILE = "program.json"
