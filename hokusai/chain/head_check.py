@@ -54,9 +54,10 @@ def judge_head(onchain_head: str, baseline_commitment: str, model_id_uint: int,
     if head == baseline:
         return check(True, MATCH, f"the chain's head for model {model_id_uint} is the claim's baseline {baseline}")
     if head == ZERO_HEAD:
-        return check(False, NOT_SEEDED, f"{NOT_SEEDED}: model {model_id_uint} has no head on chain (its genesis is "
-                     f"not seeded) while the claim's baseline is {baseline}; governance calls "
-                     f"ModelRegistry.setWeightGenesis({model_id_uint}, <genesis>) first, then the evaluation is "
+        genesis = active_links[0].commitment if active_links else "<the token's genesis weights commitment>"
+        return check(False, NOT_SEEDED, f"{NOT_SEEDED}: the chain's head for model {model_id_uint} is {head} (its "
+                     f"genesis is not seeded), not the claim's baseline {baseline}; governance calls "
+                     f"ModelRegistry.setWeightGenesis({model_id_uint}, {genesis}) once, then the evaluation is "
                      "run again")
     position = {link.commitment.lower(): index for index, link in enumerate(active_links)}
     at_head, at_baseline = position.get(head), position.get(baseline)
