@@ -58,7 +58,7 @@ def attestation(
     chain = claims_ledger.get_chain()
     key = idempotency_key(spec.model_id_uint, envelope["attestation_hash"])
     eligibility = claim_decision(delta_one)
-    head_check = _chain_head_check(attester, chain, spec, delta_one, key) if eligibility.claim else None
+    head_check = _chain_head_check(context, attester, chain, spec, delta_one, key) if eligibility.claim else None
     signed, attester_key = None, None
     if head_check is not None and not head_check.allowed:  # the contract would revert: not signed
         decision = refuse_on_chain_head(chain, head_check, context.partition_key, spec.token_id)
@@ -122,7 +122,8 @@ def attestation(
     )
 
 
-def _chain_head_check(attester: AttesterResource, chain: Any, spec: Any, delta_one: dict[str, Any], key: str):
+def _chain_head_check(context: AssetExecutionContext, attester: AttesterResource, chain: Any, spec: Any,
+                      delta_one: dict[str, Any], key: str):
     """The chain's view of the baseline, when an RPC is configured; fail closed when it cannot be read:
     an unreachable RPC retries the step (nothing was signed or appended), a wrong setting fails it."""
     rpc = attester.get_chain_rpc()
@@ -134,9 +135,13 @@ def _chain_head_check(attester: AttesterResource, chain: Any, spec: Any, delta_o
                                 idempotency_key=key)
     except ChainReadError as exc:
         message = f"not signed: the chain's head could not be read: {exc}"
-        if exc.retryable:
+        if exc.retryable and context.retry_number < attester.chain_rpc_retries:
+            context.log.warning(f"{message}; retry {context.retry_number + 1} of {attester.chain_rpc_retries} "
+                                f"in {attester.chain_rpc_retry_seconds} s")
             raise RetryRequested(max_retries=attester.chain_rpc_retries,
-                                 seconds_to_wait=attester.chain_rpc_retry_seconds) from Failure(message)
+                                 seconds_to_wait=attester.chain_rpc_retry_seconds) from None
+        if exc.retryable:
+            message += "; retryable: run the evaluation again once the RPC answers"
         raise Failure(description=message, allow_retries=False) from None
 
 
