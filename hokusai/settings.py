@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hokusai.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
@@ -76,7 +76,7 @@ class Settings:
     relayer_redis_url: str | None = None
     budget_retry_seconds: int | None = None  # re-publish budget_blocked claims after this; None: on request
     # The chain's JSON-RPC (may hold an API key); set: read the model's head before signing a claim.
-    chain_rpc_url: str | None = None
+    chain_rpc_url: str | None = field(default=None, repr=False)
     chain_rpc_timeout_seconds: float = 10.0
 
     @property

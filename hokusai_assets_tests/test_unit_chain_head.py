@@ -160,3 +160,37 @@ def test_when_the_chains_head_allows_a_claim_on_the_baseline(head, baseline, lin
 def test_the_rule_ignores_the_case_of_hex_digits():
     check = judge_head(A.upper().replace("0X", "0x"), A, MODEL_ID, [link(0, A, GENESIS)])
     assert check.allowed and check.code == MATCH
+
+
+# --- configuration: the URL is a secret -----------------------------------------------------------
+
+def test_the_rpc_url_enters_the_attester_as_an_env_var_and_settings_never_show_it(tmp_path):
+    from dagster._config.field_utils import EnvVar as EnvVarType
+
+    from hokusai.settings import CHAIN_RPC_URL_VAR, load_settings
+    from resources import build_resources
+
+    url = f"https://rpc.example.invalid/v2/{API_KEY}"
+    settings = load_settings({"HOKUSAI_HOME": str(tmp_path), CHAIN_RPC_URL_VAR: url,
+                              "HOKUSAI_CHAIN_RPC_TIMEOUT_SECONDS": "2.5"})
+    assert settings.chain_rpc_url == url and CHAIN_RPC_URL_VAR in settings.secret_variables
+    assert API_KEY not in repr(settings)
+    attester = build_resources(settings)["attester"]
+    assert isinstance(attester.chain_rpc_url, EnvVarType) and attester.chain_rpc_url.env_var_name == CHAIN_RPC_URL_VAR
+    assert attester.chain_rpc_timeout_seconds == 2.5
+
+
+def test_unset_the_chain_is_not_read_and_a_url_not_from_the_environment_is_refused(tmp_path):
+    import dataclasses
+
+    from hokusai.settings import load_settings
+    from resources import build_resources
+    from resources.attester import AttesterResource
+
+    settings = load_settings({"HOKUSAI_HOME": str(tmp_path)})
+    assert settings.chain_rpc_url is None and build_resources(settings)["attester"].chain_rpc_url is None
+    assert AttesterResource(state_dir=str(tmp_path), verifying_contract=G[:42], deadline_seconds=60).get_chain_rpc() \
+        is None  # the embedded default: no check, claims signed as before
+    with pytest.raises(ValueError, match="HOKUSAI_CHAIN_RPC_URL is a secret") as refused:
+        build_resources(dataclasses.replace(settings, chain_rpc_url=f"https://rpc.example.invalid/{API_KEY}"))
+    assert API_KEY not in str(refused.value)
