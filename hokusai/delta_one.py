@@ -136,7 +136,7 @@ def compute_delta_one(
     min_samples: int | None = None,
     seed_robust: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The DeltaOne JSON document (DESIGN.md), with our bps fields and the eligibility verdict.
+    """The DeltaOne JSON document (docs/architecture.md, "Evidence"), with our bps fields and the eligibility verdict.
 
     ``significance`` is the paired bootstrap of the primary metric (``hokusai.significance``).
     ``seed_robust`` (``SeedRobustGain.as_dict()``), if given, decides eligibility under

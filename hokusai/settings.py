@@ -65,6 +65,13 @@ class Settings:
     s3_endpoint_url: str | None = None  # None: AWS; e.g. http://minio:9000 for MinIO or SeaweedFS
     s3_region: str | None = None  # None: boto3's default chain (AWS_REGION, profile)
     s3_path_style: bool = True  # http://host/bucket/key, what MinIO and SeaweedFS answer by default
+    # Step outputs (Dagster's IO manager): None = files under the instance's storage on this host;
+    # a bucket = pickles in s3://bucket/prefix/ (dagster-aws), so steps may run on other hosts.
+    io_bucket: str | None = None
+    io_prefix: str = "dagster-io"
+    # "in_process" (one process per run: imports the code location once) or "multiprocess"
+    # (a process per step; with io_bucket set, their outputs meet in the bucket).
+    step_executor: str = "in_process"
     sensor_interval_seconds: int = 15  # how often the daemon lists the drop zone
     step_retries: int = 3  # retries of a step that talks to MLflow (server down, network blip)
     step_retry_delay_seconds: int = 10  # the first retry's delay; it doubles each time
@@ -97,6 +104,14 @@ class Settings:
     def experiment_name(self, token_id: str) -> str:
         """One MLflow experiment per token unless MLFLOW_EXPERIMENT_NAME pins one."""
         return self.mlflow_experiment_name or f"hokusai-{token_id}"
+
+
+STEP_EXECUTORS = ("in_process", "multiprocess")
+
+
+def default_intake_workers() -> int:
+    """Worker processes for a large upload when none are configured: the CPU count, at most 4."""
+    return min(os.cpu_count() or 1, 4)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -134,10 +149,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         s3_endpoint_url=(env.get("HOKUSAI_S3_ENDPOINT_URL") or "").strip() or None,
         s3_region=(env.get("HOKUSAI_S3_REGION") or "").strip() or None,
         s3_path_style=_bool(env, "HOKUSAI_S3_PATH_STYLE", True),
-        sensor_interval_seconds=_int(env, "HOKUSAI_SENSOR_INTERVAL_SECONDS", 15),
-        step_retries=_int(env, "HOKUSAI_STEP_RETRIES", 3),
-        step_retry_delay_seconds=_int(env, "HOKUSAI_STEP_RETRY_DELAY_SECONDS", 10),
-        intake_workers=max(_int(env, "HOKUSAI_INTAKE_WORKERS", min(os.cpu_count() or 1, 4)), 0),
+        io_bucket=(env.get("HOKUSAI_IO_BUCKET") or "").strip() or None,
+        io_prefix=(env.get("HOKUSAI_IO_PREFIX") or "").strip().strip("/") or Settings.io_prefix,
+        step_executor=_choice(env, "HOKUSAI_STEP_EXECUTOR", STEP_EXECUTORS, Settings.step_executor),
+        sensor_interval_seconds=_int(env, "HOKUSAI_SENSOR_INTERVAL_SECONDS", Settings.sensor_interval_seconds),
+        step_retries=_int(env, "HOKUSAI_STEP_RETRIES", Settings.step_retries),
+        step_retry_delay_seconds=_int(env, "HOKUSAI_STEP_RETRY_DELAY_SECONDS", Settings.step_retry_delay_seconds),
+        intake_workers=max(_int(env, "HOKUSAI_INTAKE_WORKERS", default_intake_workers()), 0),
         ledger_url=(env.get(LEDGER_URL_VAR) or "").strip() or None,
         relayer_redis_url=(env.get(RELAYER_REDIS_URL_VAR) or "").strip() or None,
         budget_retry_seconds=_int(env, "HOKUSAI_BUDGET_RETRY_SECONDS", 0) or None,
@@ -147,11 +165,25 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
 
 
+def secret_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The secret variables that are set, by name: for code outside Dagster (the CLI's
+    ``reproduce``) that needs a secret's value; Dagster resources get ``EnvVar`` instead."""
+    env = os.environ if env is None else env
+    return {name: env[name] for name in secret_variables(env)}
+
+
 def secret_variables(env: Mapping[str, str]) -> frozenset[str]:
     """Which secret-bearing variables are set; an empty one counts as unset, as the loaders treat it."""
     names = {name for name in (ATTESTER_KEY_VAR, PII_SECRET_VAR, CHAIN_RPC_URL_VAR) if (env.get(name) or "").strip()}
     names |= {name for name in URL_VARIABLES if uri_has_password((env.get(name) or "").strip())}
     return frozenset(names)
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or "").strip().lower() or default
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -34,6 +34,22 @@ class TokenSpecError(ValueError):
     """A token spec file is invalid; the message lists every problem found."""
 
 
+class UnknownTokenError(LookupError):
+    """No spec for this token id: a contribution for it cannot be evaluated."""
+
+    def __init__(self, token_id: str, tokens_dir: Path):
+        super().__init__(f"unknown token '{token_id}': no spec {token_id}.yaml in {tokens_dir}")
+        self.token_id = token_id
+
+
+def token_spec_path(tokens_dir: Path, token_id: str) -> Path:
+    """The spec file of ``token_id``; ``UnknownTokenError`` when there is none."""
+    path = Path(tokens_dir) / f"{token_id}.yaml"
+    if not path.is_file():
+        raise UnknownTokenError(token_id, Path(tokens_dir))
+    return path
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     name: str

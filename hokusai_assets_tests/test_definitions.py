@@ -64,3 +64,45 @@ def test_domain_library_does_not_import_dagster():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_definitions_follow_the_settings_passed_in(tmp_path):
+    from dataclasses import replace
+
+    from hokusai.settings import load_settings
+    from hokusai_assets.definitions import build_definitions
+
+    settings = replace(load_settings({"HOKUSAI_HOME": str(tmp_path)}), sensor_interval_seconds=61, intake_workers=0,
+                       tokens_dir=tmp_path / "tokens")
+    built = build_definitions(settings)
+    for name in ("contribution_drop_sensor", "claim_settlement_sensor", "contribution_rebase_sensor"):
+        assert built.resolve_sensor_def(name).minimum_interval_seconds == 61
+    assert built.resources["intake"].workers == 0
+    assert built.resources["token_specs"].tokens_dir == str(tmp_path / "tokens")
+
+
+def test_only_the_settings_module_reads_the_environment():
+    """One route for configuration: ``hokusai.settings``; the rest gets the settings passed in.
+
+    Writing a default for a library (``os.environ[...] = v``, ``os.environ.setdefault``) reads nothing.
+    The real-service harness (``hokusai/harness``) is the tests' tool, not the platform: it reads
+    the machine's (where PostgreSQL's binaries are, which ports ``scripts/services`` takes).
+    """
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readers = []
+    for folder in ("hokusai", "hokusai_assets", "resources", "sensors"):
+        for path in sorted((root / folder).rglob("*.py")):
+            if path == root / "hokusai" / "settings.py" or (root / "hokusai" / "harness") in path.parents:
+                continue
+            tree = ast.parse(path.read_text(), str(path))
+            writes = {id(node.value) for node in ast.walk(tree)
+                      if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)}
+            writes |= {id(node.func.value) for node in ast.walk(tree) if isinstance(node, ast.Call)
+                       and isinstance(node.func, ast.Attribute) and node.func.attr == "setdefault"}
+            readers += [f"{path.relative_to(root)}:{node.lineno}" for node in ast.walk(tree)
+                        if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv"}
+                        and id(node) not in writes]
+    assert not readers, readers

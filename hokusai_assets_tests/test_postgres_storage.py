@@ -22,7 +22,7 @@ from dagster import DagsterInstance
 
 from hokusai.settings import REPO_ROOT, load_settings
 from hokusai_assets_tests.conftest import DEMO_TOKEN, SAMPLES, WALLET
-from hokusai_assets_tests.services import free_ports, mlflow_on, postgres, seaweedfs
+from hokusai.harness.servers import free_ports, mlflow_on, postgres, seaweedfs
 
 PRODUCTION_YAML = REPO_ROOT / "deploy" / "dagster.postgres.yaml"
 ARTIFACTS_BUCKET = "mlflow-artifacts"
@@ -191,7 +191,7 @@ def test_scripts_services_starts_postgres_seaweedfs_and_mlflow_and_stops_them():
 
 def test_the_compose_init_script_makes_a_role_and_database_each_for_dagster_mlflow_and_the_ledger(pg):
     """docker/postgres-init runs in the postgres image; here against the real server, as its superuser."""
-    from hokusai_assets_tests.services import PG_BIN
+    from hokusai.harness.servers import PG_BIN
 
     script = REPO_ROOT / "docker" / "postgres-init" / "10-hokusai-databases.sh"
     env = {"PATH": f"{PG_BIN}:/usr/bin:/bin", "PGHOST": "127.0.0.1", "PGPORT": str(pg.port),

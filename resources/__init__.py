@@ -39,7 +39,7 @@ from resources.token_specs import TokenSpecsResource
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     """The resources for the current environment (embedded defaults unless overridden)."""
     settings = settings or load_settings()
-    return {
+    resources = {
         "intake": IntakeResource(
             state_dir=str(settings.home),
             pii_secret=secret_from_env(settings, PII_SECRET_VAR),
@@ -47,6 +47,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             max_rows=settings.max_rows,
             max_columns=settings.max_columns,
             max_benchmark_share=settings.max_benchmark_share,
+            workers=settings.intake_workers,
         ),
         "outputs": OutputsResource(root=str(settings.outputs_dir)),
         "contribution_store": contribution_store_resource(settings),
@@ -76,6 +77,19 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             budget_retry_seconds=settings.budget_retry_seconds,
         ),
     }
+    if settings.io_bucket:
+        resources["io_manager"] = s3_io_manager(settings)
+    return resources
+
+
+def s3_io_manager(settings: Settings):
+    """Step outputs as pickles in ``s3://{io_bucket}/{io_prefix}/`` (dagster-aws), so a run's steps
+    need not share a disk. The client's credentials come from boto3's default chain, as the drop zone's."""
+    from dagster_aws.s3 import S3PickleIOManager, S3Resource
+
+    return S3PickleIOManager(s3_resource=S3Resource(endpoint_url=settings.s3_endpoint_url,
+                                                    region_name=settings.s3_region),
+                             s3_bucket=settings.io_bucket, s3_prefix=settings.io_prefix)
 
 
 def secret_from_env(settings: Settings, name: str) -> EnvVar | None:
