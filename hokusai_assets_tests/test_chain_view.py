@@ -13,7 +13,7 @@ from dagster import AssetKey
 from hokusai.chain.head_check import MATCH, MISMATCH, NOT_SEEDED
 from hokusai.chain.ledger import GENESIS, MINTED, Chain
 from hokusai.settlement.database import dispose_engines
-from hokusai_assets_tests.chain_node import anvil, deploy_verifier
+from hokusai.harness.anvil import anvil, deploy_verifier
 from hokusai_assets_tests.conftest import CHAIN_TOKEN, SAMPLES, WALLET, isolated_settings
 from hokusai_assets_tests.leak_scan import Secret, files_under, scan_files
 

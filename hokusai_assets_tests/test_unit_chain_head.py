@@ -20,7 +20,7 @@ from hokusai.chain.onchain_head import (
     read_model_head,
     selector,
 )
-from hokusai_assets_tests.chain_node import anvil, contract, deploy_verifier
+from hokusai.harness.anvil import anvil, contract, deploy_verifier
 
 MODEL_ID = 1001
 API_KEY = "k3y-0f-the-rpc-provider"  # fixed: it must never appear in a message

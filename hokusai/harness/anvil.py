@@ -2,7 +2,8 @@
 
 ``anvil`` comes from the npm package ``@foundry-rs/anvil-linux-amd64`` (the binary is inside the
 package), installed by ``scripts/setup`` under ``.tools/``. The contracts are compiled once from the
-upstream source into ``fixtures/deltaverifier/`` (its README says how), so no compiler runs here.
+upstream source into ``hokusai_assets_tests/fixtures/deltaverifier/`` (its README says how), so no
+compiler runs here.
 Transactions are sent from anvil's first unlocked account, which deploys and so governs everything.
 """
 
@@ -21,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hokusai_assets_tests.services import free_ports
+from hokusai.harness.servers import free_ports
 
-REPO = Path(__file__).resolve().parents[1]
-FIXTURE = Path(__file__).parent / "fixtures" / "deltaverifier"
+REPO = Path(__file__).resolve().parents[2]
+FIXTURE = REPO / "hokusai_assets_tests" / "fixtures" / "deltaverifier"
 ANVIL_IN_TOOLS = REPO / ".tools" / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 START_TIMEOUT_SECONDS = 20.0
 # DeltaVerifier's constructor only checks these are not zero; the head view never calls them.
