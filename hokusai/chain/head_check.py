@@ -11,9 +11,10 @@ revert, and nothing is signed:
 - the chain's head is a model the ledger holds past the baseline, followed in the
   ledger only by pending links (the chain moved past this evaluation's baseline):
   re-based, like a lost race, since the ledger's head is then a head the chain allows;
-- a model the ledger does not know, or one the ledger has minted links after (another writer, a governance head reset, a
-  genesis seeded with another commitment): not re-based, since the ledger's own head
-  is not the chain's either; the operator reconciles them first;
+- a model the ledger does not know (another writer, a governance head reset, a genesis
+  seeded with another commitment), or one the ledger has minted links after: not
+  re-based, since the ledger's own head is not the chain's either, and a re-evaluation
+  would be refused again; the operator reconciles them first;
 - no head at all: the genesis is not seeded (``LineageNotSeeded``).
 """
 
