@@ -140,8 +140,9 @@ def _dry_run(runner_factory: RunnerFactory, settings: Settings, args: argparse.N
     scratch = Path(tempfile.mkdtemp(prefix="hokusai-dry-run-"))
     try:
         # No relayer and a throw-away ledger: a dry run's claim settles locally and reaches no queue.
+        # No chain RPC either: the throw-away chain's genesis is on no real chain.
         dry_settings = replace(settings, home=scratch, drop_zone=scratch / "drop-zone", s3_bucket=None,
-                               ledger_url=None, relayer_redis_url=None,
+                               ledger_url=None, relayer_redis_url=None, chain_rpc_url=None,
                                mlflow_tracking_uri=f"sqlite:///{scratch / 'mlflow.db'}",
                                mlflow_artifact_root=(scratch / "mlflow-artifacts").as_uri())
         path = scratch / f"dry-run-seed-{settings.random_seed}.csv"

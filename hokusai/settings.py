@@ -6,7 +6,8 @@ tokens shipped in the repo, a local drop-zone folder, the claims ledger in SQLit
 no relayer (claims settle locally). Setting ``HOKUSAI_S3_BUCKET`` moves the drop
 zone to S3 (credentials from boto3's default chain, never here);
 ``HOKUSAI_LEDGER_URL`` and ``HOKUSAI_RELAYER_REDIS_URL`` move the ledger to
-PostgreSQL and hand claims to the relayer's Redis.
+PostgreSQL and hand claims to the relayer's Redis; ``HOKUSAI_CHAIN_RPC_URL`` makes the
+attestation read the model's on-chain head before it signs a claim.
 
 Settings never hold a secret's value, only the names of the secret variables that are
 set (``secret_variables``): resources take those as ``dagster.EnvVar``, which Dagster
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hokusai.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
@@ -32,6 +33,9 @@ DEFAULT_DEADLINE_SECONDS = 5 * 24 * 3600
 TRACKING_URI_VAR = "MLFLOW_TRACKING_URI"
 LEDGER_URL_VAR = "HOKUSAI_LEDGER_URL"
 RELAYER_REDIS_URL_VAR = "HOKUSAI_RELAYER_REDIS_URL"
+# The chain's JSON-RPC endpoint; providers put the API key in the path or query, so it is a
+# secret whenever it is set (never shown, always an EnvVar), whatever its shape.
+CHAIN_RPC_URL_VAR = "HOKUSAI_CHAIN_RPC_URL"
 # URLs that may carry a password: given to resources as EnvVar when they do
 URL_VARIABLES = (TRACKING_URI_VAR, LEDGER_URL_VAR, RELAYER_REDIS_URL_VAR)
 
@@ -84,12 +88,15 @@ class Settings:
     # The relayer's Redis (redis://:password@host:port/db); None: claims settle locally at once.
     relayer_redis_url: str | None = None
     budget_retry_seconds: int | None = None  # re-publish budget_blocked claims after this; None: on request
+    # The chain's JSON-RPC (may hold an API key); set: read the model's head before signing a claim.
+    chain_rpc_url: str | None = field(default=None, repr=False)
+    chain_rpc_timeout_seconds: float = 10.0
 
     @property
     def ledger_database_url(self) -> str:
         return self.ledger_url or f"sqlite:///{self.home / 'ledger.db'}"
     # Names (never values) of the set variables that hold a secret: the attester key, the PII
-    # secret, and MLFLOW_TRACKING_URI when its URI carries a password.
+    # secret, the chain RPC URL, and the URLs of URL_VARIABLES when they carry a password.
     secret_variables: frozenset[str] = frozenset()
 
     @property
@@ -160,6 +167,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ledger_url=(env.get(LEDGER_URL_VAR) or "").strip() or None,
         relayer_redis_url=(env.get(RELAYER_REDIS_URL_VAR) or "").strip() or None,
         budget_retry_seconds=_int(env, "HOKUSAI_BUDGET_RETRY_SECONDS", 0) or None,
+        chain_rpc_url=(env.get(CHAIN_RPC_URL_VAR) or "").strip() or None,
+        chain_rpc_timeout_seconds=_float(env, "HOKUSAI_CHAIN_RPC_TIMEOUT_SECONDS", 10.0),
         secret_variables=secret_variables(env),
     )
 
@@ -173,7 +182,7 @@ def secret_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def secret_variables(env: Mapping[str, str]) -> frozenset[str]:
     """Which secret-bearing variables are set; an empty one counts as unset, as the loaders treat it."""
-    names = {name for name in (ATTESTER_KEY_VAR, PII_SECRET_VAR) if (env.get(name) or "").strip()}
+    names = {name for name in (ATTESTER_KEY_VAR, PII_SECRET_VAR, CHAIN_RPC_URL_VAR) if (env.get(name) or "").strip()}
     names |= {name for name in URL_VARIABLES if uri_has_password((env.get(name) or "").strip())}
     return frozenset(names)
 
@@ -192,6 +201,19 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in TRUE_WORDS | FALSE_WORDS:
         return raw in TRUE_WORDS
     raise ValueError(f"{name} must be true or false, got {env[name]!r}")
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

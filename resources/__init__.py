@@ -15,7 +15,14 @@ from dagster import EnvVar
 from hokusai.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
 from hokusai.redaction import uri_has_password
 from hokusai.secrets import ENV_VAR as PII_SECRET_VAR
-from hokusai.settings import LEDGER_URL_VAR, RELAYER_REDIS_URL_VAR, TRACKING_URI_VAR, Settings, load_settings
+from hokusai.settings import (
+    CHAIN_RPC_URL_VAR,
+    LEDGER_URL_VAR,
+    RELAYER_REDIS_URL_VAR,
+    TRACKING_URI_VAR,
+    Settings,
+    load_settings,
+)
 from resources.attester import AttesterResource
 from resources.contribution_store import (
     ContributionStoreResource,
@@ -58,6 +65,10 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             verifying_contract=settings.verifying_contract,
             deadline_seconds=settings.deadline_seconds,
             max_cost_usd_micro=settings.max_cost_usd_micro,
+            chain_rpc_url=secret_url_from_env(settings, CHAIN_RPC_URL_VAR, settings.chain_rpc_url),
+            chain_rpc_timeout_seconds=settings.chain_rpc_timeout_seconds,
+            chain_rpc_retries=settings.step_retries,
+            chain_rpc_retry_seconds=settings.step_retry_delay_seconds,
         ),
         "claims_ledger": ClaimsLedgerResource(
             url=url_from_env(settings, LEDGER_URL_VAR, settings.ledger_database_url)),
@@ -101,6 +112,19 @@ def url_from_env(settings: Settings, name: str, value: str | None) -> str | EnvV
     if name in settings.secret_variables:
         return EnvVar(name)
     raise ValueError(f"a URL with a password must come from the environment variable {name}")
+
+
+def secret_url_from_env(settings: Settings, name: str, value: str | None) -> EnvVar | None:
+    """A URL that is a secret whatever its shape (an API key in its path): ``EnvVar(name)``, never the value.
+
+    A URL that did not come from its variable is refused rather than dropped: dropping it would
+    silently turn the check it configures off.
+    """
+    if value is None:
+        return None
+    if name in settings.secret_variables:
+        return EnvVar(name)
+    raise ValueError(f"{name} is a secret: it must come from the environment variable, not from settings")
 
 
 def contribution_store_resource(settings: Settings) -> ContributionStoreResource:
