@@ -109,6 +109,9 @@ def create_tables(engine: Any) -> None:
         if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _CREATE_LOCK_ID})
         METADATA.create_all(connection, checkfirst=True)
+        for table in METADATA.tables.values():  # an index added to a table created before it
+            for index in table.indexes:
+                index.create(connection, checkfirst=True)
 
 
 _ENGINES: dict[str, tuple[Any, frozenset[str]]] = {}

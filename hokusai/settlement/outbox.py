@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Float, Integer, String, Table, Text, and_, select, update
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table, Text, and_, select, update
 
 from hokusai.settlement.database import METADATA, key_in, write_many
 from hokusai.settlement.settlement_messages import (
@@ -54,7 +54,7 @@ claims = Table(
     Column("partition_key", Text),
     Column("message", Text, nullable=False),  # the signed wire message, exactly as published
     Column("deadline", BigInteger, nullable=False),
-    Column("status", String(16), nullable=False, index=True),
+    Column("status", String(16), nullable=False),  # indexed with recorded_at, below
     Column("attempt", Integer, nullable=False),  # publish attempt; a retry is attempt + 1
     Column("error_retries", Integer, nullable=False),
     Column("next_retry_at", Float),  # unix time of the next automatic re-publish, if any
@@ -68,6 +68,9 @@ claims = Table(
     Column("recorded_at", Float, nullable=False),
     Column("published_at", Float),
     Column("updated_at", Float, nullable=False),
+    # the publisher's query (recorded claims, oldest first) reads this index in order: no sort of
+    # thousands of 1.5 kB messages
+    Index("ix_claims_status_recorded_at", "status", "recorded_at"),
 )
 
 claim_settlements = Table(
@@ -171,9 +174,9 @@ def claims_to_publish(engine: Any, limit: int, keys: Sequence[str] | None = None
     query = (select(*(claims.c[name] for name in _SUMMARY), claims.c.message)
              .where(claims.c.status == RECORDED).order_by(claims.c.recorded_at).limit(limit))
     if keys is not None:
-        query = query.where(claims.c.idempotency_key.in_(list(keys)))
+        query = query.where(key_in(claims.c.idempotency_key, keys, engine.dialect.name))
     with engine.connect() as connection:
-        return list(connection.execute(query))
+        return connection.execute(query).all()
 
 
 def mark_published(engine: Any, pending: Sequence[Any], now: float | None = None) -> list[ClaimChange]:

@@ -32,11 +32,24 @@ class RelayerQueues:
 DEFAULT_QUEUES = RelayerQueues()
 BATCH = 500  # messages per script call: bounds a call's arguments and its time holding the server
 
-_PUBLISH = """
+# Arguments come packed: ARGV[1] the byte lengths, comma-separated, ARGV[2] the items end to end
+# (one argument each to send and parse, not two per claim); items alternate "{key}:{attempt}", message.
+_UNPACK = """
+local function unpack_items(lengths, blob)
+  local items, offset = {}, 1
+  for length in string.gmatch(lengths, '%d+') do
+    items[#items + 1] = string.sub(blob, offset, offset + tonumber(length) - 1)
+    offset = offset + tonumber(length)
+  end
+  return items
+end
+"""
+_PUBLISH = _UNPACK + """
+local items = unpack_items(ARGV[1], ARGV[2])
 local flags = {}
-for i = 1, #ARGV, 2 do
-  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
-    redis.call('LPUSH', KEYS[2], ARGV[i + 1])
+for i = 1, #items, 2 do
+  if redis.call('SADD', KEYS[1], items[i]) == 1 then
+    redis.call('LPUSH', KEYS[2], items[i + 1])
     flags[#flags + 1] = 1
   else
     flags[#flags + 1] = 0
@@ -55,9 +68,10 @@ for i = 1, tonumber(ARGV[1]) do
 end
 return {table.concat(lengths, ','), table.concat(moved)}
 """
-_ACK = """
-for i = 1, #ARGV do redis.call('LREM', KEYS[1], -1, ARGV[i]) end
-return #ARGV
+_ACK = _UNPACK + """
+local items = unpack_items(ARGV[1], ARGV[2])
+for i = 1, #items do redis.call('LREM', KEYS[1], -1, items[i]) end
+return #items
 """
 
 
@@ -77,10 +91,10 @@ def publish(client: Any, items: Sequence[tuple[str, int, str]], queues: RelayerQ
     script = client.register_script(_PUBLISH)
     pipe = client.pipeline(transaction=False)
     for start in range(0, len(items), BATCH):
-        args = []
+        parts = []
         for key, attempt, message in items[start:start + BATCH]:
-            args += [f"{key}:{attempt}", message]
-        script(keys=[queues.published, queues.mint_requests], args=args, client=pipe)
+            parts += [f"{key}:{attempt}", message]
+        script(keys=[queues.published, queues.mint_requests], args=_packed(parts), client=pipe)
     return [bool(flag) for flags in (pipe.execute() if items else []) for flag in flags]
 
 
@@ -110,9 +124,15 @@ def ack_settlements(client: Any, messages: Sequence[str], queues: RelayerQueues 
     script = client.register_script(_ACK)
     pipe = client.pipeline(transaction=False)
     for start in range(0, len(messages), BATCH):
-        script(keys=[queues.settlements_processing], args=list(messages[start:start + BATCH]), client=pipe)
+        script(keys=[queues.settlements_processing], args=_packed(messages[start:start + BATCH]), client=pipe)
     if messages:
         pipe.execute()
+
+
+def _packed(items: Sequence[str]) -> list[bytes]:
+    """The script arguments for ``items``: their byte lengths, then their bytes end to end."""
+    encoded = [_bytes(item) for item in items]
+    return [",".join(str(len(item)) for item in encoded).encode(), b"".join(encoded)]
 
 
 def _bytes(value: bytes | str) -> bytes:
