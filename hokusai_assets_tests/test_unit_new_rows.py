@@ -87,3 +87,123 @@ def test_category_features_must_be_equal():
     training = pd.DataFrame({"x": [0.5, 0.5], "c": ["a", "a"], "y": [0, 1]})
     rows = pd.DataFrame({"x": [0.51, 0.51], "c": ["a", "b"], "y": [0, 0]})
     assert find_new_rows(rows, training, spec).keep.tolist() == [False, True]
+
+
+# -- the search against brute force -------------------------------------------------------------
+# Every case is built from fixed seeds: the frames, hence the expected answer, are the same on every run.
+
+def brute_force_removed(rows: pd.DataFrame, training: pd.DataFrame, spec, tolerance: float) -> np.ndarray:
+    """``hokusai-near-copy-v1`` written out pair by pair (exact copies by the rows' fingerprints)."""
+    from hokusai.cleaning import row_fingerprints
+
+    exact = row_fingerprints(rows, spec).isin(row_fingerprints(training, spec)).to_numpy()
+    numeric = [f for f in spec.features if f.dtype in ("int", "float", "bool")]
+    same = [spec.label_column] + [f.name for f in spec.features if f.dtype in ("category", "string")]
+    near = np.zeros(len(rows), dtype=bool)
+    if tolerance > 0 and len(training):
+        train = {f.name: pd.to_numeric(training[f.name], errors="coerce").to_numpy("float64") for f in numeric}
+        bounds = {}
+        for f in numeric:
+            if f.minimum is not None and f.maximum is not None:
+                span = float(f.maximum) - float(f.minimum)
+            else:
+                finite = train[f.name][np.isfinite(train[f.name])]
+                span = float(finite.max() - finite.min()) if len(finite) else 0.0
+            bounds[f.name] = tolerance * span + 1e-12
+        for start in range(0, len(rows), 500):  # 500 rows x all training rows at a time
+            part = rows.iloc[start:start + 500]
+            ok = np.ones((len(part), len(training)), dtype=bool)
+            for name in same:
+                ok &= part[name].astype(str).to_numpy()[:, None] == training[name].astype(str).to_numpy()[None, :]
+            for f in numeric:
+                values = pd.to_numeric(part[f.name], errors="coerce").to_numpy("float64")
+                ok &= np.abs(values[:, None] - train[f.name][None, :]) <= bounds[f.name]
+            near[start:start + len(part)] = ok.any(axis=1)
+    return exact | near
+
+
+def jittered_case(seed: int, features, rows: int, training_rows: int, step, categories=None, nan_share=0.0):
+    """Training rows drawn in each feature's range; rows = training rows moved by multiples of ``step``
+    (so many land exactly on the tolerance's boundary) plus fresh draws."""
+    rng = np.random.default_rng(seed)
+    names = [f.name for f in features]
+
+    def draw(n):
+        frame = pd.DataFrame({f.name: (rng.integers(int(f.minimum), int(f.maximum) + 1, n) if f.dtype == "int"
+                                       else np.round(rng.uniform(f.minimum, f.maximum, n) / step) * step)
+                              for f in features})
+        frame["y"] = rng.integers(0, 2, n)
+        if categories:
+            frame["c"] = rng.choice(categories, n)
+        return frame
+
+    training = draw(training_rows)
+    moved = training.iloc[rng.integers(0, training_rows, rows - rows // 4)].reset_index(drop=True)
+    for f in features:
+        moves = rng.integers(-6, 7, len(moved)) * (rng.random(len(moved)) < 0.5)
+        moved[f.name] = moved[f.name] + (moves if f.dtype == "int" else moves * step)
+    contribution = pd.concat([moved, draw(rows // 4)], ignore_index=True)
+    if nan_share:
+        for frame in (contribution, training):
+            for name in names:
+                if frame[name].dtype.kind == "f":
+                    frame.loc[rng.random(len(frame)) < nan_share, name] = np.nan
+    return contribution, training
+
+
+INT_FEATURES = tuple(FeatureSpec(f"x{i}", "int", 0, 40) for i in range(6))
+CASES = {
+    # bound 4 of 0..40: cells of half the bound, differences of exactly 4 are in, 5 out
+    "ints, bound 4": (INT_FEATURES, 0.1, 1, None, 0.0),
+    # bound 2 (unit cells: the cell test is the rule)
+    "ints, unit cells": (tuple(FeatureSpec(f"x{i}", "int", 0, 16) for i in range(8)), 0.125, 1, None, 0.0),
+    # negative values, an asymmetric range
+    "negative ints": (tuple(FeatureSpec(f"x{i}", "int", -50, 30) for i in range(5)), 0.05, 1, None, 0.0),
+    # floats on a grid of 1/16: differences of exactly the bound 0.125 (representable)
+    "floats on the boundary": (tuple(FeatureSpec(f"x{i}", "float", -1.0, 1.0) for i in range(4)), 0.0625,
+                               1 / 16, None, 0.0),
+    # floats on a grid of 0.05 against a bound of 0.1: the float64 rounding of the differences decides
+    "floats, rounding": (tuple(FeatureSpec(f"x{i}", "float", 0.0, 1.0) for i in range(4)), 0.1, 0.05, None, 0.0),
+    # a category that must be equal, and NaNs that never match
+    "category and NaN": ((FeatureSpec("x0", "float", 0.0, 10.0), FeatureSpec("x1", "int", 0, 20),
+                          FeatureSpec("c", "category", None, None, ("a", "b", "c"))), 0.1, 0.5, ("a", "b", "c"),
+                         0.05),
+    # no declared range: the span the training set shows
+    "ranges from the training set": (tuple(FeatureSpec(f"x{i}", "float") for i in range(3)), 0.1, 0.25, None, 0.0),
+}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_search_finds_exactly_what_brute_force_finds(case, seed):
+    features, tolerance, step, categories, nan_share = CASES[case]
+    spec = dataclasses.replace(binary_spec(*features), near_copy_tolerance=tolerance)
+    drawn = tuple(FeatureSpec(f.name, f.dtype, -1.0 if f.minimum is None else f.minimum,
+                              1.0 if f.maximum is None else f.maximum) for f in features if f.dtype != "category")
+    rows, training = jittered_case(seed, drawn, 1200, 600, step, categories, nan_share)
+    found = find_new_rows(rows, training, spec)
+    expected = brute_force_removed(rows, training, spec, tolerance)
+    assert 0 < expected.sum() < len(rows)  # the case has both kinds
+    np.testing.assert_array_equal(~found.keep, expected)
+    assert found.exact_copies + found.near_copies == expected.sum()
+
+
+def test_the_tuned_search_of_many_rows_finds_exactly_what_brute_force_finds():
+    """Past 60,000 rows the index tunes its key length on a sample: the answer must not change."""
+    features = tuple(FeatureSpec(f"x{i}", "int", 0, 16) for i in range(10))
+    spec = dataclasses.replace(binary_spec(*features), near_copy_tolerance=0.125)
+    rows, training = jittered_case(3, features, 64_000, 800, 1)
+    found = find_new_rows(rows, training, spec)
+    expected = brute_force_removed(rows, training, spec, 0.125)
+    assert 0 < expected.sum() < len(rows)
+    np.testing.assert_array_equal(~found.keep, expected)
+
+
+def test_the_answer_does_not_depend_on_the_rows_order():
+    features = tuple(FeatureSpec(f"x{i}", "int", 0, 16) for i in range(8))
+    spec = dataclasses.replace(binary_spec(*features), near_copy_tolerance=0.125)
+    rows, training = jittered_case(4, features, 3000, 1000, 1)
+    order = np.random.default_rng(5).permutation(len(rows))
+    found = find_new_rows(rows, training, spec).keep
+    shuffled = find_new_rows(rows.iloc[order].reset_index(drop=True), training, spec).keep
+    np.testing.assert_array_equal(found[order], shuffled)

@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from hokusai.settlement.database import METADATA, ledger_engine
+from hokusai.settlement.database import METADATA, key_in, ledger_engine
 
 GENESIS, PENDING, MINTED, ROLLED_BACK, ORPHANED = "genesis", "pending", "minted", "rolled_back", "orphaned"
 ACTIVE_STATES = (GENESIS, PENDING, MINTED)
@@ -239,14 +239,14 @@ class Chain:
         return self.link_by_key(idempotency_key)
 
     def settle_many(self, idempotency_keys: list[str], note: str) -> int:
-        """Mark many pending links ``minted`` in one statement per thousand (a settlement tick's batch)."""
-        done, now = 0, _now()
+        """Mark many pending links ``minted`` in one statement (a settlement tick's batch)."""
+        now = _now()
+        if not idempotency_keys:
+            return 0
         with self.engine.begin() as conn:
-            for start in range(0, len(idempotency_keys), 1000):
-                batch = idempotency_keys[start:start + 1000]
-                done += conn.execute(update(links).where(and_(links.c.idempotency_key.in_(batch),
-                                                              links.c.state == PENDING))
-                                     .values(state=MINTED, note=note, updated_at=now)).rowcount
+            done = conn.execute(update(links).where(and_(
+                key_in(links.c.idempotency_key, idempotency_keys, self.engine.dialect.name), links.c.state == PENDING))
+                .values(state=MINTED, note=note, updated_at=now)).rowcount
         return done
 
     def roll_back(self, idempotency_key: str, reason: str) -> list[ChainLink]:

@@ -251,8 +251,7 @@ class _Index:
         query = np.ascontiguousarray(np.vstack([query, np.zeros((pad, query.shape[1]), np.int8)]).T)
         twice = (2 * part_slack).astype(np.uint8)
         twice[len(features):] = 255
-        low = np.minimum.reduceat(cells, self.block_start, axis=0)
-        high = np.maximum.reduceat(cells, self.block_start, axis=0)
+        low, high = _block_extremes(cells, self.block_start, self.block_end)
         # q within D cells of [low, high] <=> (q + D - low) mod 256 <= high - low + 2D (no wrap: |cells| <= 60)
         box = (high.astype(np.int16) - low + 2 * part_slack).astype(np.uint8)
         box[:, len(features):] = 255
@@ -267,7 +266,8 @@ class _Index:
         for bits in sorted({*range(16, self.max_bits, 8), self.max_bits}):
             self.key_bits, self.work = bits, {"probes": 0, "blocks": 0, "pairs": 0}
             self.search(sample)
-            costs[bits] = self.work["probes"] + 0.8 * self.work["blocks"] + 0.5 * self.work["pairs"]
+            # measured at 300k x 300k digits: a box test costs ~0.55 of a probe (~0.11 vs ~0.19 CPU-µs)
+            costs[bits] = self.work["probes"] + 0.55 * self.work["blocks"] + 0.5 * self.work["pairs"]
             if len(costs) >= 3 and costs[bits] > min(costs.values()) and list(costs.values())[-2] > min(costs.values()):
                 break  # rose twice past the least: longer keys only add probes
         return min(costs, key=lambda bits: (costs[bits], -bits))
@@ -372,6 +372,23 @@ class _Index:
                                self.ri[q], self.ti[self.order[r]])
                 q = q[keep]
             found[q] = True
+
+
+def _block_extremes(cells: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per block (rows start..end-1 of ``cells``, at most ``_BLOCK``): the least and greatest cell of each feature.
+
+    ``reduceat`` along rows is fast for up to 16 features; wider, each block's rows are
+    gathered into a full block of ``_BLOCK`` (its last row repeated), about twice as fast.
+    """
+    if cells.shape[1] <= 16:
+        return np.minimum.reduceat(cells, start, axis=0), np.maximum.reduceat(cells, start, axis=0)
+    low, high = np.empty((len(start), cells.shape[1]), cells.dtype), np.empty((len(start), cells.shape[1]), cells.dtype)
+    step = max(1, _CHUNK // _BLOCK)
+    for first in range(0, len(start), step):
+        rows = np.minimum(start[first:first + step, None] + np.arange(_BLOCK), end[first:first + step, None] - 1)
+        block = cells[rows]
+        low[first:first + step], high[first:first + step] = block.min(axis=1), block.max(axis=1)
+    return low, high
 
 
 def _over(query: np.ndarray, low: np.ndarray, width) -> np.ndarray:

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Float, Integer, String, Table, Text, and_, select, update
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table, Text, and_, select, update
 
-from hokusai.settlement.database import METADATA
+from hokusai.settlement.database import METADATA, key_in, write_many
 from hokusai.settlement.settlement_messages import (
     BUDGET_BLOCKED,
     ERROR,
@@ -54,7 +54,7 @@ claims = Table(
     Column("partition_key", Text),
     Column("message", Text, nullable=False),  # the signed wire message, exactly as published
     Column("deadline", BigInteger, nullable=False),
-    Column("status", String(16), nullable=False, index=True),
+    Column("status", String(16), nullable=False),  # indexed with recorded_at, below
     Column("attempt", Integer, nullable=False),  # publish attempt; a retry is attempt + 1
     Column("error_retries", Integer, nullable=False),
     Column("next_retry_at", Float),  # unix time of the next automatic re-publish, if any
@@ -68,6 +68,9 @@ claims = Table(
     Column("recorded_at", Float, nullable=False),
     Column("published_at", Float),
     Column("updated_at", Float, nullable=False),
+    # the publisher's query (recorded claims, oldest first) reads this index in order: no sort of
+    # thousands of 1.5 kB messages
+    Index("ix_claims_status_recorded_at", "status", "recorded_at"),
 )
 
 claim_settlements = Table(
@@ -175,9 +178,9 @@ def claims_to_publish(engine: Any, limit: int, keys: Sequence[str] | None = None
     query = (select(*(claims.c[name] for name in _SUMMARY), claims.c.message)
              .where(claims.c.status == RECORDED).order_by(claims.c.recorded_at).limit(limit))
     if keys is not None:
-        query = query.where(claims.c.idempotency_key.in_(list(keys)))
+        query = query.where(key_in(claims.c.idempotency_key, keys, engine.dialect.name))
     with engine.connect() as connection:
-        return list(connection.execute(query))
+        return connection.execute(query).all()
 
 
 def mark_published(engine: Any, pending: Sequence[Any], now: float | None = None) -> list[ClaimChange]:
@@ -190,24 +193,12 @@ def mark_published(engine: Any, pending: Sequence[Any], now: float | None = None
         for row in pending:
             by_attempt.setdefault(row.attempt, []).append(row.idempotency_key)
         for attempt, keys in by_attempt.items():
-            for chunk in _chunks(keys, 500):
-                changed |= set(connection.execute(
-                    update(claims).where(and_(claims.c.idempotency_key.in_(chunk), claims.c.status == RECORDED,
-                                              claims.c.attempt == attempt))
-                    .values(status=PUBLISHED, published_at=now, updated_at=now)
-                    .returning(claims.c.idempotency_key)).scalars())
+            changed |= set(connection.execute(
+                update(claims).where(and_(key_in(claims.c.idempotency_key, keys, engine.dialect.name),
+                                          claims.c.status == RECORDED, claims.c.attempt == attempt))
+                .values(status=PUBLISHED, published_at=now, updated_at=now)
+                .returning(claims.c.idempotency_key)).scalars())
     return [_change(row, RECORDED, PUBLISHED) for row in pending if row.idempotency_key in changed]
-
-
-def _bind(name: str) -> Any:
-    from sqlalchemy import bindparam
-
-    return bindparam(name)
-
-
-def _chunks(items: list, size: int) -> Iterable[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def _sha(raw: str) -> str:
@@ -220,8 +211,8 @@ def _storable(raw: str) -> str:
 
 
 def _parse(raw: str) -> tuple[dict[str, Any] | None, str | None]:
-    try:
-        message = json.loads(raw.encode("utf-8", "surrogateescape"))
+    try:  # ASCII text parses as its bytes would; other text as its bytes (not UTF-8: not JSON)
+        message = json.loads(raw if raw.isascii() else raw.encode("utf-8", "surrogateescape"))
     except ValueError as error:
         return None, f"not JSON: {error}"
     problems = settlement_problems(message)
@@ -260,10 +251,9 @@ def apply_settlements(engine: Any, raws: Sequence[str], *, now: float | None = N
     report = ApplyReport()
     with engine.begin() as connection:
         shas = [_sha(raw) for raw in raws]
-        seen = set()
-        for chunk in _chunks(shas, 500):
-            seen |= set(connection.execute(select(claim_settlements.c.message_sha256)
-                                           .where(claim_settlements.c.message_sha256.in_(chunk))).scalars())
+        dialect = engine.dialect.name
+        seen = set(connection.execute(select(claim_settlements.c.message_sha256).where(
+            key_in(claim_settlements.c.message_sha256, shas, dialect))).scalars()) if shas else set()
         parsed = []
         for raw, sha in zip(raws, shas):
             if sha in seen:
@@ -274,9 +264,9 @@ def apply_settlements(engine: Any, raws: Sequence[str], *, now: float | None = N
             parsed.append((raw, sha, message, problem))
         keys = [m["idempotency_key"] for _, _, m, _ in parsed if m]
         rows = {}
-        for chunk in _chunks(keys, 500):
-            query = select(*(claims.c[name] for name in _SUMMARY)).where(claims.c.idempotency_key.in_(chunk))
-            rows |= {row.idempotency_key: SimpleNamespace(**row._mapping) for row in connection.execute(query)}
+        if keys:
+            query = select(*(claims.c[name] for name in _SUMMARY)).where(key_in(claims.c.idempotency_key, keys, dialect))
+            rows = {row[0]: SimpleNamespace(**dict(zip(_SUMMARY, row))) for row in connection.execute(query).all()}
         updates, log = [], []
         for raw, sha, message, problem in parsed:
             row = rows.get(message["idempotency_key"]) if message else None
@@ -284,28 +274,26 @@ def apply_settlements(engine: Any, raws: Sequence[str], *, now: float | None = N
                 problem = f"no claim with idempotency key {message['idempotency_key']}"
             elif message and row.attestation_hash != message["attestation_hash"]:
                 problem = f"attestation_hash {message['attestation_hash']} is not the claim's {row.attestation_hash}"
-            entry = {"message_sha256": sha, "raw": _storable(raw), "received_at": now,
+            entry = {"message_sha256": sha, "raw": None, "received_at": now,
                      "idempotency_key": message["idempotency_key"] if message else None,
                      "status": message["status"] if message else None}
             if problem:
                 report.rejected.append((raw, problem))
-                log.append({**entry, "outcome": "rejected", "reason": problem})
+                log.append({**entry, "raw": _storable(raw), "outcome": "rejected", "reason": problem})
                 continue
             if row.status in FINAL or row.status == message["status"]:
                 report.unchanged += 1
-                log.append({**entry, "outcome": "unchanged", "reason": f"claim already {row.status}"})
+                log.append({**entry, "raw": _storable(raw), "outcome": "unchanged",
+                            "reason": f"claim already {row.status}"})
                 continue
             values = _settled_values(row, message, now, policy, settled_by)
-            updates.append({"key": row.idempotency_key, **values})
+            updates.append({"idempotency_key": row.idempotency_key, **values})
             report.changes.append(_change(row, row.status, message["status"], message))
-            log.append({**entry, "raw": None, "outcome": "applied", "reason": None})
+            log.append({**entry, "outcome": "applied", "reason": None})  # its fields live in the claim row
             vars(row).update(values)  # a second message for this claim in the same batch sees it
-        if updates:
-            for columns in {tuple(sorted(u)) for u in updates}:  # executemany needs one column set
-                batch = [u for u in updates if tuple(sorted(u)) == columns]
-                connection.execute(update(claims).where(claims.c.idempotency_key == _bind("key")), batch)
-        if log:
-            connection.execute(claim_settlements.insert(), log)
+        for columns in dict.fromkeys(tuple(u) for u in updates):  # one executemany per column set, in order
+            write_many(connection, claims, [u for u in updates if tuple(u) == columns], key="idempotency_key")
+        write_many(connection, claim_settlements, log)
         if on_changes is not None and report.changes:
             on_changes(connection, report.changes)
     return report

@@ -32,11 +32,24 @@ class RelayerQueues:
 DEFAULT_QUEUES = RelayerQueues()
 BATCH = 500  # messages per script call: bounds a call's arguments and its time holding the server
 
-_PUBLISH = """
+# Arguments come packed: ARGV[1] the byte lengths, comma-separated, ARGV[2] the items end to end
+# (one argument each to send and parse, not two per claim); items alternate "{key}:{attempt}", message.
+_UNPACK = """
+local function unpack_items(lengths, blob)
+  local items, offset = {}, 1
+  for length in string.gmatch(lengths, '%d+') do
+    items[#items + 1] = string.sub(blob, offset, offset + tonumber(length) - 1)
+    offset = offset + tonumber(length)
+  end
+  return items
+end
+"""
+_PUBLISH = _UNPACK + """
+local items = unpack_items(ARGV[1], ARGV[2])
 local flags = {}
-for i = 1, #ARGV, 2 do
-  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
-    redis.call('LPUSH', KEYS[2], ARGV[i + 1])
+for i = 1, #items, 2 do
+  if redis.call('SADD', KEYS[1], items[i]) == 1 then
+    redis.call('LPUSH', KEYS[2], items[i + 1])
     flags[#flags + 1] = 1
   else
     flags[#flags + 1] = 0
@@ -44,18 +57,21 @@ for i = 1, #ARGV, 2 do
 end
 return flags
 """
+# The moved messages come back as one string and their byte lengths: one reply to parse, not one per message.
 _MOVE = """
-local moved = {}
+local moved, lengths = {}, {}
 for i = 1, tonumber(ARGV[1]) do
   local message = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
   if not message then break end
   moved[#moved + 1] = message
+  lengths[#lengths + 1] = #message
 end
-return moved
+return {table.concat(lengths, ','), table.concat(moved)}
 """
-_ACK = """
-for i = 1, #ARGV do redis.call('LREM', KEYS[1], -1, ARGV[i]) end
-return #ARGV
+_ACK = _UNPACK + """
+local items = unpack_items(ARGV[1], ARGV[2])
+for i = 1, #items do redis.call('LREM', KEYS[1], -1, items[i]) end
+return #items
 """
 
 
@@ -70,37 +86,57 @@ def redis_client(url: str) -> Any:
 def publish(client: Any, items: Sequence[tuple[str, int, str]], queues: RelayerQueues = DEFAULT_QUEUES
             ) -> list[bool]:
     """LPUSH each (key, attempt, message) onto the mint-request queue unless that attempt was pushed
-    before; returns, per item, whether this call pushed it."""
+    before; returns, per item, whether this call pushed it. One round trip (a pipeline of script
+    calls of ``BATCH`` items each, every call atomic on its own)."""
     script = client.register_script(_PUBLISH)
-    pushed: list[bool] = []
+    pipe = client.pipeline(transaction=False)
     for start in range(0, len(items), BATCH):
-        args = []
+        parts = []
         for key, attempt, message in items[start:start + BATCH]:
-            args += [f"{key}:{attempt}", message]
-        pushed += [bool(flag) for flag in script(keys=[queues.published, queues.mint_requests], args=args)]
-    return pushed
+            parts += [f"{key}:{attempt}", message]
+        script(keys=[queues.published, queues.mint_requests], args=_packed(parts), client=pipe)
+    return [bool(flag) for flags in (pipe.execute() if items else []) for flag in flags]
 
 
 def take_settlements(client: Any, limit: int, queues: RelayerQueues = DEFAULT_QUEUES) -> list[str]:
     """Messages to apply, oldest first: those a dead consumer left in processing, then up to ``limit``
-    new ones, moved atomically into processing. They stay there until ``ack_settlements``."""
-    left = [_text(m) for m in reversed(client.lrange(queues.settlements_processing, 0, -1))]
+    new ones, moved atomically into processing. They stay there until ``ack_settlements``.
+    One round trip: the leftovers are read, then the moves run, in that order on the server."""
     script = client.register_script(_MOVE)
+    pipe = client.pipeline(transaction=False)
+    pipe.lrange(queues.settlements_processing, 0, -1)
+    for start in range(0, limit, BATCH):
+        script(keys=[queues.settlements, queues.settlements_processing], args=[min(BATCH, limit - start)],
+               client=pipe)
+    left, *batches = pipe.execute()
     taken: list[str] = []
-    while len(taken) < limit:
-        moved = script(keys=[queues.settlements, queues.settlements_processing],
-                       args=[min(BATCH, limit - len(taken))])
-        taken += [_text(m) for m in moved]
-        if len(moved) < min(BATCH, limit):
-            break
-    return left + taken
+    for lengths, blob in batches:
+        lengths, blob = _bytes(lengths), _bytes(blob)  # a client that decodes replies gives text
+        offset = 0
+        for length in (int(n) for n in lengths.split(b",") if n) if lengths else ():
+            taken.append(_text(blob[offset:offset + length]))
+            offset += length
+    return [_text(m) for m in reversed(left)] + taken
 
 
 def ack_settlements(client: Any, messages: Sequence[str], queues: RelayerQueues = DEFAULT_QUEUES) -> None:
     """Remove applied messages from the processing list (oldest first: each is found near the tail)."""
     script = client.register_script(_ACK)
+    pipe = client.pipeline(transaction=False)
     for start in range(0, len(messages), BATCH):
-        script(keys=[queues.settlements_processing], args=list(messages[start:start + BATCH]))
+        script(keys=[queues.settlements_processing], args=_packed(messages[start:start + BATCH]), client=pipe)
+    if messages:
+        pipe.execute()
+
+
+def _packed(items: Sequence[str]) -> list[bytes]:
+    """The script arguments for ``items``: their byte lengths, then their bytes end to end."""
+    encoded = [_bytes(item) for item in items]
+    return [",".join(str(len(item)) for item in encoded).encode(), b"".join(encoded)]
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
 
 
 def _text(value: bytes | str) -> str:
