@@ -100,6 +100,7 @@ def require(scope: str, bucket: str = "api"):
                           slug="missing-scope", extra={"required_scope": scope})
         decision = await limit(api_state(request), bucket, principal.caller)
         response.headers.update(decision.headers())
+        request.state.rate_limit_headers = decision.headers()
         request.state.principal = principal
         return principal
 

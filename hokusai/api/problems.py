@@ -48,10 +48,15 @@ def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
             for item in error.errors()]
 
 
+def _counted(request: Request, headers: dict[str, str] | None = None) -> dict[str, str]:
+    """The request's rate-limit headers (set once it was counted), so an error reports them too."""
+    return {**getattr(request.state, "rate_limit_headers", {}), **(headers or {})}
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, error: Problem) -> JSONResponse:
-        return problem_response(error.status, error.detail, slug=error.slug, headers=error.headers,
+        return problem_response(error.status, error.detail, slug=error.slug, headers=_counted(request, error.headers),
                                 extra=error.extra, instance=request.url.path)
 
     @app.exception_handler(RequestValidationError)
@@ -60,7 +65,7 @@ def install(app: FastAPI) -> None:
         first = errors[0] if errors else {"location": [], "message": "invalid request"}
         detail = f"{'.'.join(first['location'])}: {first['message']}" if first["location"] else first["message"]
         return problem_response(422, detail, slug="invalid-request", extra={"errors": errors},
-                                instance=request.url.path)
+                                headers=_counted(request), instance=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -69,7 +74,7 @@ def install(app: FastAPI) -> None:
             detail = f"no route {request.url.path}"
         if error.status_code == 405 and detail == "Method Not Allowed":
             detail = f"{request.method} is not allowed on {request.url.path}"
-        return problem_response(error.status_code, detail, headers=getattr(error, "headers", None),
+        return problem_response(error.status_code, detail, headers=_counted(request, getattr(error, "headers", None)),
                                 instance=request.url.path)
 
     @app.exception_handler(Exception)
