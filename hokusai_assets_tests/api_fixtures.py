@@ -91,3 +91,17 @@ def start_api_server(env: dict[str, str], log_path: Path, workers: int = 1, time
             time.sleep(0.2)
     stop_process_group(process)
     raise TimeoutError(f"hokusai api not answering:\n{log_path.read_text()[-3000:]}")
+
+
+_LOOP = None
+
+
+def run(coroutine):
+    """Run on one event loop for the whole session, as a served app has one loop per process
+    (the in-process rate-limit backend's locks belong to the loop that first used them)."""
+    import asyncio
+
+    global _LOOP
+    if _LOOP is None or _LOOP.is_closed():
+        _LOOP = asyncio.new_event_loop()
+    return _LOOP.run_until_complete(coroutine)

@@ -4,14 +4,13 @@ problem+json errors and the key CLI."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 
 import pytest
 
 from hokusai.api.scopes import ALL_SCOPES, ADMIN
-from hokusai_assets_tests.api_fixtures import api_harness
+from hokusai_assets_tests.api_fixtures import api_harness, run
 
 # (method, path, scope) for every protected route the schema declares
 ROUTES = [
@@ -33,10 +32,6 @@ ROUTES = [
 @pytest.fixture(scope="module")
 def api(tmp_path_factory, shared_cache):
     return api_harness(tmp_path_factory.mktemp("api-auth"), shared_cache, {"RATE_LIMIT_REQUESTS": "100000"})
-
-
-def run(coroutine):
-    return asyncio.run(coroutine)
 
 
 async def _call(api, method, path, token=None, **kwargs):

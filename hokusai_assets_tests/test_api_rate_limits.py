@@ -11,7 +11,7 @@ import pytest
 
 from hokusai.api.app import build_state
 from hokusai.api.keys import create_key
-from hokusai_assets_tests.api_fixtures import api_harness, start_api_server
+from hokusai_assets_tests.api_fixtures import api_harness, run, start_api_server
 from hokusai_assets_tests.conftest import isolated_settings
 from hokusai_assets_tests.services import redis_server
 
@@ -35,7 +35,7 @@ def test_exactly_n_across_two_processes_on_redis_then_fail_closed(tmp_path, shar
         key = create_key(state.engine, state.pepper, "load", "contributors:read")[0]
         servers = [start_api_server(env, tmp_path / f"api-{n}.log", timeout=180) for n in range(2)]
         try:
-            answers = asyncio.run(_burst([s.url for s in servers], key, REQUESTS))
+            answers = run(_burst([s.url for s in servers], key, REQUESTS))
             statuses = [a.status_code for a in answers]
             # 404: the contribution does not exist, but the request was let through and counted
             assert statuses.count(404) == LIMIT and statuses.count(429) == REQUESTS - LIMIT, statuses
@@ -82,7 +82,7 @@ def test_in_process_limits_per_key_per_ip_and_the_proxy_bucket(small):
                         for _ in range(2)]
         return first_answers, second_answers, proxy, nonces, bad_keys
 
-    first_answers, second_answers, proxy, nonces, bad_keys = asyncio.run(scenario())
+    first_answers, second_answers, proxy, nonces, bad_keys = run(scenario())
     assert first_answers == [404] * 5 + [429] * 2  # the key's own bucket
     assert second_answers == [404] * 2  # another key is not affected
     assert proxy == [503] * 8 + [429]  # the proxy's bucket (503: no MLflow server configured here)

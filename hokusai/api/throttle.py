@@ -10,9 +10,12 @@ answers 503, never lets the request through (fails closed).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
+
+log = logging.getLogger("hokusai.api")
 
 
 class LimiterUnavailable(RuntimeError):
@@ -69,6 +72,7 @@ class RateLimiter:
             allowed = await self.strategy.hit(item, caller)
             stats = await self.strategy.get_window_stats(item, caller)
         except Exception as error:  # redis-py's ConnectionError/TimeoutError, limits' own errors
+            log.warning("rate-limit backend failed: %s", type(error).__name__, exc_info=True)
             raise LimiterUnavailable(type(error).__name__) from None
         reset = max(0, math.ceil(stats.reset_time - time.time()))
         return Decision(allowed, item.amount, max(0, stats.remaining), reset, item.get_expiry())
