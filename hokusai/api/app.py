@@ -63,8 +63,9 @@ def create_app(settings: Settings, *, run_state: RunState | None = None, state: 
     app.state.mlflow_client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0), follow_redirects=False,
                                                 limits=httpx.Limits(max_connections=64))
     problems.install(app)
-    for module in (health, sign_in, tokens, models, contributors, contributions, claims, dspy, mlflow_proxy):
-        app.include_router(module.router)
+    for module in (health, sign_in, tokens, models, contributors, contributions, claims, dspy):
+        app.include_router(module.router, responses=problems.DOCUMENTED)
+    app.include_router(mlflow_proxy.router)
     app.add_middleware(BodyLimit, json_limit=1024 * 1024,
                        unlimited_prefixes=(mlflow_proxy.PREFIX, "/api/v1/contributions"))
     return app

@@ -20,6 +20,12 @@ _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not 
            429: "Too Many Requests", 500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
            503: "Service Unavailable", 504: "Gateway Timeout"}
 log = logging.getLogger("hokusai.api")
+PROBLEM_SCHEMA = {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {
+    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+    "detail": {"type": "string"}, "instance": {"type": "string"}}, "additionalProperties": True}
+# Every route may answer these, always as problem+json (declared so clients and schemathesis know).
+DOCUMENTED = {status: {"description": _TITLES[status], "content": {PROBLEM_TYPE: {"schema": PROBLEM_SCHEMA}}}
+              for status in (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 501, 502, 503)}
 
 
 class Problem(Exception):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request, Response, Security
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
@@ -40,11 +39,13 @@ async def _mlflow_ok(request: Request) -> dict:
 
 
 @router.get("/health", response_model=Health, response_model_exclude_none=True,
-            summary="Status, and for an admin key the dependencies")
-async def health(request: Request, response: Response,
-                 credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> Health:
+            summary="Status, and for an admin key the dependencies",
+            # authentication is optional here: `{}` first says "none is also fine"
+            openapi_extra={"security": [{}, {"HTTPBearer": []}]})
+async def health(request: Request, response: Response) -> Health:
     state = api_state(request)
     principal = None
+    credentials = await bearer(request)
     if credentials is not None:
         try:
             principal = await identify(state, credentials.credentials)
