@@ -5,13 +5,17 @@ both ways through the proxy in bounded memory (the API process's peak RSS)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import subprocess
+import sys
 
 import httpx
 import pytest
 
 from hokusai.api.app import build_state
 from hokusai.api.keys import create_key, revoke_key
+from hokusai.settings import REPO_ROOT
 from hokusai_assets_tests.api_fixtures import start_api_server
 from hokusai_assets_tests.conftest import isolated_settings
 from hokusai_assets_tests.mlflow_server import healthy_or_stopped, launch_mlflow_server
@@ -48,51 +52,44 @@ def stack(tmp_path_factory, shared_cache):
     mlflow_server.stop()
 
 
-def _guide(api_url: str, model_name: str):
-    """The integration guide's code (docs/api.md, "MLflow through the API"), as a user runs it."""
-    import mlflow
-    import mlflow.sklearn
-    from mlflow import MlflowClient
-    from sklearn.linear_model import LogisticRegression
+GUIDE = REPO_ROOT / "examples" / "api_mlflow_guide.py"
 
-    mlflow.set_tracking_uri(f"{api_url}/api/mlflow")
-    model = LogisticRegression(max_iter=200).fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
-    mlflow.set_experiment("proxy-guide")
-    with mlflow.start_run() as run:
-        mlflow.log_metric("accuracy", 0.91)
-        info = mlflow.sklearn.log_model(model, name="model", registered_model_name=model_name,
-                                        pip_requirements=["scikit-learn"])
-    client = MlflowClient()
-    second = client.create_model_version(name=model_name, source=info.model_uri, run_id=run.info.run_id,
-                                         model_id=info.model_id,
-                                         tags={"hokusai_token_id": "digits-demo", "baseline_version": "1",
-                                               "contributor_wallet": WALLET, "delta_one_bps": "120"})
-    return run.info.run_id, second
+
+def _guide(api_url: str, model_name: str, token: str | None) -> subprocess.CompletedProcess:
+    """The integration guide's code (examples/api_mlflow_guide.py), run as a user runs it: a fresh process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "HOKUSAI_"))}
+    env.update({"HOKUSAI_API": api_url, "MLFLOW_DISABLE_TELEMETRY": "true"})
+    if token:
+        env["MLFLOW_TRACKING_TOKEN"] = token
+    return subprocess.run([sys.executable, str(GUIDE), model_name], capture_output=True, text=True, env=env,
+                          timeout=300)
 
 
 def test_integration_guide_code_through_the_proxy(stack, monkeypatch):
     key = stack["key"]("mlflow:read,mlflow:write,models:read")
-    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", key)
-    run_id, second = _guide(stack["api"].url, "guide-model")
-    assert int(second.version) == 2
-    lineage = httpx.get(f"{stack['api'].url}/api/v1/models/guide-model/2/lineage",
-                        headers={"Authorization": f"Bearer {key}"}, timeout=60)
-    assert lineage.status_code == 200, lineage.text
-    assert [v["version"] for v in lineage.json()["versions"]] == [1, 2]
-    assert lineage.json()["improvements"][0]["contributor_address"] == WALLET
+    done = _guide(stack["api"].url, "guide-model", key)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lineage = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [v["version"] for v in lineage["versions"]] == [1, 2]
+    assert lineage["improvements"][0]["contributor_address"] == WALLET
     # the versions really live on the MLflow server behind the proxy
     direct = httpx.get(f"{stack['mlflow'].url}/api/2.0/mlflow/registered-models/get", params={"name": "guide-model"})
     assert direct.json()["registered_model"]["name"] == "guide-model"
-    # the same code with no key, and with a revoked key, gets 401
+    # the same client with no key, and with the key revoked, gets 401 (in-process: MLflow reads the token per call)
+    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN")
-    with pytest.raises(MlflowException, match="401|nauthori"):
-        _guide(stack["api"].url, "guide-model-nokey")
-    revoke_key(stack["state"].engine, key[:11])
+    proxied = f"{stack['api'].url}/api/mlflow"
+    client = MlflowClient(tracking_uri=proxied, registry_uri=proxied)
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
+    with pytest.raises(MlflowException, match="401"):
+        client.search_registered_models()
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", key)
-    with pytest.raises(MlflowException, match="401|nauthori|revoked"):
-        _guide(stack["api"].url, "guide-model-revoked")
+    assert [m.name for m in client.search_registered_models()] == ["guide-model"]
+    revoke_key(stack["state"].engine, key[:11])
+    with pytest.raises(MlflowException, match="revoked") as refused:
+        client.create_registered_model("after-revocation")
+    assert key not in str(refused.value)
 
 
 def test_scopes_allowlist_and_headers(stack):
@@ -162,4 +159,3 @@ def test_200_mb_artifact_both_ways_in_bounded_memory(stack):
     peak_growth_mib = (stack["api"].peak_rss_kib() - before) / 1024
     print(f"API process peak RSS before {before / 1024:.0f} MiB, growth over 2 x 200 MB: {peak_growth_mib:.1f} MiB")
     assert peak_growth_mib < 64, peak_growth_mib
-    os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
