@@ -30,6 +30,7 @@ def build_state(settings: Settings, run_state: RunState | None = None) -> ApiSta
     from hokusai.api import keys, sessions  # noqa: F401  (their tables join METADATA before the engine is made)
     from hokusai.api.pepper import load_pepper
     from hokusai.settlement import outbox  # noqa: F401  (the claims table, read by the claim routes)
+    from hokusai.api.state import read_engine_for
     from hokusai.settlement.database import ledger_engine
 
     engine = ledger_engine(settings.api_keys_database_url)
@@ -38,7 +39,8 @@ def build_state(settings: Settings, run_state: RunState | None = None) -> ApiSta
         "api": (settings.rate_limit_requests, settings.rate_limit_period),
         "mlflow": (settings.rate_limit_mlflow_requests, settings.rate_limit_period),
     })
-    return ApiState(settings=settings, engine=engine, pepper=pepper, limiter=limiter, run_state=run_state)
+    return ApiState(settings=settings, engine=engine, pepper=pepper, limiter=limiter, run_state=run_state,
+                    read_engine=read_engine_for(engine))
 
 
 def create_app(settings: Settings, *, run_state: RunState | None = None, state: ApiState | None = None) -> FastAPI:

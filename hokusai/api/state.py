@@ -11,6 +11,17 @@ from hokusai.contribution_status import RunState
 from hokusai.settings import Settings
 
 
+def read_engine_for(engine: Any) -> Any:
+    """An engine for the hot path's reads. The ledger's SQLite engine begins every transaction
+    IMMEDIATE (it takes the write lock so read-then-write cannot deadlock); a key check only
+    reads, and under WAL plain reads never wait for a writer. PostgreSQL needs no second engine."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    from sqlalchemy import create_engine
+
+    return create_engine(engine.url, connect_args={"timeout": 30})
+
+
 @dataclass
 class ApiState:
     settings: Settings
@@ -18,6 +29,7 @@ class ApiState:
     pepper: bytes
     limiter: RateLimiter
     run_state: RunState | None = None
+    read_engine: Any = None  # reads only (key checks, claim lookups): see ``read_engine_for``
     _registry: Any = None
     _store: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -23,7 +23,7 @@ def _claim(state, idempotency_key: str) -> tuple[Any, dict[str, Any] | None]:
     from hokusai.claims import output_dir_for
     from hokusai.settlement.outbox import get_claim
 
-    row = get_claim(state.engine, idempotency_key)
+    row = get_claim(state.read_engine, idempotency_key)
     if row is None:
         return None, None
     attestation = None

@@ -98,7 +98,7 @@ async def status(partition_key: str, request: Request,
     try:
         return await run_in_threadpool(
             lambda: contribution_status(partition_key, outputs_dir=state.settings.outputs_dir, store=state.store,
-                                        claim_for_partition=lambda key: _latest_claim(state.engine, key),
+                                        claim_for_partition=lambda key: _latest_claim(state.read_engine, key),
                                         run_state=state.run_state))
     except LookupError as error:
         raise Problem(404, str(error), slug="unknown-contribution") from None
