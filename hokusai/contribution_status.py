@@ -35,8 +35,7 @@ def drop_contribution(store: ContributionStore, token_id: str, wallet_address: s
     The same bytes again return the same partition key; other bytes under a taken
     name are refused (an S3 overwrite would orphan the partition already queued).
     """
-    key = f"{token_id}/{wallet_address.lower()}/{filename}"
-    drop = parse_drop_key(key)
+    drop = parse_drop_key(f"{token_id}/{wallet_address}/{filename}")  # the EIP-55 check sees the case given
     if drop.token_id not in known_tokens:
         raise InvalidDropError(f"unknown token {token_id!r}: no token spec has that id")
     key = f"{drop.token_id}/{drop.wallet_address}/{drop.filename}"
