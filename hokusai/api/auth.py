@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from fastapi import Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
 from hokusai.api.keys import KeyRejected, verify_key
 from hokusai.api.problems import Problem
@@ -70,7 +69,7 @@ async def identify(state: ApiState, token: str) -> Principal:
         if token.startswith(SESSION_PREFIX):
             session = verify_session(state.pepper, token)
             return Principal("wallet", session.address, session.scopes, session.address.lower())
-        key = await run_in_threadpool(verify_key, state.read_engine, state.pepper, token)
+        key = await state.db(verify_key, state.read_engine, state.pepper, token)
         return Principal("key", key.display_prefix, key.scopes)
     except (KeyRejected, SessionRejected) as error:
         raise Problem(401, str(error), slug="unauthenticated", headers=_CHALLENGE) from None

@@ -30,9 +30,23 @@ class ApiState:
     limiter: RateLimiter
     run_state: RunState | None = None
     read_engine: Any = None  # reads only (key checks, claim lookups): see ``read_engine_for``
+    _db_threads: Any = None
     _registry: Any = None
     _store: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def db(self, function: Any, *args: Any) -> Any:
+        """Run a short database or file read in a small, dedicated thread pool.
+
+        A few threads, not the default forty: many threads each holding the GIL for a
+        sub-millisecond query starve the event loop far more than they help.
+        """
+        import anyio
+        import anyio.to_thread
+
+        if self._db_threads is None:
+            self._db_threads = anyio.CapacityLimiter(4)
+        return await anyio.to_thread.run_sync(function, *args, limiter=self._db_threads)
 
     @property
     def registry(self) -> Any:

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request
-from starlette.concurrency import run_in_threadpool
 
 from hokusai.api.auth import Principal, api_state, require
 from hokusai.api.problems import Problem
@@ -46,7 +45,8 @@ def _owner(row: Any) -> str | None:
 @router.get("/{idempotency_key}", response_model=Open, summary="Attestation, mint request, settlement state")
 async def get(request: Request, idempotency_key: str = KEY,
               principal: Principal = Depends(require(CONTRIBUTORS_READ))) -> dict[str, Any]:
-    row, attestation = await run_in_threadpool(_claim, api_state(request), idempotency_key)
+    state = api_state(request)
+    row, attestation = await state.db(_claim, state, idempotency_key)
     owner = None if row is None else _owner(row)
     if row is None or (principal.wallet_address is not None and owner != principal.wallet_address):
         raise Problem(404, f"no claim {idempotency_key}", slug="unknown-claim")

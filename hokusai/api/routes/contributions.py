@@ -96,7 +96,7 @@ async def status(partition_key: str, request: Request,
         raise Problem(404, f"no contribution {partition_key!r} for this wallet", slug="unknown-contribution")
     state = api_state(request)
     try:
-        return await run_in_threadpool(
+        return await state.db(
             lambda: contribution_status(partition_key, outputs_dir=state.settings.outputs_dir, store=state.store,
                                         claim_for_partition=lambda key: _latest_claim(state.read_engine, key),
                                         run_state=state.run_state))
