@@ -14,12 +14,15 @@ _RUNNING = ("STARTED",)
 
 
 def dagster_run_state(settings: Any):
-    """``partition_key -> "queued" | "running" | None`` from the newest run of that partition."""
-    from dagster import RunsFilter
-
+    """The run states of the local instance (``$HOKUSAI_HOME/dagster``, what the CLI and UI use)."""
     from hokusai_assets.runner import local_instance
 
-    instance = local_instance(settings)
+    return run_state_of(local_instance(settings))
+
+
+def run_state_of(instance: Any):
+    """``partition_key -> "queued" | "running" | None`` from the newest run of that partition."""
+    from dagster import RunsFilter
 
     def run_state(partition_key: str) -> str | None:
         runs = instance.get_runs(filters=RunsFilter(tags={"dagster/partition": partition_key}), limit=1)
