@@ -94,12 +94,12 @@ def require(scope: str, bucket: str = "api"):
     async def dependency(request: Request, response: Response,
                          credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> Principal:
         principal = await authenticate(request, credentials)
+        decision = await limit(api_state(request), bucket, principal.caller)  # refused requests count too
+        response.headers.update(decision.headers())
+        request.state.rate_limit_headers = decision.headers()
         if not grants(principal.scopes, scope):
             raise Problem(403, f"this {'key' if principal.kind == 'key' else 'session'} lacks the scope {scope!r}",
                           slug="missing-scope", extra={"required_scope": scope})
-        decision = await limit(api_state(request), bucket, principal.caller)
-        response.headers.update(decision.headers())
-        request.state.rate_limit_headers = decision.headers()
         request.state.principal = principal
         return principal
 

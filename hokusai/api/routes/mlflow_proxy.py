@@ -37,6 +37,7 @@ router = APIRouter()
 
 def upstream_path(raw_path: bytes) -> str:
     """The MLflow path for a raw request path; Problem 404 unless it is one of MLflow's APIs."""
+    raw_path = raw_path.split(b"?", 1)[0]  # some servers hand the query in raw_path too
     try:
         path = raw_path.decode("ascii")
     except UnicodeDecodeError:
@@ -58,11 +59,12 @@ async def proxy(request: Request, mlflow_path: str) -> StreamingResponse:
     state = api_state(request)
     path = upstream_path(request.scope.get("raw_path") or request.url.path.encode())
     principal = await authenticate(request, await bearer(request))
+    decision = await limit(state, "mlflow", principal.caller)
+    request.state.rate_limit_headers = decision.headers()
     needed = MLFLOW_READ if request.method in READ_METHODS else MLFLOW_WRITE
     if not grants(principal.scopes, needed):
         raise Problem(403, f"this key lacks the scope {needed!r}", slug="missing-scope",
                       extra={"required_scope": needed})
-    decision = await limit(state, "mlflow", principal.caller)
     upstream = state.settings.mlflow_upstream_url
     if upstream is None:
         raise Problem(503, "no MLflow server is configured for the proxy (set HOKUSAI_API_MLFLOW_URL)",
