@@ -3,8 +3,11 @@
 Usage: .venv/bin/python bench/api_bench.py [--rate 200] [--seconds 10] [--repeats 3]
 
 1. p50 / p99 latency of an authenticated GET (a contribution's status: key check in the
-   SQLite key store, rate-limit hit, drop-zone stat) sent open-loop at ``--rate`` requests
-   per second for ``--seconds`` against ``hokusai api`` (one uvicorn worker, in-process limits);
+   SQLite key store, rate-limit hit, drop-zone stat) at ``--rate`` requests per second for
+   ``--seconds`` against ``hokusai api`` (in-process limits). With ``wrk`` on the PATH (Debian:
+   ``apt-get install wrk``; a C client, so the load generator does not compete with the server
+   for the GIL-bound Python it measures) 10 connections each pace themselves to rate/10 per
+   second; without it, an open-loop httpx client (whose own CPU cost skews a loaded machine);
 2. one ``mlflow.sklearn.log_model(..., registered_model_name=...)`` + ``create_model_version``
    directly against a real MLflow server and through the API's proxy, ``--repeats`` times each
    (alternating), each in a fresh process so the client's imports are not timed; medians.
@@ -75,6 +78,37 @@ async def open_loop(url: str, headers: dict[str, str], rate: int, seconds: int) 
     return latencies, statuses
 
 
+WRK_SCRIPT = """
+wrk.headers["Authorization"] = "Bearer %(key)s"
+function delay() return %(delay_ms)d end
+"""
+
+
+def wrk_paced(url: str, key: str, rate: int, seconds: int, root: Path, delay_ms: float | None = None) -> dict:
+    """wrk with 20 connections, each waiting ``delay_ms`` between requests (first guess: 20000/rate)."""
+    import re
+    import shutil
+
+    connections = 20
+    delay_ms = 1000 * connections / rate if delay_ms is None else delay_ms
+    script = root / "paced.lua"
+    script.write_text(WRK_SCRIPT % {"key": key, "delay_ms": max(1, round(delay_ms))})
+    done = subprocess.run([shutil.which("wrk"), "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
+                           "-s", str(script), url], capture_output=True, text=True, timeout=seconds + 60)
+    out = done.stdout
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE).groups()
+        return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit], 2)
+
+    return {"client": "wrk", "rate_per_s": rate, "connections": connections, "seconds": seconds,
+            "delay_ms": max(1, round(delay_ms)),
+            "achieved_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50_ms": ms("50"), "p90_ms": ms("90"), "p99_ms": ms("99"),
+            "non_2xx": int((re.search(r"Non-2xx or 3xx responses: (\d+)", out) or [0, 0])[1]),
+            "load_average": os.getloadavg()}
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -118,10 +152,19 @@ def main() -> None:
         headers = {"Authorization": f"Bearer {key}"}
         url = f"{api.url}/api/v1/contributions/{partition_key}"
         asyncio.run(open_loop(url, headers, 50, 1))  # warm up
+        import shutil
+
+        if shutil.which("wrk"):
+            # calibrate: each connection's cycle is delay + latency, so shorten the delay by what a
+            # 3 s trial shows the cycle overshoots, then measure
+            trial = wrk_paced(url, key, args.rate, 3, root)
+            overshoot = 20 * 1000 / trial["achieved_per_s"] - 20 * 1000 / args.rate
+            measured = wrk_paced(url, key, args.rate, args.seconds, root, trial["delay_ms"] - overshoot)
+            print(json.dumps({"authenticated_get": {"workers": args.workers, **measured}}, indent=2))
         began = time.perf_counter()
         latencies, statuses = asyncio.run(open_loop(url, headers, args.rate, args.seconds))
         elapsed = time.perf_counter() - began
-        print(json.dumps({"authenticated_get": {
+        print(json.dumps({"authenticated_get_httpx_open_loop": {
             "rate_per_s": args.rate, "workers": args.workers, "requests": len(latencies), "statuses": statuses,
             "achieved_per_s": round(len(latencies) / elapsed, 1), "load_average": os.getloadavg(),
             "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
