@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from hokusai_assets_tests.api_fixtures import start_api_server  # noqa: E402
 from hokusai_assets_tests.conftest import isolated_settings  # noqa: E402
-from hokusai_assets_tests.mlflow_server import start_mlflow_server  # noqa: E402
+from hokusai.harness.mlflow_server import start_mlflow_server  # noqa: E402
 
 WALLET = "0x00000000000000000000000000000000000d1617"
 LOG_AND_REGISTER = r"""

@@ -5,7 +5,7 @@ Usage: .venv/bin/python bench/eligibility_bench.py [--seeds 20] [--alternatives 
 
 Setting: the demo token; the champion's training set is its base data (150 rows), the
 benchmark its 1,000 rows. Rates: every case of the standard no-information set (60,
-``hokusai_assets_tests/no_information.py``) and the real cases, under today's rule
+``hokusai/harness/no_information.py``) and the real cases, under today's rule
 (``hokusai-eligibility-v1``: one fit with the spec's seed, paired bootstrap over rows),
 under the new one (``hokusai-eligibility-v2``) and under the variants that justify it,
 for each seed count (the first K of the largest, which is what K seeds would be), with
@@ -84,7 +84,7 @@ def rates(k_max: int, alternatives: list[int]) -> dict:
     """Fit everything once with k_max seeds; judge every case for each K and both filters."""
     from hokusai.seeded_significance import eligibility_seeds, placebo_scores, seeded_benchmark_scores
     from hokusai.training import merge_training_data
-    from hokusai_assets_tests.no_information import no_information_cases, real_cases, without_champion_copies
+    from hokusai.harness.no_information import no_information_cases, real_cases, without_champion_copies
 
     spec, champion, rows = setting()
     seeds = eligibility_seeds(spec, k_max)

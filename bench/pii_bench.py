@@ -37,7 +37,7 @@ def generate_csv(path: Path, rows: int, seed: int = 7) -> None:
     from faker import Faker
 
     from hokusai.pii_patterns import PII_KINDS
-    from hokusai_assets_tests.pii_corpus import PII_TEMPLATES, faker_pool
+    from hokusai.harness.pii_corpus import PII_TEMPLATES, faker_pool
 
     rng = np.random.default_rng(seed)
     fake = Faker("en_US")
@@ -157,7 +157,7 @@ def main() -> None:
     print(f"\nPII replaced: {last['counts']}\nhashed by name: {last['columns_hashed']}; "
           f"cells changed: {last['cells_changed']:,}")
 
-    from hokusai_assets_tests.pii_corpus import format_scores, make_corpus, score_values
+    from hokusai.harness.pii_corpus import format_scores, make_corpus, score_values
 
     started = time.perf_counter()
     corpus = make_corpus()

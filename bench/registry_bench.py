@@ -51,7 +51,7 @@ def main() -> None:
     url = os.environ.get("MLFLOW_TRACKING_URI", "")
     server, state = None, None
     if not url.startswith(("http://", "https://")):
-        from hokusai_assets_tests.mlflow_server import start_mlflow_server
+        from hokusai.harness.mlflow_server import start_mlflow_server
 
         started = time.perf_counter()
         state = Path(tempfile.mkdtemp(prefix="registry-bench-"))

@@ -21,13 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))  # the service helpers live with the tests
+sys.path.insert(0, str(REPO_ROOT))
 
 from dagster import DagsterInstance, build_sensor_context  # noqa: E402
 
-from hokusai_assets_tests.services import seaweedfs  # noqa: E402
-from hokusai_assets_tests.test_s3_drop_zone import caught_up_cursor  # noqa: E402
+from hokusai.drops import caught_up_cursor  # noqa: E402
+from hokusai.harness.servers import seaweedfs  # noqa: E402
 from resources.contribution_store import S3ContributionStoreResource  # noqa: E402
+from resources.token_specs import TokenSpecsResource  # noqa: E402
 from sensors.drop_zone import contribution_drop_sensor  # noqa: E402
 
 BUCKET = "drops"
@@ -42,7 +43,6 @@ def main() -> None:
     parser.add_argument("--s3-put-sample", type=int, default=1_000,
                         help="signed S3 PUTs timed to compare with the filer seeding")
     args = parser.parse_args()
-    os.environ["HOKUSAI_TOKENS_DIR"] = str(REPO_ROOT / "tokens")
 
     with tempfile.TemporaryDirectory(prefix="sensor-bench-") as root, seaweedfs(Path(root), (BUCKET,)) as s3:
         os.environ.update(s3.env())
@@ -60,6 +60,7 @@ def main() -> None:
         put_seconds = time.perf_counter() - started
 
         resource = S3ContributionStoreResource(bucket=BUCKET, prefix=PREFIX, endpoint_url=s3.endpoint_url)
+        specs = TokenSpecsResource(tokens_dir=str(REPO_ROOT / "tokens"))
         listing = list(resource.get_store().list_objects())
         assert len(listing) == args.objects
         cursor = caught_up_cursor(listing)
@@ -73,7 +74,7 @@ def main() -> None:
                 count = sum(1 for _ in resource.get_store().list_objects())
                 listed = time.perf_counter() - started
                 context = build_sensor_context(cursor=cursor, instance=instance,
-                                               resources={"contribution_store": resource})
+                                               resources={"contribution_store": resource, "token_specs": specs})
                 started = time.perf_counter()
                 result = contribution_drop_sensor(context)
                 ticked = time.perf_counter() - started

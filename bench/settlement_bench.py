@@ -23,15 +23,15 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))  # the service helpers live with the tests
+sys.path.insert(0, str(REPO_ROOT))
 
 from hokusai.settlement.database import dispose_engines, ledger_engine, sqlite_url  # noqa: E402
 from hokusai.settlement.outbox import claims  # noqa: E402
 from hokusai.settlement.queues import DEFAULT_QUEUES as Q  # noqa: E402
 from hokusai.settlement.relay import settlement_tick  # noqa: E402
 from hokusai.settlement.settlement_messages import settlement_message  # noqa: E402
-from hokusai_assets_tests.services import postgres, redis_server  # noqa: E402
-from hokusai_assets_tests.settlement_fixtures import claim_message  # noqa: E402
+from hokusai.harness.servers import postgres, redis_server  # noqa: E402
+from hokusai.harness.settlement_fixtures import claim_message  # noqa: E402
 
 
 def seed(engine, start: int, count: int, status: str = "recorded") -> list[dict]:

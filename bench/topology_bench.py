@@ -1,6 +1,6 @@
 """Drop → attestation latency and a 20-partition backfill on the production topology.
 
-Starts the platform of ``hokusai_assets_tests/topology.py`` (PostgreSQL 15, SeaweedFS,
+Starts the platform of ``hokusai/harness/topology.py`` (PostgreSQL 15, SeaweedFS,
 an MLflow server, and Dagster's code server, daemon and webserver on the production
 instance) with the sensor's default 15 s interval, then:
 
@@ -30,10 +30,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hokusai_assets_tests.conftest import WALLET  # noqa: E402
-from hokusai_assets_tests.test_topology import (  # noqa: E402
-    ADD_PARTITION, ASSETS, REPOSITORY, launch_backfill, mock_bytes, set_sensor, wait_for_backfill)
-from hokusai_assets_tests.topology import running_platform, token_copies  # noqa: E402
+from hokusai.harness.topology import (  # noqa: E402
+    ADD_PARTITION, ASSETS, REPOSITORY, launch_backfill, mock_bytes, running_platform, set_sensor, token_copies,
+    wait_for_backfill)
+
+WALLET = "0x00000000000000000000000000000000000d1617"
 
 BACKFILL_TOKEN = "digits-backfill"
 

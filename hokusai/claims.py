@@ -57,6 +57,7 @@ def delta_one_document(spec: TokenSpec, result: BenchmarkResult) -> dict[str, An
             # the champion's training set, as commitments: base rows, then each accepted contribution's
             "training_lineage": result.baseline.lineage_pins(),
             "near_copy_tolerance": spec.near_copy_tolerance,
+            **({"dspy": measured["dspy"]} if "dspy" in measured else {}),  # the LM, its settings, its usage
         },
         pipeline={"pipeline": "hokusai-data-platform", "version": __version__,
                   "definition": DELTA_ONE_DEFINITION, "token_spec_sha256": spec.spec_sha256},
@@ -86,7 +87,8 @@ def attestation_document(spec: TokenSpec, delta_one: dict[str, Any]) -> dict[str
               "benchmark_rows": evaluation["benchmark_rows"], "benchmark_sample_size": evaluation["sample_size"],
               "training_rows": candidate["training_rows"], "training_sha256": candidate["training_sha256"],
               "training_lineage": evaluation.get("training_lineage", []),
-              "merge_strategy": evaluation["merge_strategy"]},
+              "merge_strategy": evaluation["merge_strategy"],
+              **({"dspy": evaluation["dspy"]} if "dspy" in evaluation else {})},
         baseline_model=baseline,
         candidate_model={"weights_commitment": candidate["weights_commitment"]},
         delta_one=delta_one,

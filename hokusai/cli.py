@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hokusai.outcome import EvaluationOutcome
-from hokusai.settings import Settings, load_settings
+from hokusai.workers import configure as configure_workers
+from hokusai.settings import Settings, load_settings, secret_environment
 
 DEMO_WALLET = "0x00000000000000000000000000000000000d1617"
 DEMO_TOKEN = "digits-demo"
@@ -83,7 +84,7 @@ def _claims(args: argparse.Namespace, settings: Settings) -> int:
     message = json.loads(args.message.read_text()) if args.message else None
     try:
         outbox.retry_claim(engine, args.key, message)
-    except (KeyError, ValueError) as error:
+    except (outbox.UnknownClaimError, ValueError) as error:
         print(f"hokusai claims retry: {error}", file=sys.stderr)
         return 2
     print(f"{args.key} recorded again: the settlement sensor publishes it on its next tick")
@@ -93,6 +94,7 @@ def _claims(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: list[str] | None = None, runner_factory: RunnerFactory | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings()
+    configure_workers(settings.intake_workers)
     logging.basicConfig(level=settings.log_level or "WARNING", format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:  # libraries that set their own logger levels stay quiet too
         handler.setLevel(settings.log_level or "WARNING")
@@ -133,18 +135,23 @@ def _dry_run(runner_factory: RunnerFactory, settings: Settings, args: argparse.N
 
     from hokusai.demo_data import mock_contribution
 
-    improving = pd.read_csv(settings.tokens_dir / DEMO_TOKEN / "samples" / "improving.csv")
+    token_id = args.token or DEMO_TOKEN
+    improving = pd.read_csv(settings.tokens_dir / token_id / "samples" / "improving.csv")
     scratch = Path(tempfile.mkdtemp(prefix="hokusai-dry-run-"))
     try:
         # No relayer and a throw-away ledger: a dry run's claim settles locally and reaches no queue.
+        # No chain RPC either: the throw-away chain's genesis is on no real chain.
         dry_settings = replace(settings, home=scratch, drop_zone=scratch / "drop-zone", s3_bucket=None,
-                               ledger_url=None, relayer_redis_url=None,
+                               ledger_url=None, relayer_redis_url=None, chain_rpc_url=None,
                                mlflow_tracking_uri=f"sqlite:///{scratch / 'mlflow.db'}",
                                mlflow_artifact_root=(scratch / "mlflow-artifacts").as_uri())
         path = scratch / f"dry-run-seed-{settings.random_seed}.csv"
-        mock_contribution(improving, settings.random_seed).to_csv(path, index=False, lineterminator="\n")
+        # the digits token's mock is resampled with the seed; another token's (a DSPy token's text
+        # examples) is its improving sample as it is
+        mock = mock_contribution(improving, settings.random_seed) if token_id == DEMO_TOKEN else improving
+        mock.to_csv(path, index=False, lineterminator="\n")
         args.output_dir = args.output_dir or settings.outputs_dir / "dry-run"
-        return _evaluate(runner_factory(dry_settings, True), dry_settings, path, DEMO_TOKEN, DEMO_WALLET, args)
+        return _evaluate(runner_factory(dry_settings, True), dry_settings, path, token_id, DEMO_WALLET, args)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -158,9 +165,12 @@ def _evaluate(runner: Runner, settings: Settings, path: Path, token_id: str, wal
     except InvalidDropError as error:
         print(f"hokusai evaluate: rejected: {error}", file=sys.stderr)
         return 2
-    if not (settings.tokens_dir / f"{token_id}.yaml").is_file():
-        print(f"hokusai evaluate: rejected: unknown token '{token_id}' (no spec in {settings.tokens_dir})",
-              file=sys.stderr)
+    from hokusai.token_spec import UnknownTokenError, token_spec_path
+
+    try:
+        token_spec_path(settings.tokens_dir, token_id)
+    except UnknownTokenError as error:
+        print(f"hokusai evaluate: rejected: {error}", file=sys.stderr)
         return 2
     outcome = runner.evaluate(path, token_id, wallet)
     if outcome.files and args.output_dir:
@@ -241,8 +251,6 @@ def _human_summary(outcome: EvaluationOutcome) -> str:
 
 
 def _reproduce(args: argparse.Namespace, settings: Settings) -> int:
-    import os
-
     from hokusai.core.registry import ModelRegistry
     from hokusai.intake import IntakePolicy
     from hokusai.loading import LoadLimits
@@ -250,9 +258,9 @@ def _reproduce(args: argparse.Namespace, settings: Settings) -> int:
     from hokusai.reproduce import reproduce
     from hokusai.s3_store import contribution_store_for
     from hokusai.secrets import load_pii_secret
-    from hokusai.token_spec import load_token_spec, read_token_table
+    from hokusai.token_spec import load_token_spec, read_token_table, token_spec_path
 
-    secret = load_pii_secret(settings.home, os.environ)
+    secret = load_pii_secret(settings.home, secret_environment())
     from hokusai.chain.ledger import Chain
 
     checks = reproduce(
@@ -261,7 +269,7 @@ def _reproduce(args: argparse.Namespace, settings: Settings) -> int:
         chain=Chain(settings.ledger_database_url),
         store=contribution_store_for(settings),
         registry=ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root, settings.cache_dir),
-        spec_for=lambda token: load_token_spec(settings.tokens_dir / f"{token}.yaml"),
+        spec_for=lambda token: load_token_spec(token_spec_path(settings.tokens_dir, token)),
         pii_key_for=lambda token: pii_key(secret, token),
         base_for=lambda spec: read_token_table(spec.base_data_path),
         benchmark_for=lambda spec: read_token_table(spec.benchmark_path),
@@ -300,7 +308,7 @@ def _verify(args: argparse.Namespace) -> int:
 
     try:
         checks = verify_path(args.file, expected_signer=args.signer, expected_root=args.root)
-    except (FileNotFoundError, KeyError, ValueError) as error:
+    except (FileNotFoundError, ValueError) as error:
         print(f"hokusai verify: cannot verify {args.file}: {error}", file=sys.stderr)
         return 2
     for check in checks:

@@ -1,6 +1,6 @@
 """Commitments: short hashes that bind an attestation to exact model weights.
 
-``sha256-merkle-v1`` (DESIGN.md): the leaves are the SHA-256 of each artifact file,
+``sha256-merkle-v1`` (docs/architecture.md, "Commitments"): the leaves are the SHA-256 of each artifact file,
 in lexicographic order of their POSIX relative paths; MLflow's volatile files
 (``MLmodel``, ``metadata/...``, ``registered_model_meta``) are left out; a parent is
 SHA-256(left || right); an odd last node is paired with itself; one file's digest

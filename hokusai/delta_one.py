@@ -27,7 +27,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from hokusai.evaluation import METRIC_NAMES
+from hokusai.metric_names import BENCHMARK_METRICS as METRIC_NAMES
 
 DELTA_ONE_DEFINITION = "hokusai-delta-one-v1"
 DELTA_ONE_SCHEMA_VERSION = "1.0"
@@ -95,6 +95,24 @@ def seed_robust_summary(gain: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def shared_benchmark_metrics(baseline: dict[str, float], new: dict[str, float]) -> tuple[str, ...]:
+    """The benchmark metrics both sides measured, in the fixed order (accuracy, precision, recall, f1, auroc)."""
+    return tuple(name for name in METRIC_NAMES if name in baseline and name in new)
+
+
+def primary_metric_for(metrics_included: tuple[str, ...] | list[str], requested: str | None = None) -> str:
+    """The metric whose gain is DeltaOne: ``requested`` (a token's metric) when given, else
+    accuracy when it was measured, else the first measured in the fixed order."""
+    if requested is not None:
+        if requested not in metrics_included:
+            raise ValueError(f"the primary metric {requested!r} was not measured on both sides "
+                             f"(measured: {list(metrics_included)})")
+        return requested
+    if not metrics_included:
+        raise ValueError(f"no benchmark metric to compute DeltaOne over: give at least one of {list(METRIC_NAMES)}")
+    return "accuracy" if "accuracy" in metrics_included else metrics_included[0]
+
+
 def score_bps(value: float) -> int:
     """A metric in [0, 1] as integer basis points, rounded half to even."""
     if not 0.0 <= value <= 1.0:
@@ -102,10 +120,11 @@ def score_bps(value: float) -> int:
     return int((Decimal(repr(float(value))) * 10000).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
-def metric_deltas(baseline: dict[str, float], new: dict[str, float]) -> dict[str, dict[str, Any]]:
+def metric_deltas(baseline: dict[str, float], new: dict[str, float],
+                  names: tuple[str, ...] = METRIC_NAMES) -> dict[str, dict[str, Any]]:
     """Per-metric table: values, absolute and relative delta, and whether it improved."""
     table = {}
-    for name in METRIC_NAMES:
+    for name in names:
         before, after = float(baseline[name]), float(new[name])
         delta_bps = score_bps(after) - score_bps(before)
         table[name] = {
@@ -135,14 +154,18 @@ def compute_delta_one(
     significance: dict[str, Any] | None = None,
     min_samples: int | None = None,
     seed_robust: dict[str, Any] | None = None,
+    metrics_included: tuple[str, ...] | list[str] | None = None,
 ) -> dict[str, Any]:
-    """The DeltaOne JSON document (DESIGN.md), with our bps fields and the eligibility verdict.
+    """The DeltaOne JSON document (docs/architecture.md, "Evidence"), with our bps fields and the eligibility verdict.
 
     ``significance`` is the paired bootstrap of the primary metric (``hokusai.significance``).
     ``seed_robust`` (``SeedRobustGain.as_dict()``), if given, decides eligibility under
     ``hokusai-eligibility-v2``; without it the verdict is ``hokusai-eligibility-v1``'s.
+    ``metrics_included``: the benchmark metrics measured (default: all five, as the
+    pipeline measures them; the SDK passes the ones it was given).
     """
-    table = metric_deltas(baseline_metrics, new_metrics)
+    included = tuple(METRIC_NAMES if metrics_included is None else metrics_included)
+    table = metric_deltas(baseline_metrics, new_metrics, included)
     primary = table[primary_metric]
     delta_bps = primary["delta_bps"]
     statistics = None
@@ -180,9 +203,9 @@ def compute_delta_one(
             "new_score_bps": primary["new_bps"],
             "metric_deltas": table,
             "computation_method": DELTA_ONE_DEFINITION,
-            "metrics_included": list(METRIC_NAMES),
-            "improved_metrics": [m for m in METRIC_NAMES if table[m]["delta_bps"] > 0],
-            "degraded_metrics": [m for m in METRIC_NAMES if table[m]["delta_bps"] < 0],
+            "metrics_included": list(included),
+            "improved_metrics": [m for m in included if table[m]["delta_bps"] > 0],
+            "degraded_metrics": [m for m in included if table[m]["delta_bps"] < 0],
             "primary_metric_statistics": statistics,
         },
         "eligibility": verdict,

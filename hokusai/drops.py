@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,3 +196,14 @@ def known_token_ids(tokens_dir: Path) -> set[str]:
     """Ids with a spec ``{tokens_dir}/{token_id}.yaml``; none if the folder is missing."""
     stems = {path.stem for path in Path(tokens_dir).glob("*.yaml") if path.is_file()}
     return {stem for stem in stems if is_token_id(stem)}
+
+
+def caught_up_cursor(listing: Sequence[StoredObject]) -> str:
+    """The cursor of a sensor that has handled every object in ``listing``: new objects
+    only from here on (an operator skipping a backlog; the sensor benchmark's start).
+
+    Planned over the newest second alone: everything older is behind that mark anyway.
+    """
+    newest = max(obj.last_modified for obj in listing)
+    last_second = [obj for obj in listing if obj.last_modified == newest]
+    return plan_drops(last_second, None, max_runs=len(last_second) + 1).cursor

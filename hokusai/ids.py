@@ -38,3 +38,13 @@ def is_token_id(token_id: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def token_experiment_name(token_id: str) -> str:
+    """The MLflow experiment of a token's runs, for the pipeline and the SDK alike."""
+    return f"hokusai-{token_id}"
+
+
+def token_model_name(token_id: str) -> str:
+    """The registered model name of a token (a token spec may name another)."""
+    return f"hokusai-{token_id}"

@@ -18,7 +18,9 @@ import pandas as pd
 
 from hokusai.chain.ledger import GENESIS, Chain, ChainLink
 from hokusai.chain.training_set import base_rows_root, training_set
-from hokusai.core.registry import CHAMPION_ALIAS, COMMITMENT_TAG, ModelRegistry, ModelVersionRef
+from hokusai.core.client import RegistryClient
+from hokusai.core.entities import ModelVersionRef
+from hokusai.core.tags import CHAMPION_ALIAS, COMMITMENT_TAG
 from hokusai.evaluation import benchmark_rows, bootstrap_primary_metric, evaluate_model
 from hokusai.data_commitments import frame_root
 from hokusai.intake import CleanDataset, committed_rows, frame_sha256
@@ -96,7 +98,7 @@ class BenchmarkResult:
     measured: dict[str, Any]
 
 
-def ensure_baseline(registry: ModelRegistry, chain: Chain, spec: TokenSpec, base: pd.DataFrame,
+def ensure_baseline(registry: RegistryClient, chain: Chain, spec: TokenSpec, base: pd.DataFrame,
                     experiment: str) -> BaselinePin:
     """The chain's head; on a token's first use, train its genesis baseline on the base data.
 
@@ -150,7 +152,7 @@ def champion_training_set(pin: BaselinePin, base: pd.DataFrame, spec: TokenSpec)
     return training_set(list(pin.lineage), base, spec)
 
 
-def train_candidate(registry: ModelRegistry, spec: TokenSpec, champion_training: pd.DataFrame,
+def train_candidate(registry: RegistryClient, spec: TokenSpec, champion_training: pd.DataFrame,
                     contribution: CleanDataset, experiment: str) -> CandidateModel:
     """Train on the champion's training set + the contribution's new rows; log the run and model."""
     training = merge_training_data(champion_training, contribution.frame, spec)
@@ -210,14 +212,14 @@ def training_params(spec: TokenSpec, rows: int, role: str) -> dict[str, Any]:
     }
 
 
-def load_champion(registry: ModelRegistry, pin: BaselinePin) -> Any:
+def load_champion(registry: RegistryClient, pin: BaselinePin) -> Any:
     """The pinned champion's model, loaded only after its files match the chain's commitment."""
     ref = ModelVersionRef(pin.model_name, pin.version or 0, pin.run_id, pin.model_uri,
                           {COMMITMENT_TAG: pin.weights_commitment})
     return registry.load_verified_model(ref)
 
 
-def measure_on_benchmark(registry: ModelRegistry, pin: BaselinePin, candidate: CandidateModel,
+def measure_on_benchmark(registry: RegistryClient, pin: BaselinePin, candidate: CandidateModel,
                          benchmark: pd.DataFrame, spec: TokenSpec, champion_training: pd.DataFrame,
                          new_rows: pd.DataFrame) -> BenchmarkResult:
     """Load the pinned champion (verified against its commitment) and score both models; then the
@@ -235,6 +237,10 @@ def measure_on_benchmark(registry: ModelRegistry, pin: BaselinePin, candidate: C
         "benchmark_sha256": frame_sha256(benchmark),
         "benchmark_rows_root": benchmark_root(benchmark, spec),
     }
+    if spec.dspy is not None:  # the LM, its settings and both dev passes' token usage, attested
+        from hokusai.dspy.token_model import evaluation_record
+
+        measured["dspy"] = evaluation_record(champion, candidate.model)
     return BenchmarkResult(pin, candidate.as_dict(), candidate.contribution, measured)
 
 

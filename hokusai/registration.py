@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from hokusai.chain.ledger import Chain
-from hokusai.core.registry import CANDIDATE_ALIAS, CHAMPION_ALIAS, ModelRegistry
+from hokusai.core.champion import follow_head, place_champion
+from hokusai.core.client import RegistryClient
+from hokusai.core.entities import LoggedModelRef
+from hokusai.core.tags import (
+    ATTESTATION_HASH_TAG, BASELINE_VERSION_TAG, BENCHMARK_METRIC_TAG, BENCHMARK_SCORE_BPS_TAG, BENCHMARK_VALUE_TAG,
+    CONTRIBUTOR_WALLET_TAG, DATA_HASH_TAG, DELTA_ONE_BPS_TAG, ELIGIBLE_TAG, PARTITION_KEY_TAG, TOKEN_ID_TAG,
+)
+from hokusai.metric_names import migrate_metric_name, to_mlflow_key
 from hokusai.pipeline import CandidateModel
 from hokusai.token_spec import TokenSpec
-from hokusai.tracking.metrics import migrate_metric_name, to_mlflow_key
 
 
 def token_tags(spec: TokenSpec, delta_one: dict[str, Any], attestation_hash: str) -> dict[str, str]:
@@ -16,17 +22,17 @@ def token_tags(spec: TokenSpec, delta_one: dict[str, Any], attestation_hash: str
     computation = delta_one["delta_computation"]
     contributor = delta_one["contributor_attribution"]
     return {
-        "hokusai_token_id": spec.token_id,
-        "benchmark_metric": spec.primary_metric,
-        "benchmark_value": str(computation["metric_deltas"][spec.primary_metric]["new_value"]),
-        "benchmark_score_bps": str(computation["new_score_bps"]),
-        "contributor_wallet": contributor["wallet_address"],
-        "data_hash": contributor["data_hash"],
-        "delta_one_bps": str(computation["delta_one_bps"]),
-        "eligible": str(delta_one["eligibility"]["eligible"]).lower(),
-        "attestation_hash": attestation_hash,
-        "partition_key": contributor["data_manifest"]["partition_key"],
-        "baseline_version": str(delta_one["baseline_model"]["version"]),
+        TOKEN_ID_TAG: spec.token_id,
+        BENCHMARK_METRIC_TAG: spec.primary_metric,
+        BENCHMARK_VALUE_TAG: str(computation["metric_deltas"][spec.primary_metric]["new_value"]),
+        BENCHMARK_SCORE_BPS_TAG: str(computation["new_score_bps"]),
+        CONTRIBUTOR_WALLET_TAG: contributor["wallet_address"],
+        DATA_HASH_TAG: contributor["data_hash"],
+        DELTA_ONE_BPS_TAG: str(computation["delta_one_bps"]),
+        ELIGIBLE_TAG: str(delta_one["eligibility"]["eligible"]).lower(),
+        ATTESTATION_HASH_TAG: attestation_hash,
+        PARTITION_KEY_TAG: contributor["data_manifest"]["partition_key"],
+        BASELINE_VERSION_TAG: str(delta_one["baseline_model"]["version"]),
     }
 
 
@@ -45,15 +51,14 @@ def benchmark_run_metrics(computation: dict[str, Any]) -> dict[str, float]:
     return metrics
 
 
-def register_candidate(registry: ModelRegistry, chain: Chain, spec: TokenSpec, candidate: CandidateModel,
+def register_candidate(registry: RegistryClient, chain: Chain, spec: TokenSpec, candidate: CandidateModel,
                        delta_one: dict[str, Any], attestation_hash: str) -> dict[str, Any]:
     """Register the candidate; ``champion`` goes to it only if it is the head of the token's chain.
 
-    The chain (``hokusai.chain``) is the one champion rule: a version is champion when its
-    model is the head the next contribution will be trained on and measured against.
+    The champion rule is ``hokusai.core.champion`` (the SDK's too): a version is champion when
+    its model is the head the next contribution will be trained on and measured against;
+    the pipeline's head is the chain's (``hokusai.chain``), appended to when the claim was admitted.
     """
-    from hokusai.core.registry import LoggedModelRef
-
     tags = token_tags(spec, delta_one, attestation_hash)
     computation = delta_one["delta_computation"]
     registry.log_run_metrics(candidate.run_id, benchmark_run_metrics(computation))
@@ -67,13 +72,9 @@ def register_candidate(registry: ModelRegistry, chain: Chain, spec: TokenSpec, c
     chain.set_model_version(candidate.weights_commitment, spec.token_id, version)  # if it is a link at all
     head = chain.head(spec.token_id)
     is_head = head is not None and head.commitment == candidate.weights_commitment
-    if is_head:
-        registry.set_alias(spec.model_name, CHAMPION_ALIAS, version)
-        why = f"head of the lineage chain at position {head.position}"
-    else:
-        registry.set_alias(spec.model_name, CANDIDATE_ALIAS, version)
-        why = _not_head_reason(chain, spec, candidate, delta_one)
-    alias = CHAMPION_ALIAS if is_head else CANDIDATE_ALIAS
+    why = (f"head of the lineage chain at position {head.position}" if is_head
+           else _not_head_reason(chain, spec, candidate, delta_one))
+    alias = place_champion(registry, spec.model_name, version, is_head, why).alias
     already = " (already registered for this claim)" if existing is not None else ""
     return {
         "model_name": spec.model_name,
@@ -88,14 +89,12 @@ def register_candidate(registry: ModelRegistry, chain: Chain, spec: TokenSpec, c
     }
 
 
-def follow_chain_head(registry: ModelRegistry, chain: Chain, token_id: str, model_name: str) -> int | None:
+def follow_chain_head(registry: RegistryClient, chain: Chain, token_id: str, model_name: str) -> int | None:
     """Put ``champion`` back on the chain's head after a roll-back; returns the head's version."""
     head = chain.head(token_id)
     if head is None or head.model_version is None:
         return None
-    current = registry.get_alias(model_name, CHAMPION_ALIAS)
-    if current is None or current.version != head.model_version:
-        registry.set_alias(model_name, CHAMPION_ALIAS, head.model_version)
+    follow_head(registry, model_name, head.model_version)
     return head.model_version
 
 
@@ -108,7 +107,7 @@ def _not_head_reason(chain: Chain, spec: TokenSpec, candidate: CandidateModel, d
     return "eligible, but the chain's head moved while it was evaluated: re-based"
 
 
-def _version_with_claim(registry: ModelRegistry, model_name: str, attestation_hash: str):
+def _version_with_claim(registry: RegistryClient, model_name: str, attestation_hash: str):
     """The version already registered for this attestation hash, if any."""
-    found = registry.search_versions(f"name = '{model_name}' and tags.attestation_hash = '{attestation_hash}'")
+    found = registry.search_versions(f"name = '{model_name}' and tags.{ATTESTATION_HASH_TAG} = '{attestation_hash}'")
     return registry.get_version(model_name, min(int(v.version) for v in found)) if found else None

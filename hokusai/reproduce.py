@@ -19,7 +19,7 @@ from hokusai.attestation import attestation_hash
 from hokusai.claims import attestation_document, delta_one_document, output_dir_for
 from hokusai.commitments import weights_commitment
 from hokusai.contribution_store import ContributionStore
-from hokusai.core.registry import ModelRegistry, sklearn_pip_requirements
+from hokusai.core.client import RegistryClient, sklearn_pip_requirements
 from hokusai.intake import IntakePolicy, clean, frame_sha256, read_contribution
 from hokusai.chain.ledger import Chain
 from hokusai.chain.training_set import training_set
@@ -41,13 +41,18 @@ def local_commitment(model: Any) -> str:
 
     with tempfile.TemporaryDirectory(prefix="hokusai-reproduce-") as scratch:
         path = Path(scratch) / "model"
+        if getattr(model, "hokusai_flavor", None) == "dspy":  # a DSPy program: its JSON state and source
+            from hokusai.dspy.mlflow_model import save_dspy_model
+
+            save_dspy_model(model, path)
+            return weights_commitment(path)
         mlflow.sklearn.save_model(model, path, serialization_format="pickle",
                                   pip_requirements=sklearn_pip_requirements())
         return weights_commitment(path)
 
 
 def reproduce(partition_key: str, *, outputs_root: Path, chain: Chain, store: ContributionStore,
-              registry: ModelRegistry,
+              registry: RegistryClient,
               spec_for: Callable[[str], TokenSpec], pii_key_for: Callable[[str], bytes],
               base_for: Callable[[TokenSpec], Any], benchmark_for: Callable[[TokenSpec], Any],
               policy: IntakePolicy = IntakePolicy()) -> list[Check]:

@@ -6,7 +6,8 @@ tokens shipped in the repo, a local drop-zone folder, the claims ledger in SQLit
 no relayer (claims settle locally). Setting ``HOKUSAI_S3_BUCKET`` moves the drop
 zone to S3 (credentials from boto3's default chain, never here);
 ``HOKUSAI_LEDGER_URL`` and ``HOKUSAI_RELAYER_REDIS_URL`` move the ledger to
-PostgreSQL and hand claims to the relayer's Redis.
+PostgreSQL and hand claims to the relayer's Redis; ``HOKUSAI_CHAIN_RPC_URL`` makes the
+attestation read the model's on-chain head before it signs a claim.
 
 Settings never hold a secret's value, only the names of the secret variables that are
 set (``secret_variables``): resources take those as ``dagster.EnvVar``, which Dagster
@@ -17,10 +18,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hokusai.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
+from hokusai.ids import token_experiment_name
 from hokusai.redaction import uri_has_password
 from hokusai.secrets import ENV_VAR as PII_SECRET_VAR
 
@@ -36,6 +38,9 @@ API_REDIS_URL_VAR = "HOKUSAI_API_REDIS_URL"
 API_MLFLOW_URL_VAR = "HOKUSAI_API_MLFLOW_URL"
 # The REST API's key-hash pepper (and the key of its session tokens): a secret, read by name.
 API_KEY_PEPPER_VAR = "HOKUSAI_API_KEY_PEPPER"
+# The chain's JSON-RPC endpoint; providers put the API key in the path or query, so it is a
+# secret whenever it is set (never shown, always an EnvVar), whatever its shape.
+CHAIN_RPC_URL_VAR = "HOKUSAI_CHAIN_RPC_URL"
 # URLs that may carry a password: given to resources as EnvVar when they do
 URL_VARIABLES = (TRACKING_URI_VAR, LEDGER_URL_VAR, RELAYER_REDIS_URL_VAR, API_DATABASE_URL_VAR, API_REDIS_URL_VAR)
 
@@ -66,7 +71,19 @@ class Settings:
     s3_endpoint_url: str | None = None  # None: AWS; e.g. http://minio:9000 for MinIO or SeaweedFS
     s3_region: str | None = None  # None: boto3's default chain (AWS_REGION, profile)
     s3_path_style: bool = True  # http://host/bucket/key, what MinIO and SeaweedFS answer by default
+    # Step outputs (Dagster's IO manager): None = files under the instance's storage on this host;
+    # a bucket = pickles in s3://bucket/prefix/ (dagster-aws), so steps may run on other hosts.
+    io_bucket: str | None = None
+    io_prefix: str = "dagster-io"
+    # "in_process" (one process per run: imports the code location once) or "multiprocess"
+    # (a process per step; with io_bucket set, their outputs meet in the bucket).
+    step_executor: str = "in_process"
     sensor_interval_seconds: int = 15  # how often the daemon lists the drop zone
+    # The LM of DSPy tokens (hokusai.dspy): None = the token spec's (the deterministic local LM by default).
+    # e.g. openai/gpt-4o-mini (key: OPENAI_API_KEY, read by LiteLLM itself), ollama_chat/llama3.2, or
+    # openai/<model> with HOKUSAI_DSPY_API_BASE=http://localhost:8000/v1 for an OpenAI-compatible server.
+    dspy_model: str | None = None
+    dspy_api_base: str | None = None
     step_retries: int = 3  # retries of a step that talks to MLflow (server down, network blip)
     step_retry_delay_seconds: int = 10  # the first retry's delay; it doubles each time
     intake_workers: int = 2  # processes hashing a large upload (hokusai.workers); 0 or 1: none
@@ -89,6 +106,9 @@ class Settings:
     siwe_uri: str = "http://127.0.0.1:8001"
     siwe_session_seconds: int = 900
     api_cors_origins: tuple[str, ...] = ()
+    # The chain's JSON-RPC (may hold an API key); set: read the model's head before signing a claim.
+    chain_rpc_url: str | None = field(default=None, repr=False)
+    chain_rpc_timeout_seconds: float = 10.0
 
     @property
     def ledger_database_url(self) -> str:
@@ -107,7 +127,7 @@ class Settings:
             return self.mlflow_tracking_uri.rstrip("/")
         return None
     # Names (never values) of the set variables that hold a secret: the attester key, the PII
-    # secret, and MLFLOW_TRACKING_URI when its URI carries a password.
+    # secret, the chain RPC URL, and the URLs of URL_VARIABLES when they carry a password.
     secret_variables: frozenset[str] = frozenset()
 
     @property
@@ -120,7 +140,15 @@ class Settings:
 
     def experiment_name(self, token_id: str) -> str:
         """One MLflow experiment per token unless MLFLOW_EXPERIMENT_NAME pins one."""
-        return self.mlflow_experiment_name or f"hokusai-{token_id}"
+        return self.mlflow_experiment_name or token_experiment_name(token_id)
+
+
+STEP_EXECUTORS = ("in_process", "multiprocess")
+
+
+def default_intake_workers() -> int:
+    """Worker processes for a large upload when none are configured: the CPU count, at most 4."""
+    return min(os.cpu_count() or 1, 4)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -158,10 +186,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         s3_endpoint_url=(env.get("HOKUSAI_S3_ENDPOINT_URL") or "").strip() or None,
         s3_region=(env.get("HOKUSAI_S3_REGION") or "").strip() or None,
         s3_path_style=_bool(env, "HOKUSAI_S3_PATH_STYLE", True),
-        sensor_interval_seconds=_int(env, "HOKUSAI_SENSOR_INTERVAL_SECONDS", 15),
-        step_retries=_int(env, "HOKUSAI_STEP_RETRIES", 3),
-        step_retry_delay_seconds=_int(env, "HOKUSAI_STEP_RETRY_DELAY_SECONDS", 10),
-        intake_workers=max(_int(env, "HOKUSAI_INTAKE_WORKERS", min(os.cpu_count() or 1, 4)), 0),
+        io_bucket=(env.get("HOKUSAI_IO_BUCKET") or "").strip() or None,
+        io_prefix=(env.get("HOKUSAI_IO_PREFIX") or "").strip().strip("/") or Settings.io_prefix,
+        step_executor=_choice(env, "HOKUSAI_STEP_EXECUTOR", STEP_EXECUTORS, Settings.step_executor),
+        sensor_interval_seconds=_int(env, "HOKUSAI_SENSOR_INTERVAL_SECONDS", Settings.sensor_interval_seconds),
+        dspy_model=(env.get("HOKUSAI_DSPY_MODEL") or "").strip() or None,
+        dspy_api_base=(env.get("HOKUSAI_DSPY_API_BASE") or "").strip() or None,
+        step_retries=_int(env, "HOKUSAI_STEP_RETRIES", Settings.step_retries),
+        step_retry_delay_seconds=_int(env, "HOKUSAI_STEP_RETRY_DELAY_SECONDS", Settings.step_retry_delay_seconds),
+        intake_workers=max(_int(env, "HOKUSAI_INTAKE_WORKERS", default_intake_workers()), 0),
         ledger_url=(env.get(LEDGER_URL_VAR) or "").strip() or None,
         relayer_redis_url=(env.get(RELAYER_REDIS_URL_VAR) or "").strip() or None,
         budget_retry_seconds=_int(env, "HOKUSAI_BUDGET_RETRY_SECONDS", 0) or None,
@@ -178,6 +211,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         siwe_session_seconds=_positive(env, "HOKUSAI_SIWE_SESSION_SECONDS", 900),
         api_cors_origins=tuple(o.strip() for o in (env.get("HOKUSAI_API_CORS_ORIGINS") or "").split(",")
                                if o.strip()),
+        chain_rpc_url=(env.get(CHAIN_RPC_URL_VAR) or "").strip() or None,
+        chain_rpc_timeout_seconds=_float(env, "HOKUSAI_CHAIN_RPC_TIMEOUT_SECONDS", 10.0),
         secret_variables=secret_variables(env),
     )
 
@@ -189,11 +224,26 @@ def read_secret(name: str, env: Mapping[str, str] | None = None) -> str | None:
     return value or None
 
 
+def secret_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The secret variables that are set, by name: for code outside Dagster (the CLI's
+    ``reproduce``) that needs a secret's value; Dagster resources get ``EnvVar`` instead."""
+    env = os.environ if env is None else env
+    return {name: env[name] for name in secret_variables(env)}
+
+
 def secret_variables(env: Mapping[str, str]) -> frozenset[str]:
     """Which secret-bearing variables are set; an empty one counts as unset, as the loaders treat it."""
-    names = {name for name in (ATTESTER_KEY_VAR, PII_SECRET_VAR, API_KEY_PEPPER_VAR) if (env.get(name) or "").strip()}
+    names = {name for name in (ATTESTER_KEY_VAR, PII_SECRET_VAR, CHAIN_RPC_URL_VAR, API_KEY_PEPPER_VAR)
+             if (env.get(name) or "").strip()}
     names |= {name for name in URL_VARIABLES if uri_has_password((env.get(name) or "").strip())}
     return frozenset(names)
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or "").strip().lower() or default
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -209,6 +259,16 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     value = _int(env, name, default)
     if value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value}")
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
     return value
 
 

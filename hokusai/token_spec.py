@@ -14,10 +14,12 @@ from typing import Any
 
 import yaml
 
+from hokusai.dspy_spec import DSPyProgramSpec, parse_dspy_section
 from hokusai.ids import validate_token_id
+from hokusai.metric_names import BENCHMARK_METRICS
 
 TASKS = ("binary_classification", "multiclass_classification")
-PRIMARY_METRICS = ("accuracy", "precision", "recall", "f1", "auroc")
+PRIMARY_METRICS = BENCHMARK_METRICS
 MERGE_STRATEGIES = ("append", "replace", "update")
 FEATURE_DTYPES = ("int", "float", "category", "string", "bool")
 UNKNOWN_COLUMN_POLICIES = ("reject", "drop")
@@ -32,6 +34,22 @@ ELIGIBILITY_SEEDS_RANGE = (5, 100)
 
 class TokenSpecError(ValueError):
     """A token spec file is invalid; the message lists every problem found."""
+
+
+class UnknownTokenError(LookupError):
+    """No spec for this token id: a contribution for it cannot be evaluated."""
+
+    def __init__(self, token_id: str, tokens_dir: Path):
+        super().__init__(f"unknown token '{token_id}': no spec {token_id}.yaml in {tokens_dir}")
+        self.token_id = token_id
+
+
+def token_spec_path(tokens_dir: Path, token_id: str) -> Path:
+    """The spec file of ``token_id``; ``UnknownTokenError`` when there is none."""
+    path = Path(tokens_dir) / f"{token_id}.yaml"
+    if not path.is_file():
+        raise UnknownTokenError(token_id, Path(tokens_dir))
+    return path
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,8 @@ class TokenSpec:
     # 0: exact copies only. What counts as noise depends on the domain, so a token sets it.
     near_copy_tolerance: float = 0.0
     source_path: Path | None = None
+    # a DSPy program as the model (hokusai.dspy_spec); None: the scikit-learn estimator
+    dspy: DSPyProgramSpec | None = None
     spec_sha256: str = field(default="", compare=False)
 
     @property
@@ -204,8 +224,11 @@ class _Reader:
             self.problems.append(f"key_column: '{key_column}' must not be a feature or the label")
         if merge_strategy == "update" and key_column is None:
             self.problems.append("merge_strategy: 'update' needs key_column")
-        estimator_class = self.get("estimator.class", str)
-        if estimator_class and not estimator_class.startswith(ALLOWED_ESTIMATOR_PREFIX):
+        program = parse_dspy_section(self.raw.get("dspy"), self.base_dir, self.problems)
+        if program is not None:
+            self._dspy_features(features, label_values)
+        estimator_class = f"dspy:{program.program_ref()}" if program else self.get("estimator.class", str)
+        if estimator_class and program is None and not estimator_class.startswith(ALLOWED_ESTIMATOR_PREFIX):
             self.problems.append(f"estimator.class: only scikit-learn estimators are allowed, got '{estimator_class}'")
         return TokenSpec(
             token_id=token_id,
@@ -234,7 +257,19 @@ class _Reader:
             unknown_columns=self.choice("unknown_columns", UNKNOWN_COLUMN_POLICIES, "reject"),
             positive_label=positive_label,
             near_copy_tolerance=self._fraction("near_copy_tolerance", 0.0),
+            dspy=program,
         )
+
+    def _dspy_features(self, features: tuple[FeatureSpec, ...], label_values: list | None) -> None:
+        """A DSPy token's inputs are text (its string features) and its labels text too."""
+        not_text = [f.name for f in features if f.dtype != "string"]
+        if not_text:
+            self.problems.append(f"features: a DSPy token's inputs must be string features, not {not_text}")
+        if label_values and not all(isinstance(v, str) and v.strip() for v in label_values):
+            self.problems.append("label_values: a DSPy token's labels must be non-empty text")
+        elif label_values and list(label_values) != sorted(label_values):
+            self.problems.append(f"label_values: list them sorted ({sorted(label_values)}): multiclass AUROC "
+                                 f"needs ordered labels")
 
     def _fraction(self, path: str, default: float) -> float:
         value = self.get(path, (int, float), default)

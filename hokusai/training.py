@@ -56,7 +56,10 @@ def features_and_labels(frame: pd.DataFrame, spec: TokenSpec) -> tuple[np.ndarra
 
     Numbers and booleans enter as floats, categories as their index in the spec's
     category list (-1 if unknown); free-text ``string`` features are not model inputs.
+    A DSPy token's inputs are its text features, as an object array (``hokusai.dspy.token_model``).
     """
+    if spec.dspy is not None:
+        return frame[spec.feature_names].astype(str).to_numpy(dtype=object), frame[spec.label_column].to_numpy()
     columns = []
     for feature in spec.features:
         values = frame[feature.name]
@@ -87,6 +90,10 @@ def train_model(frame: pd.DataFrame, spec: TokenSpec, seed: int | None = None) -
     """
     if frame[spec.label_column].nunique() < 2:
         raise ValueError("training data has fewer than two distinct labels")
+    if spec.dspy is not None:  # a DSPy program, compiled on the rows as examples (imports dspy only here)
+        from hokusai.dspy.token_model import compile_token_program
+
+        return compile_token_program(frame, spec, seed)
     features, labels = features_and_labels(frame, spec)
     order = canonical_order(features, labels, spec)
     return build_estimator(spec, seed).fit(features[order], labels[order])

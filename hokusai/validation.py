@@ -77,9 +77,28 @@ def validate_contribution(frame: pd.DataFrame, spec: TokenSpec) -> SchemaReport:
             _check_category(report, feature)
         elif feature.dtype == "bool":
             _check_bool(report, feature)
+    if spec.dspy is not None:  # a DSPy example: every input is text, and an empty one teaches nothing
+        _check_example_inputs(report, present)
     if spec.label_column in report.frame.columns:
         _check_label(report, spec)
     return report
+
+
+def _check_example_inputs(report: SchemaReport, features: list[FeatureSpec]) -> None:
+    for feature in features:
+        values = report.frame[feature.name]
+        not_text = values.map(lambda v: isinstance(v, (list, dict, tuple, set)))
+        if not_text.any():
+            report.problems.append(SchemaProblem(
+                "not_text", feature.name, f"{int(not_text.sum())} value(s) in '{feature.name}' are lists or objects, "
+                f"not text", observed=_preview(values[not_text].astype(str).unique()), expected="text",
+                cells=int(not_text.sum())))
+            values = values.where(~not_text, "x")
+        empty = values.isna() | (values.astype(str).str.strip() == "")
+        if empty.any():
+            report.problems.append(SchemaProblem(
+                "empty_input", feature.name, f"{int(empty.sum())} example(s) have an empty '{feature.name}'",
+                observed=int(empty.sum()), expected=0, cells=int(empty.sum())))
 
 
 def _check_numeric(report: SchemaReport, features: list[FeatureSpec]) -> None:

@@ -32,6 +32,8 @@ def verify_outputs(path: Path, expected_signer: str | None = None) -> list[Check
     """
     folder = path if path.is_dir() else path.parent
     envelope = _read(folder / "attestation.json")
+    if not isinstance((envelope.get("attestation") or {}).get("result"), dict):
+        raise ValueError(f"{folder / 'attestation.json'} is not an attestation envelope (no attestation.result)")
     checks = []
     recomputed = attestation_hash(envelope["attestation"])
     checks.append(Check("attestation_hash", recomputed == envelope.get("attestation_hash"),
@@ -39,7 +41,7 @@ def verify_outputs(path: Path, expected_signer: str | None = None) -> list[Check
     delta_path = folder / "delta_one.json"
     if delta_path.exists():
         delta_hash = canonical_hash(_read(delta_path))
-        recorded = envelope["attestation"]["result"]["delta_one_sha256"]
+        recorded = envelope["attestation"]["result"].get("delta_one_sha256")
         checks.append(Check("delta_one_sha256", delta_hash == recorded, f"recomputed {delta_hash}"))
     result = envelope["attestation"]["result"]
     if not (folder / "mint_request.json").exists():
@@ -99,9 +101,12 @@ def _mint_request_checks(folder: Path, envelope: dict[str, Any], recomputed: str
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"{path} not found") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{path} holds JSON {type(document).__name__}, not an object")
+    return document
 
 
 def verify_path(path: Path, expected_signer: str | None = None, expected_root: str | None = None) -> list[Check]:

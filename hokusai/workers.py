@@ -7,8 +7,9 @@ run worker runs one run), in ``spawn`` mode, since forking a process that has
 threads running (Arrow's, Dagster's) can deadlock the child. Starting a worker
 costs ~1 s, so only inputs of at least ``PARALLEL_MIN_ROWS`` rows use the pool.
 
-``HOKUSAI_INTAKE_WORKERS`` sets the number of processes (default: the CPU count,
-at most 4); 0 or 1 keeps all the work in the calling process.
+The number of processes comes from the settings (``HOKUSAI_INTAKE_WORKERS``; default:
+the CPU count, at most 4) through ``configure``, which the intake resource calls when a
+run starts; 0 or 1 keeps all the work in the calling process.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from hokusai.settings import load_settings
+from hokusai.settings import default_intake_workers
 
 PARALLEL_MIN_ROWS = 200_000
 PARALLEL_MIN_BYTES = 16 << 20  # an upload this large has ~100k rows or more
@@ -30,12 +31,24 @@ _log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _pools: dict[int, ProcessPoolExecutor] = {}
+_count: int | None = None
+
+
+def configure(count: int) -> None:
+    """Use ``count`` worker processes from now on in this process (0 or 1: none)."""
+    global _count
+    _count = max(int(count), 0)
+
+
+def worker_count() -> int:
+    """The configured number of workers, or the default when nothing configured it."""
+    return default_intake_workers() if _count is None else _count
 
 
 def pool_for(rows: int, min_rows: int | None = None) -> Executor | None:
     """The shared process pool if ``rows`` (at least ``min_rows``, default ``PARALLEL_MIN_ROWS``)
     is worth it and more than one worker is allowed."""
-    workers = load_settings().intake_workers
+    workers = worker_count()
     if rows < (PARALLEL_MIN_ROWS if min_rows is None else min_rows) or workers < 2:
         return None
     with _lock:
@@ -55,7 +68,7 @@ def start_workers_for_upload(size_bytes: int) -> None:
 
 def parts(items: Sequence[T], pool: Executor | None) -> list[Sequence[T]]:
     """``items`` cut into one part per worker of ``pool`` (a single part without one)."""
-    count = load_settings().intake_workers if pool is not None else 1
+    count = worker_count() if pool is not None else 1
     size = -(-len(items) // max(count, 1)) or 1
     return [items[start:start + size] for start in range(0, len(items), size)] or [items]
 

@@ -19,7 +19,7 @@ from typing import Any
 from hokusai import __version__
 from hokusai.canonical import canonical_json, sha256_hex
 from hokusai.data_commitments import rows_root
-from hokusai.evaluation import METRIC_NAMES
+from hokusai.metric_names import BENCHMARK_METRICS as METRIC_NAMES
 
 ZK_SCHEMA_VERSION = "1.0"
 

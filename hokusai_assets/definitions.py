@@ -1,29 +1,38 @@
 """The code location: assembles assets, checks, the job, the sensor and resources."""
 
-from dagster import Definitions, in_process_executor, load_assets_from_modules
+from dagster import Definitions, in_process_executor, load_assets_from_modules, multiprocess_executor
 
-from hokusai.settings import Settings
+from hokusai.settings import Settings, load_settings
 from hokusai_assets import checks
 from hokusai_assets.assets import attestation, contribution, evaluation, models
-from hokusai_assets.jobs import evaluate_contribution
+from hokusai_assets.jobs import EVALUATE_CONTRIBUTION_JOB, evaluate_contribution
 from resources import build_resources
-from sensors.drop_zone import contribution_drop_sensor
-from sensors.rebase import contribution_rebase_sensor
-from sensors.settlement import claim_settlement_sensor
+from sensors.drop_zone import build_contribution_drop_sensor
+from sensors.rebase import build_contribution_rebase_sensor
+from sensors.settlement import build_claim_settlement_sensor
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
-    """Definitions bound to ``settings`` (the environment's by default)."""
+    """Definitions bound to ``settings`` (the environment's by default): the composition root."""
+    settings = settings or load_settings()
+    interval = settings.sensor_interval_seconds
     return Definitions(
         assets=load_assets_from_modules([contribution, models, evaluation, attestation]),
         asset_checks=[checks.contribution_matches_token_schema, checks.clean_rows_meet_expectations],
         jobs=[evaluate_contribution],
-        sensors=[contribution_drop_sensor, claim_settlement_sensor, contribution_rebase_sensor],
+        sensors=[build_contribution_drop_sensor(interval), build_claim_settlement_sensor(interval),
+                 build_contribution_rebase_sensor(interval)],
         resources=build_resources(settings),
-        # One process per run: a step-per-process executor re-imports the code
+        # One process per run by default: a step-per-process executor re-imports the code
         # location (pandas, sklearn, mlflow) for each of the eight steps.
-        executor=in_process_executor,
+        executor=multiprocess_executor if settings.step_executor == "multiprocess" else in_process_executor,
     )
 
 
 defs = build_definitions()
+
+
+def evaluate_contribution_job():
+    """The job as this module builds it from the environment: what ``reconstructable`` needs
+    to run its steps in processes of their own (``HOKUSAI_STEP_EXECUTOR=multiprocess``)."""
+    return defs.resolve_job_def(EVALUATE_CONTRIBUTION_JOB)

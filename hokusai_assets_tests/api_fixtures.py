@@ -53,7 +53,7 @@ class ApiServer:
         raise RuntimeError("no VmHWM")
 
     def stop(self) -> None:
-        from hokusai_assets_tests.mlflow_server import stop_process_group
+        from hokusai.harness.mlflow_server import stop_process_group
 
         stop_process_group(self.process)
 
@@ -66,7 +66,7 @@ def start_api_server(env: dict[str, str], log_path: Path, workers: int = 1, time
     import time
     import urllib.request
 
-    from hokusai_assets_tests.mlflow_server import free_port, stop_process_group
+    from hokusai.harness.mlflow_server import free_port, stop_process_group
 
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("HOKUSAI_", "MLFLOW_", "RATE_LIMIT"))}

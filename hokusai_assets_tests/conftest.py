@@ -59,7 +59,7 @@ CHAIN_TOKEN = "digits-chain"
 @pytest.fixture(scope="session")
 def chain_tokens_env(tmp_path_factory) -> dict[str, str]:
     """``HOKUSAI_TOKENS_DIR`` of a tokens folder holding the repo's tokens and ``CHAIN_TOKEN``."""
-    from hokusai_assets_tests.topology import token_copies
+    from hokusai.harness.topology import token_copies
 
     tokens = token_copies(tmp_path_factory.mktemp("chain-tokens"), [CHAIN_TOKEN],
                           overrides={CHAIN_TOKEN: {"min_improvement_bps": 20}})

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from hokusai_assets_tests.mlflow_server import (
+from hokusai.harness.mlflow_server import (
     HEALTH_TIMEOUT_SECONDS, MlflowServer, launch_mlflow_server, wait_for_health,
 )
 

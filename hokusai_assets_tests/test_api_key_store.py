@@ -12,7 +12,7 @@ import pytest
 from hokusai.api import keys, sessions
 from hokusai.api.siwe import NONCE_SECONDS
 from hokusai.settlement.database import ledger_engine
-from hokusai_assets_tests.services import postgres
+from hokusai.harness.servers import postgres
 
 PEPPER = b"p" * 32
 

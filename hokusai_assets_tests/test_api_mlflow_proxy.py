@@ -18,7 +18,7 @@ from hokusai.api.keys import create_key, revoke_key
 from hokusai.settings import REPO_ROOT
 from hokusai_assets_tests.api_fixtures import start_api_server
 from hokusai_assets_tests.conftest import isolated_settings
-from hokusai_assets_tests.mlflow_server import healthy_or_stopped, launch_mlflow_server
+from hokusai.harness.mlflow_server import healthy_or_stopped, launch_mlflow_server
 
 WALLET = "0x00000000000000000000000000000000000d1617"
 ARTIFACT_BYTES = 200 * 1024 * 1024

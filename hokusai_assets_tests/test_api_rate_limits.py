@@ -13,7 +13,7 @@ from hokusai.api.app import build_state
 from hokusai.api.keys import create_key
 from hokusai_assets_tests.api_fixtures import api_harness, run, start_api_server
 from hokusai_assets_tests.conftest import isolated_settings
-from hokusai_assets_tests.services import redis_server
+from hokusai.harness.servers import redis_server
 
 LIMIT = 25
 REQUESTS = 80

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from hokusai.chain.ledger import GENESIS, MINTED, ORPHANED, PENDING, ROLLED_BACK, Chain, ChainLink
-from hokusai_assets_tests.services import postgres
+from hokusai.harness.servers import postgres
 
 TOKEN = "chain-test"
 

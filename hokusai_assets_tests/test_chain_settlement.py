@@ -13,8 +13,8 @@ from hokusai.chain.ledger import MINTED, ORPHANED, PENDING, ROLLED_BACK, Chain
 from hokusai.core.registry import CHAMPION_ALIAS, ModelRegistry
 from hokusai.settlement.database import dispose_engines
 from hokusai_assets_tests.conftest import CHAIN_TOKEN, OTHER_WALLET, SAMPLES, WALLET, isolated_settings
-from hokusai_assets_tests.services import redis_server
-from hokusai_assets_tests.settlement_fixtures import fake_relayer
+from hokusai.harness.servers import redis_server
+from hokusai.harness.settlement_fixtures import fake_relayer
 from resources.model_registry import ModelRegistryResource
 from resources.settlement import ClaimsLedgerResource, RelayerResource
 from sensors.rebase import contribution_rebase_sensor

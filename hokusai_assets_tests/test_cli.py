@@ -113,3 +113,10 @@ def test_verify_rejects_a_tampered_attestation(cli, tmp_path):
     code, out, _ = cli("verify", str(tmp_path / "out"))
     assert code == 2
     assert "FAIL attestation_hash" in out
+
+
+@pytest.mark.parametrize("content", ['{"attestation": {}}', "[1, 2]", '{"schema": "something else"}'])
+def test_verify_names_a_file_that_is_not_an_attestation(cli, tmp_path, content):
+    (tmp_path / "attestation.json").write_text(content)
+    code, _, err = cli("verify", str(tmp_path / "attestation.json"))
+    assert code == 2 and "cannot verify" in err and "Traceback" not in err

@@ -61,13 +61,15 @@ def test_every_variable_is_documented_and_no_secret_has_a_default():
 
 def test_the_attester_key_and_the_pii_secret_reach_only_the_code_location():
     """Runs and sensor ticks execute in the code location's container; the webserver and the daemon
-    only talk to it over gRPC, so they get the database's credentials and no other secret."""
+    only talk to it over gRPC, so they get the database's credentials and no other secret — but the
+    webserver reads the steps' compute logs from the bucket, with the platform's S3 key."""
     services = compose()["services"]
     holders = {name for name, service in services.items() for variable in service.get("environment", {})
                if variable in ("HOKUSAI_ATTESTER_PRIVATE_KEY", "HOKUSAI_PII_SECRET")}
     assert holders == {"code-location"}
-    for name in ("webserver", "daemon"):
-        assert {v for v in services[name]["environment"] if SECRET.search(v)} == {"DAGSTER_PG_PASSWORD"}, name
+    assert {v for v in services["daemon"]["environment"] if SECRET.search(v)} == {"DAGSTER_PG_PASSWORD"}
+    assert {v for v in services["webserver"]["environment"] if SECRET.search(v)} == {"DAGSTER_PG_PASSWORD",
+                                                                                     "AWS_SECRET_ACCESS_KEY"}
 
 
 def test_services_have_health_checks_and_declared_volumes():

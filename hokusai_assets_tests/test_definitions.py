@@ -59,8 +59,105 @@ def test_domain_library_does_not_import_dagster():
     code = (
         "import sys, hokusai.cli, hokusai.pipeline, hokusai.claims, hokusai.registration, hokusai.verify;"
         "import hokusai.settlement.relay, hokusai.settlement.genesis, hokusai.settlement.decision;"
+        "import hokusai.core, hokusai.tracking;"  # the SDK, to be shipped as its own distribution
         "bad = [m for m in sys.modules if m.split('.')[0] in {'dagster', 'hokusai_assets', 'resources', 'sensors'}];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_definitions_follow_the_settings_passed_in(tmp_path):
+    from dataclasses import replace
+
+    from hokusai.settings import load_settings
+    from hokusai_assets.definitions import build_definitions
+
+    settings = replace(load_settings({"HOKUSAI_HOME": str(tmp_path)}), sensor_interval_seconds=61, intake_workers=0,
+                       tokens_dir=tmp_path / "tokens")
+    built = build_definitions(settings)
+    for name in ("contribution_drop_sensor", "claim_settlement_sensor", "contribution_rebase_sensor"):
+        assert built.resolve_sensor_def(name).minimum_interval_seconds == 61
+    assert built.resources["intake"].workers == 0
+    assert built.resources["token_specs"].tokens_dir == str(tmp_path / "tokens")
+
+
+def test_only_the_settings_module_reads_the_environment():
+    """One route for configuration: ``hokusai.settings``; the rest gets the settings passed in.
+
+    Writing a default for a library (``os.environ[...] = v``, ``os.environ.setdefault``) reads nothing.
+    The real-service harness (``hokusai/harness``) is the tests' tool, not the platform: it reads
+    the machine's (where PostgreSQL's binaries are, which ports ``scripts/services`` takes).
+    """
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readers = []
+    for folder in ("hokusai", "hokusai_assets", "resources", "sensors"):
+        for path in sorted((root / folder).rglob("*.py")):
+            if path == root / "hokusai" / "settings.py" or (root / "hokusai" / "harness") in path.parents:
+                continue
+            tree = ast.parse(path.read_text(), str(path))
+            writes = {id(node.value) for node in ast.walk(tree)
+                      if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)}
+            writes |= {id(node.func.value) for node in ast.walk(tree) if isinstance(node, ast.Call)
+                       and isinstance(node.func, ast.Attribute) and node.func.attr == "setdefault"}
+            readers += [f"{path.relative_to(root)}:{node.lineno}" for node in ast.walk(tree)
+                        if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv"}
+                        and id(node) not in writes]
+    assert not readers, readers
+
+
+def test_no_import_circle_in_the_domain_library():
+    """Imports point one way in ``hokusai/``: no circle, lazy (function-level) imports included."""
+    from hokusai.settings import REPO_ROOT
+    from hokusai_assets_tests.import_graph import describe_cycle, import_cycles, import_graph
+
+    graph = import_graph(REPO_ROOT / "hokusai")
+    assert {"hokusai.core.registry", "hokusai.core.client", "hokusai.tracking.experiments"} <= set(graph)
+    cycles = import_cycles(graph)
+    assert cycles == [], "import circles: " + " | ".join(describe_cycle(graph, c) for c in cycles)
+
+
+def test_the_import_circle_check_finds_lazy_and_package_circles(tmp_path):
+    """The check itself: a function-level import and a package ``__init__`` both close a circle."""
+    from hokusai_assets_tests.import_graph import import_cycles, import_graph
+
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pkg.sub.b import thing\n")
+    (package / "sub" / "__init__.py").write_text("from pkg.sub.c import other\n")
+    (package / "sub" / "b.py").write_text("thing = 1\n")
+    (package / "sub" / "c.py").write_text("def other():\n    from pkg import a\n")
+    (package / "d.py").write_text("from . import e\n")
+    (package / "e.py").write_text("import importlib\nimportlib.import_module('pkg.d')\n")
+    assert import_cycles(import_graph(package)) == [["pkg.a", "pkg.sub", "pkg.sub.c"], ["pkg.d", "pkg.e"]]
+
+
+CORE_LAYERS = [  # bottom first: a module may import core modules of lower layers only (docs/sdk.md, "Layers")
+    {"hokusai.core.tags", "hokusai.core.model_ids", "hokusai.core.local_store"},
+    {"hokusai.core.errors", "hokusai.core.entities"},
+    {"hokusai.core.connection"},
+    {"hokusai.core.client"},
+    {"hokusai.core.versions", "hokusai.core.contribution", "hokusai.core.champion"},
+    {"hokusai.core.improvements", "hokusai.core.lineage", "hokusai.core.tokenized", "hokusai.core.impact"},
+    {"hokusai.core.registry"},
+]
+
+
+def test_the_sdk_core_is_layered_value_types_client_operations_facade():
+    from hokusai.settings import REPO_ROOT
+    from hokusai_assets_tests.import_graph import import_graph
+
+    graph = import_graph(REPO_ROOT / "hokusai")
+    core = {m for m in graph if m.startswith("hokusai.core.")}
+    assert core == set().union(*CORE_LAYERS), "a new hokusai.core module: give it a layer here"
+    for level, layer in enumerate(CORE_LAYERS):
+        below = set().union(*CORE_LAYERS[:level])
+        for module in layer:
+            upward = {m for m in graph[module] if m.startswith("hokusai.core.") and m not in below}
+            assert not upward, f"{module} imports {sorted(upward)}, which are not below it"
+    into_tracking = {m for m in core | {"hokusai.core"} if any(d.startswith("hokusai.tracking") for d in graph[m])}
+    assert not into_tracking, f"hokusai.core must not import hokusai.tracking (it sits on top): {sorted(into_tracking)}"

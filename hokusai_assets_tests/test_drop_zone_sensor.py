@@ -1,6 +1,7 @@
 """The drop-zone sensor over a local folder, called directly with a built context."""
 
 import logging
+from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, DefaultSensorStatus, SensorResult, build_sensor_context
@@ -8,6 +9,7 @@ from dagster import DagsterInstance, DefaultSensorStatus, SensorResult, build_se
 from hokusai.contribution_store import LocalFolderStore
 from hokusai.drops import partition_key_for
 from resources.contribution_store import ContributionStoreResource, LocalContributionStoreResource
+from resources.token_specs import TokenSpecsResource
 from sensors.drop_zone import MAX_RUNS_PER_TICK, contribution_drop_sensor
 
 WALLET = "0x" + "ab12" * 10
@@ -37,7 +39,6 @@ def tokens_dir(tmp_path, monkeypatch):
     tokens = tmp_path / "tokens"
     tokens.mkdir()
     (tokens / "digits-demo.yaml").write_text("irrelevant: true\n")
-    monkeypatch.setenv("HOKUSAI_TOKENS_DIR", str(tokens))
     return tokens
 
 
@@ -50,7 +51,8 @@ def evaluate(root, cursor=None, resource=None):
     context = build_sensor_context(
         cursor=cursor,
         instance=DagsterInstance.ephemeral(),
-        resources={"contribution_store": resource or LocalContributionStoreResource(root=str(root))},
+        resources={"contribution_store": resource or LocalContributionStoreResource(root=str(root)),
+                   "token_specs": TokenSpecsResource(tokens_dir=str(Path(root).parent / "tokens"))},
     )
     records = _Records()
     context.log.addHandler(records)

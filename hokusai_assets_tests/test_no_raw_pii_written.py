@@ -6,7 +6,7 @@ import dataclasses
 
 from hokusai_assets_tests.churn_token import TOKEN_ID, churn_rows, write_churn_token
 from hokusai_assets_tests.conftest import isolated_settings
-from hokusai_assets_tests.pii_corpus import faker_pool
+from hokusai.harness.pii_corpus import faker_pool
 
 WALLET = "0x00000000000000000000000000000000000d0a7a"
 KINDS = ("email", "phone", "ssn", "card", "ipv4", "iban", "ethkey")

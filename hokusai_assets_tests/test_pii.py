@@ -23,7 +23,7 @@ from hokusai.pii import (LEFTOVER_PII_PATTERNS, column_pii_kind, contains_pii, f
                          is_public_hash_column, pii_key, pii_token, scrub_frame)
 from hokusai.pii_patterns import iban_ok, luhn_ok
 from hokusai.secrets import DEV_SECRET_RELPATH, ENV_VAR, load_pii_secret
-from hokusai_assets_tests.pii_corpus import (TEXT_COLUMNS, format_scores, make_corpus,
+from hokusai.harness.pii_corpus import (TEXT_COLUMNS, format_scores, make_corpus,
                                              score_values)
 
 KEY = pii_key(b"test-secret-" + b"s" * 32, "digits-demo")

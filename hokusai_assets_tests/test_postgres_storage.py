@@ -22,10 +22,11 @@ from dagster import DagsterInstance
 
 from hokusai.settings import REPO_ROOT, load_settings
 from hokusai_assets_tests.conftest import DEMO_TOKEN, SAMPLES, WALLET
-from hokusai_assets_tests.services import free_ports, mlflow_on, postgres, seaweedfs
+from hokusai.harness.servers import free_ports, mlflow_on, postgres, seaweedfs
 
 PRODUCTION_YAML = REPO_ROOT / "deploy" / "dagster.postgres.yaml"
 ARTIFACTS_BUCKET = "mlflow-artifacts"
+IO_BUCKET = "dagster-io"  # the production instance keeps its compute logs there
 ASSETS = {"contributed_dataset", "clean_dataset", "baseline_model", "new_model", "benchmark_metrics",
           "delta_one", "attestation", "registered_token_model"}
 
@@ -39,7 +40,7 @@ def pg():
 
 @pytest.fixture(scope="module")
 def artifact_store(tmp_path_factory):
-    with seaweedfs(tmp_path_factory.mktemp("seaweedfs"), buckets=(ARTIFACTS_BUCKET,)) as server:
+    with seaweedfs(tmp_path_factory.mktemp("seaweedfs"), buckets=(ARTIFACTS_BUCKET, IO_BUCKET)) as server:
         yield server
 
 
@@ -50,13 +51,16 @@ def mlflow_server(pg, artifact_store, tmp_path_factory):
 
 
 @pytest.fixture
-def dagster_home(pg, tmp_path, monkeypatch):
-    """A DAGSTER_HOME holding the production yaml, its variables pointing at the module's PostgreSQL."""
+def dagster_home(pg, artifact_store, tmp_path, monkeypatch):
+    """A DAGSTER_HOME holding the production yaml, its variables pointing at the module's PostgreSQL
+    and, for the compute logs, at the module's S3."""
     home = tmp_path / "dagster-home"
     home.mkdir()
     shutil.copyfile(PRODUCTION_YAML, home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    for name, value in pg.dagster_env("dagster").items():
+    for name, value in {**pg.dagster_env("dagster"), **artifact_store.env(), "HOKUSAI_IO_BUCKET": IO_BUCKET,
+                        "HOKUSAI_S3_ENDPOINT_URL": artifact_store.endpoint_url,
+                        "HOKUSAI_S3_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)
     return home
 
@@ -124,6 +128,9 @@ def test_a_contribution_evaluated_on_the_production_instance_is_in_postgres_mlfl
     artifacts = [obj["Key"] for page in artifact_store.client().get_paginator("list_objects_v2").paginate(
         Bucket=ARTIFACTS_BUCKET) for obj in page.get("Contents", ())]
     assert any(key.endswith("model.pkl") for key in artifacts), artifacts[:20]
+    logs = [obj["Key"] for obj in artifact_store.client().list_objects_v2(
+        Bucket=IO_BUCKET, Prefix=f"compute-logs/storage/{outcome.run_id}/").get("Contents", ())]
+    assert logs, "the run's compute logs are not in the bucket"
 
 
 def test_scripts_services_starts_postgres_seaweedfs_and_mlflow_and_stops_them():
@@ -191,7 +198,7 @@ def test_scripts_services_starts_postgres_seaweedfs_and_mlflow_and_stops_them():
 
 def test_the_compose_init_script_makes_a_role_and_database_each_for_dagster_mlflow_and_the_ledger(pg):
     """docker/postgres-init runs in the postgres image; here against the real server, as its superuser."""
-    from hokusai_assets_tests.services import PG_BIN
+    from hokusai.harness.servers import PG_BIN
 
     script = REPO_ROOT / "docker" / "postgres-init" / "10-hokusai-databases.sh"
     env = {"PATH": f"{PG_BIN}:/usr/bin:/bin", "PGHOST": "127.0.0.1", "PGPORT": str(pg.port),

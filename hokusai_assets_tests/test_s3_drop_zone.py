@@ -17,13 +17,14 @@ import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context
 
 from hokusai.contribution_store import ContributionChangedError, ContributionMissingError, resolve_partition
-from hokusai.drops import partition_key_for, plan_drops
+from hokusai.drops import caught_up_cursor, partition_key_for, plan_drops
 from hokusai.s3_store import S3ContributionStore, contribution_store_for
 from hokusai.settings import REPO_ROOT, load_settings
 from hokusai_assets_tests.conftest import DEMO_TOKEN, SAMPLES, WALLET
-from hokusai_assets_tests.services import seaweedfs
+from hokusai.harness.servers import seaweedfs
 from resources import build_resources
 from resources.contribution_store import LocalContributionStoreResource, S3ContributionStoreResource
+from resources.token_specs import TokenSpecsResource
 from sensors.drop_zone import MAX_RUNS_PER_TICK, contribution_drop_sensor
 
 BUCKET = "drops"
@@ -46,7 +47,6 @@ def s3_env(s3_server):
         patch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
         for name, value in s3_server.env().items():
             patch.setenv(name, value)
-        patch.setenv("HOKUSAI_TOKENS_DIR", str(REPO_ROOT / "tokens"))
         yield patch
 
 
@@ -71,7 +71,8 @@ def store(resource):
 
 def tick(resource, cursor=None, instance=None):
     context = build_sensor_context(cursor=cursor, instance=instance or DagsterInstance.ephemeral(),
-                                   resources={"contribution_store": resource})
+                                   resources={"contribution_store": resource,
+                                              "token_specs": TokenSpecsResource(tokens_dir=str(REPO_ROOT / "tokens"))})
     return contribution_drop_sensor(context)
 
 
@@ -209,16 +210,6 @@ def test_a_backlog_drains_at_most_max_runs_per_tick(resource, store):
     assert (len(first.run_requests), len(second.run_requests)) == (MAX_RUNS_PER_TICK, 2)
     assert len({r.partition_key for r in first.run_requests + second.run_requests}) == MAX_RUNS_PER_TICK + 2
     assert not tick(resource, cursor=second.cursor).run_requests
-
-
-def caught_up_cursor(listing):
-    """The cursor of a sensor that has handled every object in ``listing``.
-
-    Planned over the newest second alone: everything older is behind that mark anyway.
-    """
-    newest = max(obj.last_modified for obj in listing)
-    last_second = [obj for obj in listing if obj.last_modified == newest]
-    return plan_drops(last_second, None, max_runs=len(last_second) + 1).cursor
 
 
 @pytest.fixture(scope="module")

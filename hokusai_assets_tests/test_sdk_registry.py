@@ -270,11 +270,14 @@ def test_unknown_models_raise_model_not_found(registry):
 def test_other_input_errors_say_what_to_fix(registry):
     model_id = _shared_baseline(registry)
     wallet = random_wallet()
-    with pytest.raises(ValueError, match="data hash"):
-        registry.register_improved_model(model_id, tiny_model(), wallet,
-                                         {"data_hash": "abc", "metrics": {"accuracy": 1}})
+    # (a data hash that is no SHA-256 is not an error: the version says its data is not committed,
+    # test_sdk_specification.py)
     with pytest.raises(ValueError, match="must include the benchmark metric"):
-        registry.register_improved_model(model_id, tiny_model(), wallet, {"data_hash": data_hash(1), "metrics": {}})
+        registry.register_improved_model(model_id, tiny_model(), wallet,
+                                         {"data_hash": data_hash(1), "metrics": {"f1": 0.9}})
+    with pytest.raises(ValueError, match="more than one contributor"):
+        registry.register_improved_model(model_id, tiny_model(), wallet,
+                                         {"contributor": random_wallet(), "metrics": {"accuracy": 0.9}})
     with pytest.raises(ValueError, match="must be finite"):
         registry.register_improved_model(model_id, tiny_model(), wallet,
                                          {"data_hash": data_hash(1), "metrics": {"accuracy": math.nan}})

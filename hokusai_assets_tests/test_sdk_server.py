@@ -6,7 +6,7 @@ import sys
 import time
 import urllib.request
 
-from hokusai_assets_tests.mlflow_server import server_command, stop_process_group
+from hokusai.harness.mlflow_server import server_command, stop_process_group
 
 pytest_plugins = ["hokusai_assets_tests.sdk_fixtures"]
 

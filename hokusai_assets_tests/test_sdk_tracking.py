@@ -147,7 +147,7 @@ def test_track_improvement_accepts_convention_names_and_logs_to_the_active_run(r
 
 @pytest.mark.parametrize("change,message", [
     ({"contributor_address": "0x12"}, "wallet address"),
-    ({"data_hash": "not-a-hash"}, "data hash"),
+    ({"contributor": "0x" + "ab" * 20}, "more than one contributor"),
     ({"token_id": "Bad Token"}, "token id"),
     ({"primary_metric": "latency"}, "primary_metric"),
 ])
@@ -158,7 +158,10 @@ def test_track_improvement_input_errors(change, message):
         PerformanceTracker().track_improvement(five_metrics(0.8), five_metrics(0.9), contribution)
 
 
-def test_track_improvement_needs_the_five_benchmark_metrics():
+def test_track_improvement_is_computed_over_the_benchmark_metrics_both_sets_give():
     contribution = {"token_id": "demo-token", "contributor_address": random_wallet(), "data_hash": data_hash(7)}
-    with pytest.raises(ValueError, match=r"improved_metrics lacks \['precision', 'recall', 'f1', 'auroc'\]"):
-        PerformanceTracker().track_improvement(five_metrics(0.8), {"accuracy": 0.9}, contribution)
+    delta, _ = PerformanceTracker().track_improvement(five_metrics(0.8), {"accuracy": 0.9}, contribution)
+    assert delta["delta_computation"]["metrics_included"] == ["accuracy"]
+    assert list(delta["delta_computation"]["metric_deltas"]) == ["accuracy"]
+    with pytest.raises(ValueError, match=r"no benchmark metric in both"):
+        PerformanceTracker().track_improvement(five_metrics(0.8), {"latency_ms": 3.0}, contribution)

@@ -43,10 +43,10 @@ from hokusai.secrets import ENV_VAR as PII_VAR
 from hokusai.settings import REPO_ROOT
 from hokusai_assets_tests.conftest import DEMO_TOKEN, SAMPLES, WALLET
 from hokusai_assets_tests.leak_scan import Secret, files_under, leaks_in, scan_files
-from hokusai_assets_tests.mlflow_server import start_mlflow_server
-from hokusai_assets_tests.services import postgres, seaweedfs
+from hokusai.harness.mlflow_server import start_mlflow_server
+from hokusai.harness.servers import postgres, seaweedfs
 from hokusai_assets_tests.ui_surfaces import collect_surfaces, failure_messages, resource_values, texts
-from hokusai_assets_tests.webserver import running_webserver
+from hokusai.harness.webserver import running_webserver
 
 BUCKET = "drops"
 RUN_TIMEOUT = 240.0

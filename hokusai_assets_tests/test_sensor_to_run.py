@@ -17,7 +17,7 @@ def test_dropped_file_is_picked_up_once_and_evaluated(tmp_path, shared_cache):
     store.put_bytes(f"digits-demo/{WALLET}/notes.txt", b"not a contribution")
 
     with DagsterInstance.ephemeral() as instance:
-        resources = {"contribution_store": definitions.resources["contribution_store"]}
+        resources = {name: definitions.resources[name] for name in ("contribution_store", "token_specs")}
         first = contribution_drop_sensor(build_sensor_context(instance=instance, resources=resources))
         assert len(first.run_requests) == 1
         request = first.run_requests[0]
@@ -48,7 +48,7 @@ def test_a_partition_registered_by_the_cli_is_not_run_again(tmp_path, shared_cac
 
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(CONTRIBUTIONS_PARTITIONS_NAME, [partition_key_for(stored)])
-        resources = {"contribution_store": definitions.resources["contribution_store"]}
+        resources = {name: definitions.resources[name] for name in ("contribution_store", "token_specs")}
         result = contribution_drop_sensor(build_sensor_context(instance=instance, resources=resources))
         assert not result.run_requests
         assert result.cursor  # the cursor still moves past it

@@ -24,7 +24,7 @@ from hokusai.settlement.outbox import (
     settle_locally,
 )
 from hokusai.settlement.settlement_messages import settlement_message, settlement_problems
-from hokusai_assets_tests.settlement_fixtures import EXAMPLE, SETTLEMENTS, claim_message
+from hokusai.harness.settlement_fixtures import EXAMPLE, SETTLEMENTS, claim_message
 
 NOW = 1_800_000_000.0
 
@@ -203,7 +203,7 @@ def _create_tables_at_once(url: str, barrier, index: int) -> None:
     from hokusai.settlement import outbox as declared  # noqa: F401
     from hokusai.settlement.database import ledger_engine as engine_for
     from hokusai.settlement.outbox import record_claim as record
-    from hokusai_assets_tests.settlement_fixtures import claim_message as message_for
+    from hokusai.harness.settlement_fixtures import claim_message as message_for
 
     barrier.wait()
     record(engine_for(url), message_for(index))
@@ -263,3 +263,10 @@ def test_the_cli_lists_claims_and_retries_a_blocked_one(tmp_path, monkeypatch, c
     assert main(["claims", "retry", EXAMPLE["idempotency_key"]]) == 2
     assert "only budget_blocked or error" in capsys.readouterr().err
     dispose_engines()
+
+
+def test_retrying_an_unknown_claim_names_the_key(engine):
+    from hokusai.settlement.outbox import UnknownClaimError
+
+    with pytest.raises(UnknownClaimError, match="no claim with idempotency key 0xabc"):
+        retry_claim(engine, "0xabc", now=NOW)

@@ -8,8 +8,8 @@ from dagster import AssetKey, AssetObservation, DagsterInstance, EnvVar, build_s
 from hokusai.settlement.database import dispose_engines, ledger_engine, sqlite_url
 from hokusai.settlement.outbox import get_claim, record_claim
 from hokusai_assets.partitions import CONTRIBUTIONS_PARTITIONS_NAME
-from hokusai_assets_tests.services import redis_server
-from hokusai_assets_tests.settlement_fixtures import claim_message, fake_relayer
+from hokusai.harness.servers import redis_server
+from hokusai.harness.settlement_fixtures import claim_message, fake_relayer
 from resources.model_registry import ModelRegistryResource
 from resources.settlement import ClaimsLedgerResource, RelayerResource
 from sensors.settlement import claim_settlement_sensor

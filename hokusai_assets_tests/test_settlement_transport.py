@@ -13,8 +13,8 @@ from hokusai.settlement.outbox import get_claim, list_claims, record_claim, retr
 from hokusai.settlement.queues import DEFAULT_QUEUES as Q
 from hokusai.settlement.queues import publish
 from hokusai.settlement.relay import consume_settlements, publish_pending, settlement_tick, submit_claim
-from hokusai_assets_tests.services import redis_server
-from hokusai_assets_tests.settlement_fixtures import SETTLEMENTS, claim_message, fake_relayer
+from hokusai.harness.servers import redis_server
+from hokusai.harness.settlement_fixtures import SETTLEMENTS, claim_message, fake_relayer
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +189,7 @@ def test_submit_claim_publishes_at_once_with_a_relayer_and_settles_locally_witho
 
 def test_redis_down_leaves_the_claim_recorded_for_the_sensor(ledger, tmp_path):
     from hokusai.settlement.queues import redis_client
-    from hokusai_assets_tests.services import free_port
+    from hokusai.harness.servers import free_port
 
     _, engine = ledger
     nowhere = redis_client(f"redis://127.0.0.1:{free_port()}/0")

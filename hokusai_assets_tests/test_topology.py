@@ -23,15 +23,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hokusai.demo_data import mock_contribution
 from hokusai_assets_tests.conftest import SAMPLES, WALLET
-from hokusai_assets_tests.topology import ARTIFACTS_BUCKET, LOCATION, running_platform, token_copies
+from hokusai.harness.topology import (ADD_PARTITION, ARTIFACTS_BUCKET, ASSETS, IO_BUCKET, REPOSITORY, launch_backfill,
+                                      running_platform, set_sensor, token_copies, wait_for_backfill)
 
-ASSETS = {"contributed_dataset", "clean_dataset", "baseline_model", "new_model", "benchmark_metrics",
-          "delta_one", "attestation", "registered_token_model"}
 RUN_TIMEOUT = 240.0
-REPOSITORY = {"repositoryName": "__repository__", "repositoryLocationName": LOCATION}
-SENSOR = {**REPOSITORY, "sensorName": "contribution_drop_sensor"}
 RACE_TOKEN, MLFLOW_FAULT_TOKEN, PG_FAULT_TOKEN = "digits-race", "digits-mlflow-down", "digits-pg-restart"
 
 
@@ -55,12 +51,6 @@ def platform():
 def improving_bytes() -> bytes:
     return (SAMPLES / "improving.csv").read_bytes()
 
-
-def mock_bytes(seed: int) -> bytes:
-    frame = mock_contribution(pd.read_csv(SAMPLES / "improving.csv"), seed)
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue().encode()
 
 
 def version_tags(platform, model_name: str) -> dict[int, dict[str, str]]:
@@ -107,51 +97,13 @@ def test_a_file_dropped_into_the_bucket_ends_as_an_attestation_in_postgres_s3_an
     stored = json.loads(platform.s3.client().get_object(Bucket=ARTIFACTS_BUCKET, Key=attestation_key)["Body"].read())
     assert stored["attestation_hash"] == attestation_hash and stored["eip712"]["digest"] == digest
 
+    # S3: each step's output (the S3 IO manager) and its compute logs, in the Dagster bucket.
+    io_keys = platform.bucket_keys(IO_BUCKET)
+    assert {f"dagster-io/{name}/{partition_key}" for name in ASSETS} <= set(io_keys), io_keys[:20]
+    assert any(key.startswith(f"compute-logs/storage/{run['runId']}/") for key in io_keys), io_keys[:20]
+
 
 # --------------------------------------------------------------------------- backfill + champion race
-
-SENSOR_STATE = """query Sensor($selector: SensorSelector!) {
-  sensorOrError(sensorSelector: $selector) { __typename ... on Sensor { sensorState { id status } } } }"""
-STOP_SENSOR = """mutation Stop($id: String) { stopSensor(id: $id) { __typename
-  ... on StopSensorMutationResult { instigationState { status } } ... on PythonError { message } } }"""
-START_SENSOR = """mutation Start($selector: SensorSelector!) { startSensor(sensorSelector: $selector) { __typename
-  ... on Sensor { sensorState { status } } ... on PythonError { message } } }"""
-ADD_PARTITION = """mutation Add($repo: RepositorySelector!, $name: String!, $key: String!) {
-  addDynamicPartition(repositorySelector: $repo, partitionsDefName: $name, partitionKey: $key) { __typename
-    ... on AddDynamicPartitionSuccess { partitionKey } ... on PythonError { message } } }"""
-LAUNCH_BACKFILL = """mutation Backfill($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
-  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
-BACKFILL_STATUS = """query Status($id: String!) { partitionBackfillOrError(backfillId: $id) { __typename
-  ... on PartitionBackfill { status numPartitions } ... on PythonError { message } } }"""
-
-
-def set_sensor(platform, running: bool) -> None:
-    if running:
-        answer = platform.graphql(START_SENSOR, {"selector": SENSOR})["startSensor"]
-        assert answer["__typename"] == "Sensor", answer
-        return
-    state = platform.graphql(SENSOR_STATE, {"selector": SENSOR})["sensorOrError"]["sensorState"]
-    answer = platform.graphql(STOP_SENSOR, {"id": state["id"]})["stopSensor"]
-    assert answer["__typename"] == "StopSensorMutationResult", answer
-
-
-def launch_backfill(platform, partition_keys: list[str]) -> str:
-    params = {"partitionNames": partition_keys, "assetSelection": [{"path": [name]} for name in sorted(ASSETS)],
-              "title": "backfill from the topology test"}
-    answer = platform.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
-    assert answer["__typename"] == "LaunchBackfillSuccess", answer
-    return answer["backfillId"]
-
-
-def wait_for_backfill(platform, backfill_id: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        platform.require_alive()
-        status = platform.graphql(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
-        if status not in ("REQUESTED", "CANCELING", "FAILING"):
-            return status
-        time.sleep(2.0)
-    raise TimeoutError(f"backfill {backfill_id} not done after {timeout:.0f} s\n{platform.logs()}")
 
 
 def step_window(platform, run_id: str, step: str) -> tuple[float, float]:

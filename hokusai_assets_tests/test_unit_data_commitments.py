@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hokusai import workers
 from hokusai.data_commitments import (_split_records, canonical_row_lines, commit_rows, prove_row, read_rows_file,
                                       rows_root, verify_row, write_rows_file)
 
@@ -85,7 +86,7 @@ def test_chunked_roots_equal_the_whole_trees_root(rows, chunk_rows):
 
 
 def test_worker_processes_give_the_same_root_and_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOKUSAI_INTAKE_WORKERS", "2")
+    monkeypatch.setattr(workers, "_count", 2)
     frame = pd.DataFrame({"n": range(1000), "t": [f"row {i}, é" for i in range(1000)]})
     lines = canonical_row_lines(frame)
     root = commit_rows(frame, tmp_path / "pooled.csv", chunk_rows=64, min_parallel_rows=1)

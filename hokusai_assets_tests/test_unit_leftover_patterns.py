@@ -18,7 +18,7 @@ import pytest
 
 from hokusai.pii import LEFTOVER_PII_PATTERNS
 from hokusai.pii_patterns import EMAIL_RE, ETHKEY_RE, SSN_RE
-from hokusai_assets_tests.pii_corpus import faker_pool, make_corpus
+from hokusai.harness.pii_corpus import faker_pool, make_corpus
 
 REFERENCE = {"email": EMAIL_RE, "ssn": SSN_RE, "ethkey": ETHKEY_RE}
 KEY = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"

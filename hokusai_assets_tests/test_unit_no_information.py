@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hokusai.token_spec import load_token_spec, read_token_table
-from hokusai_assets_tests.no_information import (
+from hokusai.harness.no_information import (
     JITTER_PROBABILITY, STANDARD_SET, improving_slice, no_information_case, no_information_cases, real_cases,
     without_champion_copies,
 )

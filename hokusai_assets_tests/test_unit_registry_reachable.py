@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from hokusai.core.registry import RegistryUnavailableError, require_reachable
-from hokusai_assets_tests.services import free_port
+from hokusai.harness.servers import free_port
 
 
 class _Health(BaseHTTPRequestHandler):

@@ -21,7 +21,7 @@ from hokusai.seeded_significance import (METHOD, SeededScores, eligibility_seeds
                                          placebo_rows, placebo_scores, seeded_benchmark_scores, seeded_significance)
 from hokusai.token_spec import load_token_spec, read_token_table
 from hokusai.training import merge_training_data, train_model
-from hokusai_assets_tests.no_information import SAMPLES, improving_slice
+from hokusai.harness.no_information import SAMPLES, improving_slice
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO = load_token_spec(REPO_ROOT / "tokens" / "digits-demo.yaml")
@@ -217,7 +217,7 @@ HARDEST_NO_INFORMATION = (
 def test_no_information_contributions_that_today_s_rule_pays_are_not_eligible(demo):
     from hokusai.delta_one import eligibility_verdict
     from hokusai.significance import paired_bootstrap
-    from hokusai_assets_tests.no_information import no_information_cases
+    from hokusai.harness.no_information import no_information_cases
 
     champion, rows, baseline = demo
     cases = {case.name: case for case in no_information_cases(champion, DEMO)}

@@ -114,7 +114,7 @@ def test_demo_spec_sha256_is_of_the_file_bytes(demo):
 
 def test_load_token_specs_keys_by_token_id():
     specs = load_token_specs(DEMO_SPEC.parent)
-    assert list(specs) == ["digits-demo"]
+    assert list(specs) == ["digits-demo", "topics-dspy-demo"]
     assert specs["digits-demo"] == load_token_spec(DEMO_SPEC)
 
 
@@ -359,3 +359,13 @@ def test_file_name_mismatch_is_listed_with_other_problems(tmp_path):
     message = str(caught.value)
     assert "task: must be one of" in message
     assert "must match the file name" in message
+
+
+def test_an_unknown_token_has_its_own_error_not_a_key_error(tmp_path):
+    from hokusai.token_spec import UnknownTokenError, token_spec_path
+
+    (tmp_path / "known.yaml").write_text("token_id: known\n")
+    assert token_spec_path(tmp_path, "known") == tmp_path / "known.yaml"
+    with pytest.raises(UnknownTokenError, match="unknown token 'missing': no spec missing.yaml") as error:
+        token_spec_path(tmp_path, "missing")
+    assert not isinstance(error.value, KeyError) and error.value.token_id == "missing"

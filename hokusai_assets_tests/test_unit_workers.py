@@ -12,7 +12,7 @@ import pytest
 from hokusai import workers
 from hokusai.pii import scrub_frame
 from hokusai.pii_tokens import pii_key
-from hokusai_assets_tests.pii_corpus import make_corpus
+from hokusai.harness.pii_corpus import make_corpus
 
 KEY = pii_key(b"w" * 32, "workers-test")
 
@@ -26,14 +26,14 @@ def _dies_in_a_worker(value: int) -> int:
 
 @pytest.fixture
 def parallel_from_one_row(monkeypatch):
-    monkeypatch.setenv("HOKUSAI_INTAKE_WORKERS", "2")
+    monkeypatch.setattr(workers, "_count", 2)
     monkeypatch.setattr(workers, "PARALLEL_MIN_ROWS", 1)
 
 
 def test_no_pool_below_the_threshold_or_with_one_worker(monkeypatch):
-    monkeypatch.setenv("HOKUSAI_INTAKE_WORKERS", "2")
+    monkeypatch.setattr(workers, "_count", 2)
     assert workers.pool_for(workers.PARALLEL_MIN_ROWS - 1) is None
-    monkeypatch.setenv("HOKUSAI_INTAKE_WORKERS", "1")
+    monkeypatch.setattr(workers, "_count", 1)
     assert workers.pool_for(10 ** 9) is None
 
 
@@ -49,7 +49,7 @@ def test_scrubbing_in_worker_processes_equals_scrubbing_here(parallel_from_one_r
     corpus = make_corpus(rows=1500, seed=3)
     frame = corpus.frame.assign(contact_email=[f"user{i % 700}@example.org" for i in range(len(corpus.frame))])
     pooled = scrub_frame(frame, KEY)
-    monkeypatch.setenv("HOKUSAI_INTAKE_WORKERS", "0")
+    monkeypatch.setattr(workers, "_count", 0)
     here = scrub_frame(frame, KEY)
     pd.testing.assert_frame_equal(pooled.frame, here.frame)
     assert (pooled.counts, pooled.columns_hashed, pooled.cells_changed) == (

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hokusai_assets_tests.webserver import REPOSITORY, Webserver
+from hokusai.harness.webserver import REPOSITORY, Webserver
 
 JOB = "evaluate_contribution"
 SENSOR = "contribution_drop_sensor"

@@ -15,7 +15,14 @@ from dagster import EnvVar
 from hokusai.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
 from hokusai.redaction import uri_has_password
 from hokusai.secrets import ENV_VAR as PII_SECRET_VAR
-from hokusai.settings import LEDGER_URL_VAR, RELAYER_REDIS_URL_VAR, TRACKING_URI_VAR, Settings, load_settings
+from hokusai.settings import (
+    CHAIN_RPC_URL_VAR,
+    LEDGER_URL_VAR,
+    RELAYER_REDIS_URL_VAR,
+    TRACKING_URI_VAR,
+    Settings,
+    load_settings,
+)
 from resources.attester import AttesterResource
 from resources.contribution_store import (
     ContributionStoreResource,
@@ -32,7 +39,7 @@ from resources.token_specs import TokenSpecsResource
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     """The resources for the current environment (embedded defaults unless overridden)."""
     settings = settings or load_settings()
-    return {
+    resources = {
         "intake": IntakeResource(
             state_dir=str(settings.home),
             pii_secret=secret_from_env(settings, PII_SECRET_VAR),
@@ -40,6 +47,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             max_rows=settings.max_rows,
             max_columns=settings.max_columns,
             max_benchmark_share=settings.max_benchmark_share,
+            workers=settings.intake_workers,
         ),
         "outputs": OutputsResource(root=str(settings.outputs_dir)),
         "contribution_store": contribution_store_resource(settings),
@@ -57,6 +65,10 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             verifying_contract=settings.verifying_contract,
             deadline_seconds=settings.deadline_seconds,
             max_cost_usd_micro=settings.max_cost_usd_micro,
+            chain_rpc_url=secret_url_from_env(settings, CHAIN_RPC_URL_VAR, settings.chain_rpc_url),
+            chain_rpc_timeout_seconds=settings.chain_rpc_timeout_seconds,
+            chain_rpc_retries=settings.step_retries,
+            chain_rpc_retry_seconds=settings.step_retry_delay_seconds,
         ),
         "claims_ledger": ClaimsLedgerResource(
             url=url_from_env(settings, LEDGER_URL_VAR, settings.ledger_database_url)),
@@ -65,6 +77,19 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             budget_retry_seconds=settings.budget_retry_seconds,
         ),
     }
+    if settings.io_bucket:
+        resources["io_manager"] = s3_io_manager(settings)
+    return resources
+
+
+def s3_io_manager(settings: Settings):
+    """Step outputs as pickles in ``s3://{io_bucket}/{io_prefix}/`` (dagster-aws), so a run's steps
+    need not share a disk. The client's credentials come from boto3's default chain, as the drop zone's."""
+    from dagster_aws.s3 import S3PickleIOManager, S3Resource
+
+    return S3PickleIOManager(s3_resource=S3Resource(endpoint_url=settings.s3_endpoint_url,
+                                                    region_name=settings.s3_region),
+                             s3_bucket=settings.io_bucket, s3_prefix=settings.io_prefix)
 
 
 def secret_from_env(settings: Settings, name: str) -> EnvVar | None:
@@ -87,6 +112,19 @@ def url_from_env(settings: Settings, name: str, value: str | None) -> str | EnvV
     if name in settings.secret_variables:
         return EnvVar(name)
     raise ValueError(f"a URL with a password must come from the environment variable {name}")
+
+
+def secret_url_from_env(settings: Settings, name: str, value: str | None) -> EnvVar | None:
+    """A URL that is a secret whatever its shape (an API key in its path): ``EnvVar(name)``, never the value.
+
+    A URL that did not come from its variable is refused rather than dropped: dropping it would
+    silently turn the check it configures off.
+    """
+    if value is None:
+        return None
+    if name in settings.secret_variables:
+        return EnvVar(name)
+    raise ValueError(f"{name} is a secret: it must come from the environment variable, not from settings")
 
 
 def contribution_store_resource(settings: Settings) -> ContributionStoreResource:

@@ -10,6 +10,8 @@ from hokusai.intake import IntakePolicy
 from hokusai.loading import LoadLimits
 from hokusai.pii import pii_key
 from hokusai.secrets import ENV_VAR, MIN_SECRET_CHARS, load_pii_secret
+from hokusai.settings import default_intake_workers
+from hokusai.workers import configure as configure_workers
 
 
 class IntakeResource(ConfigurableResource):
@@ -24,6 +26,11 @@ class IntakeResource(ConfigurableResource):
     max_rows: int = LoadLimits.max_rows
     max_columns: int = LoadLimits.max_columns
     max_benchmark_share: float = IntakePolicy.max_benchmark_share
+    workers: int = Field(default_factory=default_intake_workers,
+                         description="processes that hash an upload of 200,000 rows or more; 0 or 1: none")
+
+    def setup_for_execution(self, context) -> None:
+        configure_workers(self.workers)  # the run's process pool is sized by the settings, not the environment
 
     def policy(self) -> IntakePolicy:
         limits = LoadLimits(self.max_upload_bytes, self.max_rows, self.max_columns)

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from hokusai.core import ModelRegistry
 from hokusai.core.registry import require_reachable
+from hokusai.ids import token_experiment_name
 
 
 class ModelRegistryResource(ConfigurableResource):
@@ -32,4 +33,4 @@ class ModelRegistryResource(ConfigurableResource):
         return ModelRegistry(self.tracking_uri, artifact_root=self.artifact_root, cache_dir=self.cache_dir)
 
     def experiment_for(self, token_id: str) -> str:
-        return self.experiment_name or f"hokusai-{token_id}"
+        return self.experiment_name or token_experiment_name(token_id)

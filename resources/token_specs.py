@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from dagster import ConfigurableResource
 
-from hokusai.token_spec import TokenSpec, load_token_spec, read_token_table
+from hokusai.token_spec import TokenSpec, load_token_spec, read_token_table, token_spec_path
 
 
 class TokenSpecsResource(ConfigurableResource):
@@ -17,9 +17,7 @@ class TokenSpecsResource(ConfigurableResource):
     tokens_dir: str
 
     def get_spec(self, token_id: str) -> TokenSpec:
-        path = Path(self.tokens_dir) / f"{token_id}.yaml"
-        if not path.is_file():
-            raise KeyError(f"no token spec for '{token_id}' in {self.tokens_dir}")
+        path = token_spec_path(Path(self.tokens_dir), token_id)
         return _load_spec(path, path.stat().st_mtime_ns)
 
     def base_data(self, spec: TokenSpec) -> pd.DataFrame:

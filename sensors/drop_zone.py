@@ -15,33 +15,22 @@ from dagster import (
 )
 
 from hokusai.drops import known_token_ids, parse_drop_key, plan_drops
-from hokusai.settings import load_settings
+from hokusai.settings import Settings
 from hokusai_assets.partitions import contributions
 from resources.contribution_store import ContributionStoreResource
+from resources.token_specs import TokenSpecsResource
 
 MAX_RUNS_PER_TICK = 25
 
 
-# RUNNING by default: picking up uploads is what the platform is for, and a
-# sensor that starts STOPPED makes a fresh deployment silently ignore every
-# contribution until someone finds the toggle. Starting it is safe: run keys
-# (object key + ETag) stop a replayed tick from running twice, and at most
-# MAX_RUNS_PER_TICK runs are requested per tick while a backlog drains.
-@sensor(
-    name="contribution_drop_sensor",
-    job_name="evaluate_contribution",
-    minimum_interval_seconds=load_settings().sensor_interval_seconds,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Registers each new file in the contribution drop zone as a partition and runs it.",
-)
-def contribution_drop_sensor(
-    context: SensorEvaluationContext, contribution_store: ContributionStoreResource
+def plan_drop_runs(
+    context: SensorEvaluationContext, contribution_store: ContributionStoreResource, token_specs: TokenSpecsResource
 ) -> SensorResult:
+    """One tick: list the drop zone, plan the new partitions and their runs."""
     try:
         store = contribution_store.get_store()
         listing = list(store.list_objects())
-        # HOKUSAI_TOKENS_DIR, else <repo>/tokens; a token_specs resource replaces this later.
-        known_tokens = known_token_ids(load_settings().tokens_dir)
+        known_tokens = known_token_ids(token_specs.tokens_dir)
     except Exception as exc:  # an outage must not fail the tick or move the cursor
         return SensorResult(
             skip_reason=f"could not list the drop zone: {type(exc).__name__}: {exc}",
@@ -83,3 +72,24 @@ def contribution_drop_sensor(
         ],
         cursor=plan.cursor,
     )
+
+
+def build_contribution_drop_sensor(interval_seconds: int = Settings.sensor_interval_seconds):
+    """The drop-zone sensor, ticking every ``interval_seconds`` (the settings' sensor interval).
+
+    RUNNING by default: picking up uploads is what the platform is for, and a sensor
+    that starts STOPPED makes a fresh deployment silently ignore every contribution
+    until someone finds the toggle. Starting it is safe: run keys (object key + ETag)
+    stop a replayed tick from running twice, and at most MAX_RUNS_PER_TICK runs are
+    requested per tick while a backlog drains.
+    """
+    return sensor(
+        name="contribution_drop_sensor",
+        job_name="evaluate_contribution",
+        minimum_interval_seconds=interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Registers each new file in the contribution drop zone as a partition and runs it.",
+    )(plan_drop_runs)
+
+
+contribution_drop_sensor = build_contribution_drop_sensor()

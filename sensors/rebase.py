@@ -10,19 +10,14 @@ from __future__ import annotations
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
+from hokusai.settings import Settings
 from resources.settlement import ClaimsLedgerResource
 
 MAX_RUNS_PER_TICK = 25
 
 
-@sensor(
-    name="contribution_rebase_sensor",
-    job_name="evaluate_contribution",
-    minimum_interval_seconds=15,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Re-evaluates on the current chain head each contribution whose head moved or was rolled back.",
-)
-def contribution_rebase_sensor(context: SensorEvaluationContext, claims_ledger: ClaimsLedgerResource) -> SensorResult:
+def plan_rebase_runs(context: SensorEvaluationContext, claims_ledger: ClaimsLedgerResource) -> SensorResult:
+    """One tick: a run for each contribution that waits for a re-base."""
     try:
         pending = claims_ledger.get_chain().pending_rebases()
     except Exception as exc:  # a database outage must not fail the tick
@@ -38,3 +33,17 @@ def contribution_rebase_sensor(context: SensorEvaluationContext, claims_ledger: 
     for item in pending[:MAX_RUNS_PER_TICK]:
         context.log.info(f"re-basing {item['partition_key']}: {item['reason']}")
     return SensorResult(run_requests=requests)
+
+
+def build_contribution_rebase_sensor(interval_seconds: int = Settings.sensor_interval_seconds):
+    """The re-base sensor, ticking every ``interval_seconds`` (the settings' sensor interval)."""
+    return sensor(
+        name="contribution_rebase_sensor",
+        job_name="evaluate_contribution",
+        minimum_interval_seconds=interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Re-evaluates on the current chain head each contribution whose head moved or was rolled back.",
+    )(plan_rebase_runs)
+
+
+contribution_rebase_sensor = build_contribution_rebase_sensor()

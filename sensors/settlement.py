@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dagster import AssetObservation, DefaultSensorStatus, SensorEvaluationContext, SensorResult, sensor
 
-from hokusai.settings import load_settings
+from hokusai.settings import Settings
 from hokusai.settlement.outbox import ClaimChange
 from resources.model_registry import ModelRegistryResource
 from resources.settlement import ClaimsLedgerResource, RelayerResource
@@ -27,18 +27,11 @@ def claim_observation(change: ClaimChange) -> AssetObservation:
     return AssetObservation(asset_key="attestation", partition=change.partition_key, metadata=metadata)
 
 
-# RUNNING by default: with no relayer configured a tick only says so; with one, claims
-# must flow without someone finding a toggle. A tick is idempotent end to end.
-@sensor(
-    name="claim_settlement_sensor",
-    minimum_interval_seconds=load_settings().sensor_interval_seconds,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Publishes recorded claims to the relayer's Redis queue and records its settlements.",
-)
-def claim_settlement_sensor(
+def settle_claims(
     context: SensorEvaluationContext, claims_ledger: ClaimsLedgerResource, relayer: RelayerResource,
     model_registry: ModelRegistryResource,
 ) -> SensorResult:
+    """One tick: publish recorded claims, apply the relayer's settlements, let the chain follow."""
     from hokusai.settlement.relay import settlement_tick
 
     if not relayer.configured:
@@ -77,3 +70,20 @@ def follow_settlements(context: SensorEvaluationContext, claims_ledger: ClaimsLe
         for token_id, model_name in rolled_back.items():
             version = follow_chain_head(registry, chain, token_id, model_name)
             context.log.info(f"{model_name}: champion is v{version}, the chain's head")
+
+
+def build_claim_settlement_sensor(interval_seconds: int = Settings.sensor_interval_seconds):
+    """The settlement sensor, ticking every ``interval_seconds`` (the settings' sensor interval).
+
+    RUNNING by default: with no relayer configured a tick only says so; with one, claims
+    must flow without someone finding a toggle. A tick is idempotent end to end.
+    """
+    return sensor(
+        name="claim_settlement_sensor",
+        minimum_interval_seconds=interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Publishes recorded claims to the relayer's Redis queue and records its settlements.",
+    )(settle_claims)
+
+
+claim_settlement_sensor = build_claim_settlement_sensor()

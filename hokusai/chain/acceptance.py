@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hokusai.chain.head_check import HeadCheck
 from hokusai.chain.ledger import MINTED, PENDING, Chain, ChainLink
 from hokusai.settlement.decision import ClaimDecision
 
@@ -23,10 +24,12 @@ class ChainDecision:
     reason: str  # in words, for the UI and the CLI
     link: ChainLink | None = None  # the link this evaluation holds in the chain
     rebase: bool = False  # re-evaluate on the current head
+    chain_head: HeadCheck | None = None  # what the chain's head said, when an RPC is configured
 
     def as_dict(self) -> dict[str, Any]:
         return {"claim": self.claim, "reason": self.reason, "rebase": self.rebase,
-                "chain_position": self.link.position if self.link else None}
+                "chain_position": self.link.position if self.link else None,
+                **({"chain_head": self.chain_head.as_dict()} if self.chain_head else {})}
 
     @property
     def summary(self) -> str:
@@ -47,6 +50,14 @@ def admit(chain: Chain, eligibility: ClaimDecision, candidate: ChainLink) -> Cha
               f"head moved to position {result.head.position} meanwhile: re-based on the new head")
     chain.request_rebase(candidate.partition_key, candidate.token_id, reason)
     return ChainDecision(False, reason, rebase=True)
+
+
+def refuse_on_chain_head(chain: Chain, check: HeadCheck, partition_key: str, token_id: str) -> ChainDecision:
+    """No claim: the chain's head would make the contract revert. Nothing joins the ledger's chain;
+    re-based when the ledger's head is one the chain allows (``HeadCheck.rebase``)."""
+    if check.rebase:
+        chain.request_rebase(partition_key, token_id, check.reason)
+    return ChainDecision(False, check.reason, rebase=check.rebase, chain_head=check)
 
 
 def settle_locally(chain: Chain, idempotency_key: str) -> ChainLink | None:

@@ -4,20 +4,21 @@ Read from the ``contributor_wallet`` tag (stored lowercase by the SDK and the
 pipeline alike) in one search, so it costs the same for 2 versions or 200.
 DeltaOnes are summed over *accepted* contributions (``eligible``: the gain reached
 the token's minimum, which is what a mint rewards); ``net_delta_one_bps`` sums
-every contribution, losses included.
+every contribution, losses included. A contribution registered without a SHA-256
+of its data (``data_committed`` false) is listed but not accepted: nothing is claimable.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from hokusai.core.registry import ModelRegistry
+from hokusai.core.client import RegistryClient
 from hokusai.core.tags import CONTRIBUTOR_WALLET_TAG
-from hokusai.core.versions import version_view
+from hokusai.core.versions import is_accepted, version_view
 from hokusai.wallets import to_checksum_address, validate_wallet_address
 
 
-def get_contributor_impact(registry: ModelRegistry, address: str) -> dict[str, Any]:
+def get_contributor_impact(registry: RegistryClient, address: str) -> dict[str, Any]:
     """Totals for ``address`` (0x + 40 hex; EIP-55 checked when mixed case), per model and overall."""
     wallet = validate_wallet_address(address)
     versions = registry.search_versions(f"tags.{CONTRIBUTOR_WALLET_TAG} = '{wallet}'")
@@ -31,10 +32,10 @@ def get_contributor_impact(registry: ModelRegistry, address: str) -> dict[str, A
         })
         model["contributions"] += 1
         model["versions"].append(contribution["version"])
-        if contribution["eligible"]:
+        if is_accepted(contribution):
             model["accepted_contributions"] += 1
             model["delta_one_bps"] += contribution["delta_one_bps"] or 0
-    accepted = [c for c in contributions if c["eligible"]]
+    accepted = [c for c in contributions if is_accepted(c)]
     total_bps = sum(c["delta_one_bps"] or 0 for c in accepted)
     return {
         "address": wallet,

@@ -15,13 +15,15 @@ from __future__ import annotations
 from typing import Any
 
 from hokusai.core.model_ids import parse_model_id
-from hokusai.core.registry import CHAMPION_ALIAS, ModelNotFoundError, ModelRegistry
+from hokusai.core.client import RegistryClient
+from hokusai.core.errors import ModelNotFoundError
+from hokusai.core.tags import CHAMPION_ALIAS
 from hokusai.core.versions import (
-    baseline_metrics_measured, needs_run_metrics, run_metrics, version_metrics, version_view,
+    baseline_metrics_measured, is_accepted, needs_run_metrics, run_metrics, version_metrics, version_view,
 )
 
 
-def get_model_lineage(registry: ModelRegistry, model_id: str) -> dict[str, Any]:
+def get_model_lineage(registry: RegistryClient, model_id: str) -> dict[str, Any]:
     """Baseline -> improvements, each with contributor, data hash, metrics, DeltaOne and verdict."""
     name, version = parse_model_id(model_id, version_required=False)
     by_version = {int(v.version): v for v in registry.search_versions(f"name = '{name}'")}
@@ -30,8 +32,8 @@ def get_model_lineage(registry: ModelRegistry, model_id: str) -> dict[str, Any]:
     if version is not None and version not in by_version:
         raise ModelNotFoundError(f"model {name!r} has no version {version}")
     aliases: dict[int, list[str]] = {}
-    for alias, number in (registry.client.get_registered_model(name).aliases or {}).items():
-        aliases.setdefault(int(number), []).append(alias)
+    for alias, number in registry.model_aliases(name).items():
+        aliases.setdefault(number, []).append(alias)
     views = {number: version_view(found, aliases.get(number, [])) for number, found in by_version.items()}
     parents = {number: _parent(view, by_version) for number, view in views.items()}
     champion = next((number for number, view in views.items() if CHAMPION_ALIAS in view["aliases"]), None)
@@ -47,7 +49,7 @@ def get_model_lineage(registry: ModelRegistry, model_id: str) -> dict[str, Any]:
         view["delta_one"] = None if view["delta_one_bps"] is None else view["delta_one_bps"] / 100
         steps.append(view)
     _fill_baseline_metrics(steps, measured)
-    accepted = [step for step in steps[1:] if step["eligible"]]
+    accepted = [step for step in steps[1:] if is_accepted(step)]
     return {
         "model_id": model_id,
         "model_name": name,

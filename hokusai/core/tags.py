@@ -17,8 +17,11 @@ from numbers import Real
 from typing import Any
 
 from hokusai.ids import validate_token_id
-from hokusai.tracking.metrics import validate_metric_name
+from hokusai.metric_names import validate_metric_name
 from hokusai.wallets import validate_wallet_address
+
+CHAMPION_ALIAS = "champion"  # the lineage head: what the next contribution is trained on and measured against
+CANDIDATE_ALIAS = "candidate"  # the newest version that is not the head
 
 TOKEN_ID_TAG = "hokusai_token_id"
 BENCHMARK_METRIC_TAG = "benchmark_metric"
@@ -34,6 +37,10 @@ BASELINE_VERSION_TAG = "baseline_version"
 ROLE_TAG = "hokusai_role"
 MODEL_TYPE_TAG = "hokusai_model_type"
 TRAINING_DATA_TAG = "training_data_sha256"
+DATA_COMMITTED_TAG = "data_committed"  # "false": no SHA-256 of the data was given, so nothing here is attestable
+CONTRIBUTION_TAG = "hokusai_contribution"  # what else the contributor said about the data (samples, quality), JSON
+METADATA_TAG = "hokusai_metadata"  # a baseline's other metadata (e.g. its dataset), JSON
+COMMITMENT_TAG = "weights_commitment"  # the model files' sha256-merkle-v1 root, written at registration
 METRICS_TAG = "hokusai_metrics"  # the version's own benchmark metrics, as JSON (SDK-registered versions)
 
 REQUIRED_TOKEN_TAGS = (TOKEN_ID_TAG, BENCHMARK_METRIC_TAG, BENCHMARK_VALUE_TAG)
@@ -41,6 +48,7 @@ ROLE_BASELINE = "baseline"
 ROLE_IMPROVEMENT = "improvement"
 
 _SHA256_HEX = re.compile(r"(0x)?[0-9a-fA-F]{64}")
+_TAG_LIMIT = 5000
 
 
 def numeric_value(value: Any, what: str) -> float:
@@ -87,6 +95,7 @@ _RULES = {
     DATA_HASH_TAG: data_hash_value,
     DELTA_ONE_BPS_TAG: lambda v: str(integer_value(v, f"'{DELTA_ONE_BPS_TAG}'")),
     ELIGIBLE_TAG: _boolean_value,
+    DATA_COMMITTED_TAG: _boolean_value,
     BASELINE_VERSION_TAG: lambda v: str(integer_value(v, f"'{BASELINE_VERSION_TAG}'")),
 }
 
@@ -104,6 +113,17 @@ def normalize_tags(tags: dict[str, Any]) -> dict[str, str]:
         rule = _RULES.get(key)
         normalized[key] = rule(value) if rule else str(value)
     return normalized
+
+
+def is_sha256(value: Any) -> bool:
+    """Whether ``value`` is a SHA-256 in hex (64 hex digits, ``0x`` optional)."""
+    return isinstance(value, str) and _SHA256_HEX.fullmatch(value) is not None
+
+
+def json_tag_value(values: dict[str, Any]) -> str:
+    """A dict as a tag: sorted-key JSON (non-JSON values as their text), cut to MLflow's tag limit."""
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return text if len(text) <= _TAG_LIMIT else text[:_TAG_LIMIT - 3] + "..."
 
 
 def metrics_tag_value(metrics: dict[str, float]) -> str:

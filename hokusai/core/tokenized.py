@@ -14,13 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from hokusai.core.model_ids import validate_model_name
-from hokusai.core.registry import LoggedModelRef, ModelRegistry, RegistryError
+from hokusai.core.client import RegistryClient
+from hokusai.core.entities import LoggedModelRef
+from hokusai.core.errors import RegistryError
 from hokusai.core.tags import (
     BENCHMARK_METRIC_TAG, BENCHMARK_VALUE_TAG, REQUIRED_TOKEN_TAGS, TOKEN_ID_TAG, normalize_tags, numeric_value,
 )
 from hokusai.core.versions import resolve_run_id, version_view
 from hokusai.ids import validate_token_id
-from hokusai.tracking.metrics import validate_metric_name
+from hokusai.metric_names import validate_metric_name
 
 
 def tokenized_view(version: Any) -> dict[str, Any]:
@@ -31,7 +33,7 @@ def tokenized_view(version: Any) -> dict[str, Any]:
     return view
 
 
-def register_tokenized_model(registry: ModelRegistry, model_uri: str, model_name: str, token_id: str,
+def register_tokenized_model(registry: RegistryClient, model_uri: str, model_name: str, token_id: str,
                              metric_name: str, baseline_value: Any,
                              additional_tags: dict[str, Any] | None = None) -> dict[str, Any]:
     """Register ``model_uri`` as a version of ``model_name`` for ``token_id`` (idempotent per run and token)."""
@@ -54,7 +56,7 @@ def register_tokenized_model(registry: ModelRegistry, model_uri: str, model_name
     return {**tokenized_view(registry.require_version(model_name, registered.version)), "created": True}
 
 
-def get_tokenized_model(registry: ModelRegistry, model_name: str, version: int | str) -> dict[str, Any]:
+def get_tokenized_model(registry: RegistryClient, model_name: str, version: int | str) -> dict[str, Any]:
     """One tokenized version; RegistryError if the version carries no token."""
     found = registry.require_version(validate_model_name(model_name), version)
     if TOKEN_ID_TAG not in (found.tags or {}):
@@ -62,14 +64,14 @@ def get_tokenized_model(registry: ModelRegistry, model_name: str, version: int |
     return tokenized_view(found)
 
 
-def list_models_by_token(registry: ModelRegistry, token_id: str) -> list[dict[str, Any]]:
+def list_models_by_token(registry: RegistryClient, token_id: str) -> list[dict[str, Any]]:
     """Every version tagged with ``token_id``, across registered models, by name then version."""
     validate_token_id(token_id)
     versions = registry.search_versions(f"tags.{TOKEN_ID_TAG} = '{token_id}'")
     return sorted((tokenized_view(v) for v in versions), key=lambda view: (view["model_name"], view["version"]))
 
 
-def update_model_tags(registry: ModelRegistry, model_name: str, version: int | str,
+def update_model_tags(registry: RegistryClient, model_name: str, version: int | str,
                       tags: dict[str, Any]) -> dict[str, Any]:
     """Set (add or overwrite) tags on a version, each checked by its rule; returns the updated version."""
     found = registry.require_version(validate_model_name(model_name), version)
@@ -78,7 +80,7 @@ def update_model_tags(registry: ModelRegistry, model_name: str, version: int | s
     return tokenized_view(registry.require_version(model_name, found.version))
 
 
-def _registered_before(registry: ModelRegistry, model_name: str, token_id: str, run_id: str | None,
+def _registered_before(registry: RegistryClient, model_name: str, token_id: str, run_id: str | None,
                        model_uri: str) -> Any | None:
     """The version of ``model_name`` already registered from this run (or source) for this token."""
     if run_id:

@@ -4,7 +4,7 @@ Every SDK method that returns a version returns ``version_view``: ``model_id``
 (``"name/version"``), ``model_name`` (and ``name``), ``version``, ``run_id``,
 ``model_uri``, the token tags decoded (``token_id``, ``benchmark_metric``,
 ``benchmark_value``, ``contributor_address``, ``data_hash``, ``delta_one_bps``,
-``eligible``, ``baseline_version``), ``role``, ``aliases``, ``created_at`` and the raw
+``eligible``, ``baseline_version``, ``data_committed``), ``role``, ``aliases``, ``created_at`` and the raw
 ``tags``. Versions the pipeline registered read exactly like the SDK's.
 """
 
@@ -14,19 +14,18 @@ from datetime import datetime, timezone
 from typing import Any
 
 from hokusai.core.model_ids import format_model_id
-from hokusai.core.registry import COMMITMENT_TAG, LoggedModelRef, ModelNotFoundError, ModelRegistry
+from hokusai.core.client import RegistryClient
+from hokusai.core.entities import LoggedModelRef
 from hokusai.core.tags import (
-    BASELINE_VERSION_TAG, BENCHMARK_METRIC_TAG, BENCHMARK_VALUE_TAG, CONTRIBUTOR_WALLET_TAG, DATA_HASH_TAG,
+    BASELINE_VERSION_TAG, BENCHMARK_METRIC_TAG, COMMITMENT_TAG, DATA_COMMITTED_TAG, BENCHMARK_VALUE_TAG, CONTRIBUTOR_WALLET_TAG, DATA_HASH_TAG,
     DELTA_ONE_BPS_TAG, ELIGIBLE_TAG, METRICS_TAG, ROLE_BASELINE, ROLE_IMPROVEMENT, ROLE_TAG, TOKEN_ID_TAG,
     stored_float, stored_int, stored_metrics,
 )
-from hokusai.redaction import redact_uri
-from hokusai.tracking.metrics import CATEGORIES, from_mlflow_key
+from hokusai.metric_names import CATEGORIES, from_mlflow_key
 
 PIPELINE_NEW_PREFIX = "new_"
 PIPELINE_BASELINE_PREFIX = "baseline_"  # pipeline runs before the naming convention
 BASELINE_METRIC_PREFIX = "model:baseline."  # pipeline runs now: the baseline's score on the same rows
-_RUN_ID_CHUNK = 100
 
 
 def version_view(version: Any, aliases: list[str] | None = None) -> dict[str, Any]:
@@ -45,6 +44,9 @@ def version_view(version: Any, aliases: list[str] | None = None) -> dict[str, An
         "benchmark_value": stored_float(tags, BENCHMARK_VALUE_TAG),
         "contributor_address": tags.get(CONTRIBUTOR_WALLET_TAG),
         "data_hash": tags.get(DATA_HASH_TAG),
+        # false when the contributor gave no SHA-256 of the data (the SDK's data_committed tag)
+        "data_committed": (None if CONTRIBUTOR_WALLET_TAG not in tags
+                           else tags.get(DATA_COMMITTED_TAG) != "false" and DATA_HASH_TAG in tags),
         "delta_one_bps": stored_int(tags, DELTA_ONE_BPS_TAG),
         "eligible": None if eligible is None else eligible == "true",
         "baseline_version": stored_int(tags, BASELINE_VERSION_TAG),
@@ -56,6 +58,11 @@ def version_view(version: Any, aliases: list[str] | None = None) -> dict[str, An
     }
 
 
+def is_accepted(view: dict[str, Any]) -> bool:
+    """An accepted contribution: eligible, and its data committed (a SHA-256 given), so a claim could reward it."""
+    return bool(view["eligible"]) and view["data_committed"] is not False
+
+
 def role_of(tags: dict[str, str]) -> str:
     """``baseline``, ``improvement`` (pipeline candidates carry no role tag), or ``registered``."""
     if tags.get(ROLE_TAG) in (ROLE_BASELINE, ROLE_IMPROVEMENT):
@@ -65,28 +72,9 @@ def role_of(tags: dict[str, str]) -> str:
     return "registered"
 
 
-def run_metrics(registry: ModelRegistry, run_ids: list[str | None]) -> dict[str, dict[str, float]]:
-    """The latest metrics of each run, in a few searches rather than one request per run."""
-    from mlflow.entities import ViewType
-
-    wanted = sorted({run_id for run_id in run_ids if run_id})
-    if not wanted:
-        return {}
-    experiments, page_token = [], None
-    while True:
-        page = registry.client.search_experiments(view_type=ViewType.ALL, max_results=1000, page_token=page_token)
-        experiments.extend(e.experiment_id for e in page)
-        page_token = page.token
-        if not page_token:
-            break
-    found: dict[str, dict[str, float]] = {}
-    for start in range(0, len(wanted), _RUN_ID_CHUNK):
-        chunk = wanted[start:start + _RUN_ID_CHUNK]
-        quoted = ", ".join(f"'{run_id}'" for run_id in chunk)
-        runs = registry.client.search_runs(experiments, f"attributes.run_id IN ({quoted})",
-                                           run_view_type=ViewType.ALL, max_results=len(chunk))
-        found.update({run.info.run_id: dict(run.data.metrics) for run in runs})
-    return found
+def run_metrics(registry: RegistryClient, run_ids: list[str | None]) -> dict[str, dict[str, float]]:
+    """The latest metrics of each run (``RegistryClient.run_metrics``)."""
+    return registry.run_metrics(run_ids)
 
 
 def version_metrics(tags: dict[str, str], run: dict[str, float] | None) -> dict[str, float]:
@@ -136,40 +124,14 @@ def baseline_metrics_measured(metrics: dict[str, float]) -> dict[str, float]:
     return measured
 
 
-def resolve_run_id(registry: ModelRegistry, model_uri: str) -> str | None:
-    """The run a model URI was logged in (``runs:/``, ``models:/m-…``, ``models:/name/version``, ``@alias``).
-
-    Raises ModelNotFoundError when the URI names a run or model that does not exist;
-    None for URIs with no run (a plain path).
-    """
-    from mlflow.exceptions import MlflowException
-
-    if not isinstance(model_uri, str) or not model_uri:
-        raise ValueError(f"model URI must be a non-empty string, got {model_uri!r}")
-    try:
-        if model_uri.startswith("runs:/"):
-            run_id = model_uri[len("runs:/"):].split("/", 1)[0]
-            return registry.client.get_run(run_id).info.run_id
-        if model_uri.startswith("models:/"):
-            rest = model_uri[len("models:/"):]
-            name, slash, version = rest.partition("/")
-            if "@" in rest and not slash:
-                name, alias = rest.split("@", 1)
-                return registry.client.get_model_version_by_alias(name, alias).run_id
-            if slash:
-                return registry.client.get_model_version(name, version.split("/", 1)[0]).run_id
-            return registry.client.get_logged_model(rest).source_run_id
-    except MlflowException as error:
-        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
-            raise ModelNotFoundError(f"{model_uri} does not exist at {redact_uri(registry.tracking_uri)}") from None
-        raise
-    return None
+def resolve_run_id(registry: RegistryClient, model_uri: str) -> str | None:
+    """The run a model URI was logged in (``RegistryClient.resolve_run_id``)."""
+    return registry.resolve_run_id(model_uri)
 
 
-def logged_ref(registry: ModelRegistry, model_uri: str) -> LoggedModelRef:
-    """A model already logged (by URI) as a LoggedModelRef, with the commitment of its stored files."""
-    run_id = resolve_run_id(registry, model_uri)
-    return LoggedModelRef(run_id or "", model_uri, registry.commitment_of(model_uri))
+def logged_ref(registry: RegistryClient, model_uri: str) -> LoggedModelRef:
+    """A model already logged, by URI (``RegistryClient.logged_ref``)."""
+    return registry.logged_ref(model_uri)
 
 
 def _timestamp(milliseconds: int | None) -> str | None:

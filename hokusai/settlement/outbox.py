@@ -83,6 +83,10 @@ claim_settlements = Table(
 )
 
 
+class UnknownClaimError(LookupError):
+    """No claim in the outbox has this idempotency key."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How ``error`` and ``budget_blocked`` claims are retried (docs/claims.md)."""
@@ -358,7 +362,7 @@ def retry_claim(engine: Any, idempotency_key: str, message: dict[str, Any] | Non
     with engine.begin() as connection:
         row = connection.execute(select(claims).where(claims.c.idempotency_key == idempotency_key)).one_or_none()
         if row is None:
-            raise KeyError(f"no claim with idempotency key {idempotency_key}")
+            raise UnknownClaimError(f"no claim with idempotency key {idempotency_key}")
         if row.status not in RETRYABLE:
             raise ValueError(f"claim {idempotency_key} is {row.status}: only budget_blocked or error claims "
                              "are retried")

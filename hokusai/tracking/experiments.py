@@ -15,30 +15,43 @@ Scores are compared in basis points rounded as DeltaOne rounds them
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+from hokusai.core.client import RegistryClient
+from hokusai.core.contribution import read_contribution
 from hokusai.core.model_ids import parse_model_id
 from hokusai.core.registry import ModelRegistry
 from hokusai.core.tags import (
-    BENCHMARK_METRIC_TAG, BENCHMARK_VALUE_TAG, CONTRIBUTOR_WALLET_TAG, DATA_HASH_TAG, ROLE_TAG, TOKEN_ID_TAG,
-    data_hash_value, stored_float,
+    BENCHMARK_METRIC_TAG, BENCHMARK_VALUE_TAG, CONTRIBUTOR_WALLET_TAG, DATA_COMMITTED_TAG, DATA_HASH_TAG, ROLE_TAG,
+    TOKEN_ID_TAG, stored_float,
 )
-from hokusai.delta_one import score_bps
-from hokusai.tracking.metrics import metric_value, to_mlflow_key, validate_metric_name
-from hokusai.wallets import validate_wallet_address
+from hokusai.core.versions import needs_run_metrics, run_metrics, version_metrics
+from hokusai.delta_one import primary_metric_for, score_bps
+from hokusai.ids import token_experiment_name
+from hokusai.metric_names import (
+    BENCHMARK_METRICS, benchmark_metric_name, metric_value, plain_metric_name, to_mlflow_key, validate_metric_name,
+)
 
 DEFAULT_EXPERIMENT = "hokusai-experiments"
 ACCEPT, REVIEW, REJECT = "accept", "review", "reject"
+IMPROVEMENT_EXPERIMENT = "improvement_experiment"  # the hokusai_role of the run that records an attempt
+_HASH_CHUNK = 1 << 20
 
 
 class ExperimentManager:
-    """MLflow experiments and runs for model-improvement work, on one ``ModelRegistry``."""
+    """MLflow experiments and runs for model-improvement work, on one registry.
 
-    def __init__(self, registry: ModelRegistry | str, experiment_name: str = DEFAULT_EXPERIMENT):
-        self.registry = registry if isinstance(registry, ModelRegistry) else ModelRegistry(registry)
+    ``registry``: a ``ModelRegistry`` (or ``RegistryClient``), a tracking URI, or nothing
+    (the tracking URI from ``MLFLOW_TRACKING_URI``, as ``ModelRegistry()`` reads it).
+    """
+
+    def __init__(self, registry: RegistryClient | str | None = None, experiment_name: str = DEFAULT_EXPERIMENT):
+        self.registry = registry if isinstance(registry, RegistryClient) else ModelRegistry(registry)
         self.experiment_name = experiment_name
 
     @contextmanager
@@ -48,67 +61,100 @@ class ExperimentManager:
 
         Inside the block, ``log_model_metrics`` & co. and ``PerformanceTracker`` log to this run.
         """
-        import mlflow
-
-        self.registry.activate()
-        experiment_id = self.registry.ensure_experiment(name or self.experiment_name)
-        nested = mlflow.active_run() is not None
-        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested,
-                              tags={k: str(v) for k, v in (tags or {}).items()}) as run:
+        with self.registry.start_run(name or self.experiment_name, run_name, tags) as run:
             yield run
 
-    def create_improvement_experiment(self, baseline_model_id: str, data_contribution: dict[str, Any]) -> str:
-        """A run recording an improvement attempt on ``baseline_model_id``; returns its run id.
+    def create_improvement_experiment(self, baseline_model_id: str, data_contribution: dict[str, Any] | None = None,
+                                      *, contributor_address: str | None = None,
+                                      data_path: str | Path | None = None) -> str:
+        """Record an improvement attempt on ``baseline_model_id``.
 
-        ``data_contribution`` may carry ``contributor_address``, ``data_hash`` and
-        ``contributed_samples``; they are checked and recorded as tags and params. The
-        run goes to the baseline token's experiment (``hokusai-{token_id}``) when it has one.
+        Two forms. The specification's, ``(baseline_model_id, contributor_address,
+        data_path)`` (by keyword): an MLflow experiment of its own for this baseline,
+        contributor and data, with a run recording the contributor, the data path and
+        (when the file exists) its SHA-256; returns **the experiment's id**, which
+        ``compare_models(experiment_id=...)`` records its comparison in. The original,
+        ``(baseline_model_id, data_contribution)``: a run in the token's experiment
+        (``hokusai-{token_id}``) recording ``contributor_address``, ``data_hash`` and
+        ``contributed_samples``; returns **the run's id**.
         """
-        from mlflow.entities import Param, RunTag
-
         name, version = parse_model_id(baseline_model_id)
         baseline = self.registry.require_version(name, version)
-        if not isinstance(data_contribution, dict):
-            raise ValueError(f"data_contribution must be a dict, got {type(data_contribution).__name__}")
+        if data_contribution is not None and (contributor_address is not None or data_path is not None):
+            raise ValueError("pass either data_contribution or contributor_address/data_path, not both")
+        spec_form = data_contribution is None
+        contribution = read_contribution(data_contribution, contributor_address=contributor_address,
+                                         wallet_required=spec_form)
         token_id = (baseline.tags or {}).get(TOKEN_ID_TAG)
-        tags = {ROLE_TAG: "improvement_experiment", "baseline_model_id": f"{name}/{baseline.version}"}
+        baseline_id = f"{name}/{baseline.version}"
+        tags = {ROLE_TAG: IMPROVEMENT_EXPERIMENT, "baseline_model_id": baseline_id}
         if token_id:
             tags[TOKEN_ID_TAG] = token_id
-        if data_contribution.get("contributor_address") is not None:
-            tags[CONTRIBUTOR_WALLET_TAG] = validate_wallet_address(data_contribution["contributor_address"])
-        if data_contribution.get("data_hash") is not None:
-            tags[DATA_HASH_TAG] = data_hash_value(data_contribution["data_hash"])
-        experiment_id = self.registry.ensure_experiment(f"hokusai-{token_id}" if token_id else self.experiment_name)
-        run = self.registry.client.create_run(experiment_id, run_name=f"improve-{name}-v{baseline.version}",
-                                              tags=tags)
-        params = {"baseline_model_id": f"{name}/{baseline.version}",
-                  "contributed_samples": str(data_contribution.get("contributed_samples", ""))}
-        self.registry.client.log_batch(run.info.run_id, params=[Param(k, v) for k, v in params.items()],
-                                       tags=[RunTag("hokusai_experiment_type", "model_improvement")])
-        self.registry.client.set_terminated(run.info.run_id)
-        return run.info.run_id
+        if contribution.wallet is not None:
+            tags[CONTRIBUTOR_WALLET_TAG] = contribution.wallet
+        params = {"baseline_model_id": baseline_id}
+        if spec_form:
+            data = data_file(data_path)
+            tags.update({DATA_COMMITTED_TAG: str(data["sha256"] is not None).lower(), "data_path": data["path"]})
+            if data["sha256"] is not None:
+                tags[DATA_HASH_TAG] = data["sha256"]
+            params.update({"data_path": data["path"], "data_bytes": "" if data["bytes"] is None else data["bytes"]})
+            experiment = (f"{token_experiment_name(token_id) if token_id else name}/improve-v{baseline.version}-"
+                          f"{contribution.wallet}-{data['key'][:12]}")
+        else:
+            if contribution.committed:
+                tags[DATA_HASH_TAG] = contribution.data_hash
+            elif data_contribution.get("data_hash") is not None:  # given, but no SHA-256: said, not failed
+                tags[DATA_COMMITTED_TAG] = "false"
+            params["contributed_samples"] = "" if contribution.samples is None else contribution.samples
+            experiment = token_experiment_name(token_id) if token_id else self.experiment_name
+        experiment_id = self.registry.ensure_experiment(experiment)
+        run_id = self._record(experiment_id, f"improve-{name}-v{baseline.version}", tags, params)
+        return experiment_id if spec_form else run_id
 
-    def compare_models(self, baseline: dict[str, Any] | str, candidate: dict[str, Any] | str, *,
-                       primary_metric: str | None = None, min_improvement_bps: int = 100,
-                       max_degradation_bps: int = 100) -> dict[str, Any]:
+    def compare_models(self, baseline: dict[str, Any] | str | None = None, candidate: dict[str, Any] | str | None = None,
+                       *, experiment_id: str | None = None, baseline_model_id: str | None = None,
+                       improved_model_id: str | None = None, primary_metric: str | None = None,
+                       min_improvement_bps: int = 100, max_degradation_bps: int = 100) -> dict[str, Any]:
         """Compare two metric sets (or two registered versions by model id) and recommend.
 
-        Returns ``recommendation`` (accept/review/reject), ``reasons``, ``primary_metric``,
-        ``delta_one_bps``, per-metric ``metric_deltas`` (bps), ``improved_metrics``,
-        ``degraded_metrics`` and ``not_compared`` (metrics outside [0, 1] or in one set only).
+        The specification's form, ``compare_models(experiment_id=..., baseline_model_id=...,
+        improved_model_id=...)``, compares two registered versions and records the
+        comparison as a run of that experiment (``run_id`` in the result).
+
+        Returns ``metrics`` ({metric: {``baseline``, ``improved``, ``delta``, ``delta_bps``}}),
+        ``recommendation`` (accept/review/reject), ``reasons``, ``primary_metric`` (the
+        baseline's benchmark metric, else accuracy when compared, else the first compared of
+        precision, recall, f1, auroc), ``delta_one_bps``, per-metric ``metric_deltas`` (bps),
+        ``improved_metrics``, ``degraded_metrics`` and ``not_compared`` (metrics outside
+        [0, 1] or in one set only).
         """
+        if baseline_model_id is not None or improved_model_id is not None:
+            if baseline is not None or candidate is not None:
+                raise ValueError("pass baseline_model_id/improved_model_id or baseline/candidate, not both")
+            baseline, candidate = baseline_model_id, improved_model_id
+        if baseline is None or candidate is None:
+            raise ValueError("compare_models needs a baseline and an improved model (ids or metric dicts)")
         before, primary_hint = self._metrics_of(baseline, "baseline")
         after, _ = self._metrics_of(candidate, "candidate")
-        primary = _plain(validate_metric_name(primary_metric or primary_hint or "accuracy"))
-        if primary not in before or primary not in after:
-            raise ValueError(f"both models need the primary metric {primary!r} to be compared")
         deltas, not_compared = {}, sorted(set(before) ^ set(after))
         for name in sorted(set(before) & set(after)):
             if 0.0 <= before[name] <= 1.0 and 0.0 <= after[name] <= 1.0:
-                deltas[name] = {"baseline": before[name], "candidate": after[name],
+                deltas[name] = {"baseline": before[name], "candidate": after[name], "improved": after[name],
+                                "delta": after[name] - before[name],
                                 "delta_bps": score_bps(after[name]) - score_bps(before[name])}
             else:
                 not_compared.append(name)
+        requested = primary_metric or primary_hint
+        if requested is not None:
+            primary = benchmark_metric_name(requested) or plain_metric_name(validate_metric_name(requested))
+            if primary not in before or primary not in after:
+                raise ValueError(f"both models need the primary metric {primary!r} to be compared")
+        else:
+            compared = [m for m in BENCHMARK_METRICS if m in deltas]
+            if not compared:
+                raise ValueError(f"no benchmark metric ({', '.join(BENCHMARK_METRICS)}) in both models to compare")
+            primary = primary_metric_for(compared)
         if primary not in deltas:
             raise ValueError(f"the primary metric {primary!r} must be a score in [0, 1]")
         delta = deltas[primary]["delta_bps"]
@@ -127,6 +173,8 @@ class ExperimentManager:
                         for name, bps in sorted(too_far.items())]
             recommendation = ACCEPT if delta >= min_improvement_bps and not too_far else REVIEW
         result = {
+            "metrics": {name: {key: row[key] for key in ("baseline", "improved", "delta", "delta_bps")}
+                        for name, row in deltas.items()},
             "recommendation": recommendation,
             "reasons": reasons,
             "primary_metric": primary,
@@ -136,15 +184,38 @@ class ExperimentManager:
             "degraded_metrics": sorted(degraded),
             "not_compared": sorted(not_compared),
         }
-        _record_in_active_run(result)
+        if experiment_id is not None:
+            result.update(experiment_id=experiment_id, run_id=self._record_comparison(experiment_id, baseline,
+                                                                                      candidate, result))
+        else:
+            _record_in_active_run(result)
         return result
+
+    def _record(self, experiment_id: str, run_name: str, tags: dict[str, Any], params: dict[str, Any]) -> str:
+        return self.registry.record_run(experiment_id, run_name, {**tags, "hokusai_experiment_type": "model_improvement"},
+                                        params)
+
+    def _record_comparison(self, experiment_id: str, baseline: Any, candidate: Any, result: dict[str, Any]) -> str:
+        """The comparison as a run of ``experiment_id``: the pipeline's metric keys (``model/accuracy``
+        improved, ``model/baseline.accuracy``, ``model/delta_one_bps``) and the recommendation."""
+        tags = {ROLE_TAG: "comparison", "hokusai_recommendation": result["recommendation"]}
+        params = {"primary_metric": result["primary_metric"]}
+        for which, model in (("baseline_model_id", baseline), ("improved_model_id", candidate)):
+            if isinstance(model, str):
+                params[which] = model
+        run_id = self._record(experiment_id, "compare", tags, params)
+        metrics = {to_mlflow_key("model:delta_one_bps"): result["delta_one_bps"]}
+        for name, row in result["metrics"].items():
+            if ":" not in name:  # model metrics; other categories keep their own keys, unpaired
+                metrics[to_mlflow_key(f"model:{name}")] = row["improved"]
+                metrics[to_mlflow_key(f"model:baseline.{name}")] = row["baseline"]
+        self.registry.log_run_metrics(run_id, metrics)
+        return run_id
 
     def _metrics_of(self, model: dict[str, Any] | str, which: str) -> tuple[dict[str, float], str | None]:
         """Metrics by plain name, and the benchmark metric a registered version names."""
         if isinstance(model, dict):
-            return {_plain(validate_metric_name(n)): metric_value(n, v) for n, v in model.items()}, None
-        from hokusai.core.versions import needs_run_metrics, run_metrics, version_metrics
-
+            return {_plain(n): metric_value(n, v) for n, v in model.items()}, None
         name, version = parse_model_id(model)
         found = self.registry.require_version(name, version)
         tags = dict(found.tags or {})
@@ -159,7 +230,24 @@ class ExperimentManager:
 
 
 def _plain(name: str) -> str:
-    return name[len("model:"):] if name.startswith("model:") else name
+    """A metric's name for comparing: DeltaOne's for benchmark metrics (``f1_score`` -> ``f1``), else plain."""
+    return benchmark_metric_name(name) or plain_metric_name(validate_metric_name(name))
+
+
+def data_file(data_path: str | Path | None) -> dict[str, Any]:
+    """What an attempt records of its data file: the path, and its size and SHA-256 when it exists."""
+    if data_path is None:
+        return {"path": "", "bytes": None, "sha256": None, "key": hashlib.sha256(b"").hexdigest()}
+    path = Path(data_path)
+    if not path.is_file():
+        return {"path": str(data_path), "bytes": None, "sha256": None,
+                "key": hashlib.sha256(str(data_path).encode()).hexdigest()}
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
+            digest.update(chunk)
+    return {"path": str(data_path), "bytes": path.stat().st_size, "sha256": digest.hexdigest(),
+            "key": digest.hexdigest()}
 
 
 def _record_in_active_run(result: dict[str, Any]) -> None:

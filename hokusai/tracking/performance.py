@@ -6,9 +6,11 @@ attestation from the pipeline's own assembly, ``hokusai.claims.attestation_docum
 (``hokusai.attestation.build_attestation``; hash: ``attestation_hash``). The SDK
 only fills in, from ``data_contribution``, what the pipeline reads from its token
 spec and its measurements; a test checks that both give the same documents for the
-same evaluation. ``hokusai-delta-one-v1`` is defined over the five benchmark metrics
-(accuracy, precision, recall, f1, auroc), so both metric sets need all five;
-convention names (``model:f1_score``) are accepted.
+same evaluation. DeltaOne is computed over the benchmark metrics both sets give
+(any of accuracy, precision, recall, f1, auroc; aliases ``f1_score``, ``auc`` and
+convention names such as ``model:f1_score`` accepted); ``metrics_included`` says which.
+The primary metric is ``primary_metric`` when given, else accuracy when given, else the
+first given in that order (``hokusai.delta_one.primary_metric_for``).
 """
 
 from __future__ import annotations
@@ -19,35 +21,52 @@ from typing import Any
 
 from hokusai import __version__
 from hokusai.attestation import attestation_hash
-from hokusai.core.tags import data_hash_value, integer_value
-from hokusai.delta_one import DELTA_ONE_DEFINITION, compute_delta_one
-from hokusai.evaluation import METRIC_NAMES
-from hokusai.ids import validate_token_id
-from hokusai.tracking.metrics import metric_value, migrate_metric_name, to_mlflow_key
-from hokusai.wallets import validate_wallet_address
+from hokusai.core.contribution import read_contribution
+from hokusai.core.tags import integer_value
+from hokusai.delta_one import (
+    DELTA_ONE_DEFINITION, compute_delta_one, primary_metric_for, shared_benchmark_metrics,
+)
+from hokusai.ids import token_model_name, validate_token_id
+from hokusai.metric_names import BENCHMARK_METRICS as METRIC_NAMES
+from hokusai.metric_names import benchmark_metric_name, metric_value, to_mlflow_key
+
+NOT_COMMITTED_KEY = "uncommitted"  # the partition-key segment of a contribution without a data hash
 
 SDK_PIPELINE_NAME = "hokusai-sdk"
 # what the pipeline records about an evaluation (hokusai.claims.delta_one_document); None when not given
 _EVALUATION_FIELDS = ("token_id", "task", "benchmark_spec_id", "benchmark_sha256", "benchmark_rows_root",
                       "benchmark_rows", "sample_size", "seed", "merge_strategy", "estimator", "committed_columns",
                       "training_lineage", "near_copy_tolerance")
-# convention name -> the benchmark metric name DeltaOne uses
-_BENCHMARK_NAMES = {migrate_metric_name(name): name for name in METRIC_NAMES}
+_READ_KEYS = frozenset({*_EVALUATION_FIELDS, "model_name", "model_id_uint", "metric_family", "primary_metric",
+                        "min_improvement_bps", "baseline_model", "candidate_weights_commitment", "total_samples",
+                        "training_sha256", "clean_rows_sha256", "clean_rows_root", "partition_key", "spec_sha256",
+                        "significance", "min_samples"})
 
 
 def benchmark_metrics(metrics: dict[str, Any], which: str) -> dict[str, float]:
-    """The five benchmark metrics under DeltaOne's names (``accuracy`` ... ``f1``), values checked."""
+    """The benchmark metrics given, under DeltaOne's names (``f1_score`` -> ``f1``, ``auc`` -> ``auroc``).
+
+    Other metrics (latency, usage...) are not part of DeltaOne and are left out.
+    """
     if not isinstance(metrics, dict):
         raise ValueError(f"{which} must be a dict of metric values, got {type(metrics).__name__}")
     named = {}
     for name, value in metrics.items():
-        benchmark = _BENCHMARK_NAMES.get(migrate_metric_name(name))
+        benchmark = benchmark_metric_name(name)
         if benchmark is not None:
             named[benchmark] = metric_value(name, value)
-    missing = [name for name in METRIC_NAMES if name not in named]
-    if missing:
-        raise ValueError(f"{which} lacks {missing}: hokusai-delta-one-v1 is computed over {list(METRIC_NAMES)}")
     return named
+
+
+def compared_metrics(baseline: dict[str, float], improved: dict[str, float]) -> tuple[str, ...]:
+    """The benchmark metrics both sets give; a clear error when there is none."""
+    shared = shared_benchmark_metrics(baseline, improved)
+    if not shared:
+        raise ValueError(
+            f"no benchmark metric in both baseline_metrics ({sorted(baseline) or 'none known'}) and "
+            f"improved_metrics ({sorted(improved) or 'none known'}): DeltaOne is computed over any of "
+            f"{list(METRIC_NAMES)} (aliases f1_score, auc, model:accuracy...)")
+    return shared
 
 
 class PerformanceTracker:
@@ -57,9 +76,10 @@ class PerformanceTracker:
                           data_contribution: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(delta, attestation)``: the DeltaOne document and the attestation document.
 
-        ``data_contribution`` needs ``token_id``, ``contributor_address`` (or
-        ``wallet_address``) and ``data_hash``; optional: ``primary_metric``
-        (``accuracy``), ``min_improvement_bps`` (100), ``model_name``,
+        ``data_contribution`` needs ``contributor_address`` (or ``contributor``);
+        ``data_hash`` (a SHA-256; without one the documents say the data is not committed,
+        ``hokusai.core.contribution``), ``samples``, ``quality_score``, ``token_id``,
+        ``primary_metric`` (see above), ``min_improvement_bps`` (100), ``model_name``,
         ``model_id_uint``, ``metric_family``, ``baseline_model`` ({name, version,
         weights_commitment}), ``candidate_weights_commitment``, ``contributed_samples``,
         ``total_samples``, ``partition_key``, ``benchmark_spec_id``, ``benchmark_sha256``,
@@ -72,9 +92,11 @@ class PerformanceTracker:
         baseline = benchmark_metrics(baseline_metrics, "baseline_metrics")
         improved = benchmark_metrics(improved_metrics, "improved_metrics")
         contribution = _contribution(data_contribution)
-        primary = contribution["primary_metric"]
-        if primary not in METRIC_NAMES:
-            raise ValueError(f"primary_metric {primary!r} must be one of {list(METRIC_NAMES)}")
+        included = compared_metrics(baseline, improved)
+        requested = contribution["primary_metric"]
+        if requested is not None and requested not in METRIC_NAMES:
+            raise ValueError(f"primary_metric {requested!r} must be one of {list(METRIC_NAMES)}")
+        primary = primary_metric_for(included, requested)
         delta = compute_delta_one(
             baseline_metrics=baseline,
             new_metrics=improved,
@@ -95,14 +117,20 @@ class PerformanceTracker:
                 "data_manifest": {"partition_key": contribution["partition_key"],
                                   "clean_rows_sha256": contribution["clean_rows_sha256"],
                                   "clean_rows_root": contribution["clean_rows_root"]},
+                **contribution["extra_attribution"],
             },
             evaluation={key: contribution[key] for key in _EVALUATION_FIELDS},
             pipeline={"pipeline": SDK_PIPELINE_NAME, "version": __version__, "definition": DELTA_ONE_DEFINITION,
                       "token_spec_sha256": contribution["spec_sha256"]},
             significance=contribution["significance"],
             min_samples=contribution["min_samples"],
+            metrics_included=included,
         )
+        if not contribution["committed"]:  # said in both documents, so neither passes for a claim
+            delta["data_commitment"] = contribution["commitment"]
         attestation = _attestation(contribution, delta)
+        if not contribution["committed"]:
+            attestation["data_commitment"] = contribution["commitment"]
         _log_to_active_run(delta, attestation)
         return delta, attestation
 
@@ -130,35 +158,40 @@ def _attestation(contribution: dict[str, Any], delta_one: dict[str, Any]) -> dic
 
 def _contribution(data: dict[str, Any]) -> dict[str, Any]:
     """The contribution's fields, checked, with the defaults the docstring lists."""
-    if not isinstance(data, dict):
-        raise ValueError(f"data_contribution must be a dict, got {type(data).__name__}")
-    token_id = validate_token_id(data.get("token_id"))
-    address = data.get("contributor_address", data.get("wallet_address"))
-    if address is None:
-        raise ValueError("data_contribution needs 'contributor_address' (the contributor's wallet)")
-    wallet = validate_wallet_address(address)
-    data_hash = data_hash_value(data.get("data_hash"))
-    model_name = data.get("model_name") or f"hokusai-{token_id}"
+    read = read_contribution(data, consumed=_READ_KEYS)
+    token_id = None if data.get("token_id") is None else validate_token_id(data["token_id"])
+    model_name = data.get("model_name") or (token_model_name(token_id) if token_id else None)
     baseline_model = {"name": model_name, "version": 0, "weights_commitment": None,
                       **(data.get("baseline_model") or {})}
+    extra = {}  # said only when there is something to say, so a pipeline-shaped call gives the pipeline's document
+    if read.quality_score is not None:
+        extra["quality_score"] = read.quality_score
+    if read.metadata:
+        extra["metadata"] = read.metadata
+    if not read.committed:
+        extra["data_committed"] = False
+    primary = data.get("primary_metric")
     return {
         "token_id": token_id,
-        "wallet": wallet,
-        "data_hash": data_hash,
+        "wallet": read.wallet,
+        "data_hash": read.data_hash,
+        "committed": read.committed,
+        "commitment": read.commitment(),
+        "extra_attribution": extra,
         "model_name": model_name,
         "model_id_uint": integer_value(data.get("model_id_uint", 0), "model_id_uint"),
         "metric_family": data.get("metric_family", "proportion"),
-        "primary_metric": _BENCHMARK_NAMES.get(migrate_metric_name(data.get("primary_metric", "accuracy")),
-                                               data.get("primary_metric")),
+        "primary_metric": None if primary is None else (benchmark_metric_name(primary) or primary),
         "min_improvement_bps": integer_value(data.get("min_improvement_bps", 100), "min_improvement_bps"),
         "baseline_model": baseline_model,
         "candidate_weights_commitment": data.get("candidate_weights_commitment"),
-        "contributed_samples": integer_value(data.get("contributed_samples", 0), "contributed_samples"),
+        "contributed_samples": read.samples or 0,
         "total_samples": data.get("total_samples"),
         "training_sha256": data.get("training_sha256"),
         "clean_rows_sha256": data.get("clean_rows_sha256"),
         "clean_rows_root": data.get("clean_rows_root"),
-        "partition_key": data.get("partition_key") or f"sdk/{token_id}/{wallet}/{data_hash[:16]}",
+        "partition_key": data.get("partition_key") or (
+            f"sdk/{token_id or 'no-token'}/{read.wallet}/{read.data_hash[:16] if read.committed else NOT_COMMITTED_KEY}"),
         "task": data.get("task"),
         "benchmark_spec_id": data.get("benchmark_spec_id"),
         "benchmark_sha256": data.get("benchmark_sha256"),

@@ -1,12 +1,15 @@
 """The attestation (with a signed claim when eligible and the chain's new head), and the version it registers."""
 
 
+from dataclasses import replace
 from typing import Any
 
-from dagster import AssetExecutionContext, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, Failure, MetadataValue, Output, RetryRequested, asset
 
 from hokusai.attestation import attestation_hash
-from hokusai.chain.acceptance import admit
+from hokusai.chain.acceptance import admit, refuse_on_chain_head
+from hokusai.chain.head_check import check_chain_head
+from hokusai.chain.onchain_head import ChainReadError
 from hokusai.claims import (
     attestation_document,
     candidate_link,
@@ -55,16 +58,22 @@ def attestation(
     chain = claims_ledger.get_chain()
     key = idempotency_key(spec.model_id_uint, envelope["attestation_hash"])
     eligibility = claim_decision(delta_one)
+    head_check = _chain_head_check(context, attester, chain, spec, delta_one, key) if eligibility.claim else None
     signed, attester_key = None, None
-    if eligibility.claim:  # sign first: a key that cannot sign must not leave a link without its claim
-        attester_key = attester.get_key()
-        signed = sign_claim(
-            envelope, delta_one, private_key_hex=attester_key.private_key_hex, signer=attester_key.address,
-            dev_key=attester_key.is_dev_key, chain_id=attester.chain_id,
-            verifying_contract=attester.verifying_contract, deadline_seconds=attester.deadline_seconds,
-            max_cost_usd_micro=attester.max_cost_usd_micro, dry_run=context.run.tags.get("hokusai/dry_run") == "true")
-    decision = admit(chain, eligibility, candidate_link(spec, baseline_model, new_model, document, key,
-                                                        directory / ROWS_FILE))
+    if head_check is not None and not head_check.allowed:  # the contract would revert: not signed
+        decision = refuse_on_chain_head(chain, head_check, context.partition_key, spec.token_id)
+        context.log.warning(f"not signed: {head_check.reason}")
+    else:
+        if eligibility.claim:  # sign first: a key that cannot sign must not leave a link without its claim
+            attester_key = attester.get_key()
+            signed = sign_claim(
+                envelope, delta_one, private_key_hex=attester_key.private_key_hex, signer=attester_key.address,
+                dev_key=attester_key.is_dev_key, chain_id=attester.chain_id,
+                verifying_contract=attester.verifying_contract, deadline_seconds=attester.deadline_seconds,
+                max_cost_usd_micro=attester.max_cost_usd_micro,
+                dry_run=context.run.tags.get("hokusai/dry_run") == "true")
+        decision = replace(admit(chain, eligibility, candidate_link(spec, baseline_model, new_model, document, key,
+                                                                    directory / ROWS_FILE)), chain_head=head_check)
     envelope["claim"] = decision.as_dict()
     if not decision.rebase:
         chain.close_rebase(context.partition_key)  # evaluated on the head it was asked to re-base on
@@ -101,6 +110,7 @@ def attestation(
             "claim": decision.summary,
             "chain_position": decision.link.position if decision.link else -1,
             "rebase_requested": decision.rebase,
+            **({"chain_head": head_check.code, "onchain_head": head_check.onchain_head} if head_check else {}),
             **claim,
             **({"weight_genesis": genesis["call"]} if genesis else {}),
             **signing,
@@ -110,6 +120,29 @@ def attestation(
             "attestation": MetadataValue.json(document),
         },
     )
+
+
+def _chain_head_check(context: AssetExecutionContext, attester: AttesterResource, chain: Any, spec: Any,
+                      delta_one: dict[str, Any], key: str):
+    """The chain's view of the baseline, when an RPC is configured; fail closed when it cannot be read:
+    an unreachable RPC retries the step (nothing was signed or appended), a wrong setting fails it."""
+    rpc = attester.get_chain_rpc()
+    if rpc is None:
+        return None
+    try:
+        return check_chain_head(rpc, chain, token_id=spec.token_id, model_id_uint=spec.model_id_uint,
+                                baseline_commitment=delta_one["baseline_model"]["weights_commitment"],
+                                idempotency_key=key)
+    except ChainReadError as exc:
+        message = f"not signed: the chain's head could not be read: {exc}"
+        if exc.retryable and context.retry_number < attester.chain_rpc_retries:
+            context.log.warning(f"{message}; retry {context.retry_number + 1} of {attester.chain_rpc_retries} "
+                                f"in {attester.chain_rpc_retry_seconds} s")
+            raise RetryRequested(max_retries=attester.chain_rpc_retries,
+                                 seconds_to_wait=attester.chain_rpc_retry_seconds) from None
+        if exc.retryable:
+            message += "; retryable: run the evaluation again once the RPC answers"
+        raise Failure(description=message, allow_retries=False) from None
 
 
 @asset(partitions_def=contributions, group_name=GROUP, kinds={"mlflow"}, pool=REGISTRY_POOL,

@@ -9,6 +9,7 @@ from hokusai.intake import CleanDataset, ContributedDataset, ContributionRejecte
 from hokusai.loading import ContributionFormatError
 from hokusai.pipeline import BaselinePin, champion_training_set
 from hokusai.rejections import record_rejection
+from hokusai.token_spec import UnknownTokenError
 from hokusai_assets.partitions import contributions
 from resources.contribution_store import ContributionStoreResource
 from resources.intake import IntakeResource
@@ -17,7 +18,7 @@ from resources.token_specs import TokenSpecsResource
 
 GROUP = "contribution"
 UNUSABLE_UPLOAD = (ContributionFormatError, InvalidDropError, ContributionChangedError, ContributionMissingError,
-                   ContributionRejected, KeyError)
+                   ContributionRejected, UnknownTokenError)
 
 
 def reject(context: AssetExecutionContext, outputs: OutputsResource, stage: str, reason: str,

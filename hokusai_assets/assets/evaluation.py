@@ -46,8 +46,19 @@ def benchmark_metrics(
             f"baseline_{spec.primary_metric}": baseline[spec.primary_metric],
             f"new_{spec.primary_metric}": new[spec.primary_metric],
             **seed_robust_metadata(result.measured["seed_robust"]),
+            **dspy_metadata(result.measured.get("dspy")),
         },
     )
+
+
+def dspy_metadata(record: dict[str, Any] | None) -> dict[str, Any]:
+    """A DSPy token's LM and the tokens each model's dev pass used (hokusai.dspy); nothing for other tokens."""
+    if record is None:
+        return {}
+    totals = {role: sum(counts.get("total_tokens", 0) for counts in usage.values())
+              for role, usage in record["usage"].items()}
+    return {"dspy_lm": record["lm"]["model"], "dspy_program": record["program"]["program"],
+            "dspy_tokens_baseline": totals.get("baseline", 0), "dspy_tokens_candidate": totals.get("candidate", 0)}
 
 
 def seed_robust_metadata(gain: dict[str, Any]) -> dict[str, Any]:

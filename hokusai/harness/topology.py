@@ -15,6 +15,7 @@ GraphQL what the UI asks, read PostgreSQL, MLflow and S3 directly.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -29,12 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hokusai.harness.mlflow_server import MlflowServer, stop_process_group, tail_of
+from hokusai.harness.servers import Postgres, SeaweedFS, free_ports, postgres, seaweedfs, start_mlflow_on
 from hokusai.settings import REPO_ROOT
-from hokusai_assets_tests.mlflow_server import MlflowServer, stop_process_group, tail_of
-from hokusai_assets_tests.services import Postgres, SeaweedFS, free_ports, postgres, seaweedfs, start_mlflow_on
 
 DROP_BUCKET = "drops"
 ARTIFACTS_BUCKET = "mlflow-artifacts"
+IO_BUCKET = "dagster-io"  # step outputs and compute logs (deploy/dagster.postgres.yaml)
 LOCATION = "hokusai"
 PRODUCTION_YAML = REPO_ROOT / "deploy" / "dagster.postgres.yaml"
 READY_TIMEOUT_SECONDS = 120.0
@@ -206,6 +208,7 @@ def dagster_env(root: Path, pg: Postgres, s3: SeaweedFS, mlflow_url: str,
         **pg.dagster_env("dagster"),
         "HOKUSAI_HOME": str(root / "hokusai"),
         "HOKUSAI_S3_BUCKET": DROP_BUCKET,
+        "HOKUSAI_IO_BUCKET": IO_BUCKET,
         "HOKUSAI_S3_ENDPOINT_URL": s3.endpoint_url,
         "HOKUSAI_S3_REGION": "us-east-1",
         "HOKUSAI_SENSOR_INTERVAL_SECONDS": str(sensor_interval_seconds),
@@ -309,7 +312,7 @@ def running_platform(root: Path, sensor_interval_seconds: int = 5,
             stack.callback(shutil.rmtree, root, True)
         pg = stack.enter_context(postgres())
         pg.create_database("dagster")
-        s3 = stack.enter_context(seaweedfs(root / "seaweedfs", buckets=(DROP_BUCKET, ARTIFACTS_BUCKET)))
+        s3 = stack.enter_context(seaweedfs(root / "seaweedfs", buckets=(DROP_BUCKET, ARTIFACTS_BUCKET, IO_BUCKET)))
         pg.create_database("mlflow")
         pg.create_database("ledger")  # the lineage chains and the claims outbox, as in production
         mlflow = start_mlflow_on(root / "mlflow", pg.url("mlflow"), f"s3://{ARTIFACTS_BUCKET}/",
@@ -325,3 +328,70 @@ def running_platform(root: Path, sensor_interval_seconds: int = 5,
         stack.callback(platform.stop_dagster)
         start_dagster(platform)
         yield platform
+
+
+# What the UI sends: the GraphQL the tests and the benchmarks drive the webserver with.
+ASSETS = {"contributed_dataset", "clean_dataset", "baseline_model", "new_model", "benchmark_metrics",
+          "delta_one", "attestation", "registered_token_model"}
+REPOSITORY = {"repositoryName": "__repository__", "repositoryLocationName": LOCATION}
+SENSOR = {**REPOSITORY, "sensorName": "contribution_drop_sensor"}
+SENSOR_STATE = """query Sensor($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) { __typename ... on Sensor { sensorState { id status } } } }"""
+STOP_SENSOR = """mutation Stop($id: String) { stopSensor(id: $id) { __typename
+  ... on StopSensorMutationResult { instigationState { status } } ... on PythonError { message } } }"""
+START_SENSOR = """mutation Start($selector: SensorSelector!) { startSensor(sensorSelector: $selector) { __typename
+  ... on Sensor { sensorState { status } } ... on PythonError { message } } }"""
+ADD_PARTITION = """mutation Add($repo: RepositorySelector!, $name: String!, $key: String!) {
+  addDynamicPartition(repositorySelector: $repo, partitionsDefName: $name, partitionKey: $key) { __typename
+    ... on AddDynamicPartitionSuccess { partitionKey } ... on PythonError { message } } }"""
+LAUNCH_BACKFILL = """mutation Backfill($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+BACKFILL_STATUS = """query Status($id: String!) { partitionBackfillOrError(backfillId: $id) { __typename
+  ... on PartitionBackfill { status numPartitions } ... on PythonError { message } } }"""
+
+
+def set_sensor(platform: Platform, running: bool) -> None:
+    """Start or stop the drop-zone sensor through the webserver, as the UI's toggle does."""
+    if running:
+        answer = platform.graphql(START_SENSOR, {"selector": SENSOR})["startSensor"]
+        if answer["__typename"] != "Sensor":
+            raise RuntimeError(f"could not start the sensor: {answer}")
+        return
+    state = platform.graphql(SENSOR_STATE, {"selector": SENSOR})["sensorOrError"]["sensorState"]
+    answer = platform.graphql(STOP_SENSOR, {"id": state["id"]})["stopSensor"]
+    if answer["__typename"] != "StopSensorMutationResult":
+        raise RuntimeError(f"could not stop the sensor: {answer}")
+
+
+def launch_backfill(platform: Platform, partition_keys: list[str]) -> str:
+    """A backfill of every asset over ``partition_keys``, launched as the UI launches one; its id."""
+    params = {"partitionNames": partition_keys, "assetSelection": [{"path": [name]} for name in sorted(ASSETS)],
+              "title": "backfill from the topology test"}
+    answer = platform.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+    if answer["__typename"] != "LaunchBackfillSuccess":
+        raise RuntimeError(f"the backfill was not launched: {answer}")
+    return answer["backfillId"]
+
+
+def wait_for_backfill(platform: Platform, backfill_id: str, timeout: float) -> str:
+    """The backfill's final status, or ``TimeoutError`` naming the logs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        platform.require_alive()
+        status = platform.graphql(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
+        if status not in ("REQUESTED", "CANCELING", "FAILING"):
+            return status
+        time.sleep(2.0)
+    raise TimeoutError(f"backfill {backfill_id} not done after {timeout:.0f} s\n{platform.logs()}")
+
+
+def mock_bytes(seed: int) -> bytes:
+    """A seeded mock contribution (``hokusai.demo_data.mock_contribution``) as CSV bytes."""
+    import pandas as pd
+
+    from hokusai.demo_data import mock_contribution
+
+    frame = mock_contribution(pd.read_csv(REPO_ROOT / "tokens" / "digits-demo" / "samples" / "improving.csv"), seed)
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue().encode()

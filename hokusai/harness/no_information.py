@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hokusai.settings import REPO_ROOT
 from hokusai.token_spec import TokenSpec
 
 JITTER_PROBABILITY = 0.15
@@ -31,7 +32,6 @@ STANDARD_SET = (
     ("resample", None, 10), ("resample", 350, 5),
     ("jittered-resample", None, 10), ("jittered-resample", 350, 10),
 )
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = REPO_ROOT / "tokens" / "digits-demo" / "samples"
 # (first, last) data rows of improving.csv, 1-based and inclusive, as a person reads a CSV;
 # 246-295 is the slice a reviewer measured at +110 bps, interval [-20, +250].

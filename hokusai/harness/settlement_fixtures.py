@@ -12,14 +12,14 @@ import copy
 import hashlib
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 from hokusai.eip712 import idempotency_key
+from hokusai.settings import REPO_ROOT
 from hokusai.settlement.queues import DEFAULT_QUEUES, RelayerQueues
 from hokusai.settlement.relayer_rules import relayer_problems
 from hokusai.settlement.settlement_messages import BUDGET_BLOCKED, ERROR, settlement_message
 
-FIXTURES = Path(__file__).parent / "fixtures" / "interop"
+FIXTURES = REPO_ROOT / "hokusai_assets_tests" / "fixtures" / "interop"  # the tests' copies of the interop files
 EXAMPLE = json.loads((FIXTURES / "mint_request.v1.example.json").read_text())
 SETTLEMENTS = json.loads((FIXTURES / "relayer_settlements.json").read_text())
 FAR_DEADLINE = 4102444800  # 2100-01-01

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from hokusai.settings import REPO_ROOT
-from hokusai_assets_tests.services import free_port
-from hokusai_assets_tests.topology import DagsterProcess
+from hokusai.harness.servers import free_port
+from hokusai.harness.topology import DagsterProcess
 
 LOCATION = "hokusai"
 REPOSITORY = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__"}

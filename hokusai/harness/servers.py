@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from hokusai_assets_tests.mlflow_server import (
+from hokusai.harness.mlflow_server import (
     MlflowServer,
     free_port,
     healthy_or_stopped,
@@ -218,13 +218,15 @@ def _as_postgres(command: list[str]) -> list[str]:
 
 @dataclass
 class Postgres:
-    """A throw-away PostgreSQL 15 cluster: password auth (scram), 127.0.0.1 only, fsync off."""
+    """A PostgreSQL 15 cluster: password auth (scram), 127.0.0.1 only; throw-away ones run with
+    fsync off, ``durable`` ones (``scripts/services``, whose data outlives a restart) with it on."""
 
     root: Path
     port: int = 0
     user: str = "postgres"
     password: str = field(default_factory=lambda: secrets.token_hex(16))
     initialized: bool = False
+    durable: bool = False
 
     @property
     def data_dir(self) -> Path:
@@ -263,12 +265,14 @@ class Postgres:
         finally:
             connection.close()
 
-    def create_database(self, name: str) -> None:
+    def create_database(self, name: str, exist_ok: bool = False) -> None:
         connection = self.connect()
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
-                cursor.execute(f'CREATE DATABASE "{name}"')
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                if cursor.fetchone() is None or not exist_ok:
+                    cursor.execute(f'CREATE DATABASE "{name}"')
         finally:
             connection.close()
 
@@ -303,8 +307,9 @@ class Postgres:
         if not self.initialized:
             self._initdb()
         self.port = self.port or free_port()
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off")
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir}"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_path), "-w",
                    "-t", str(int(START_TIMEOUT_SECONDS)), "-o", options, "start"], START_TIMEOUT_SECONDS + 10)
         return self
