@@ -259,6 +259,9 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     value = _int(env, name, default)
     if value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value}")
+    return value
+
+
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw in (None, ""):
