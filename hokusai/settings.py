@@ -33,11 +33,16 @@ DEFAULT_DEADLINE_SECONDS = 5 * 24 * 3600
 TRACKING_URI_VAR = "MLFLOW_TRACKING_URI"
 LEDGER_URL_VAR = "HOKUSAI_LEDGER_URL"
 RELAYER_REDIS_URL_VAR = "HOKUSAI_RELAYER_REDIS_URL"
+API_DATABASE_URL_VAR = "HOKUSAI_API_DATABASE_URL"
+API_REDIS_URL_VAR = "HOKUSAI_API_REDIS_URL"
+API_MLFLOW_URL_VAR = "HOKUSAI_API_MLFLOW_URL"
+# The REST API's key-hash pepper (and the key of its session tokens): a secret, read by name.
+API_KEY_PEPPER_VAR = "HOKUSAI_API_KEY_PEPPER"
 # The chain's JSON-RPC endpoint; providers put the API key in the path or query, so it is a
 # secret whenever it is set (never shown, always an EnvVar), whatever its shape.
 CHAIN_RPC_URL_VAR = "HOKUSAI_CHAIN_RPC_URL"
 # URLs that may carry a password: given to resources as EnvVar when they do
-URL_VARIABLES = (TRACKING_URI_VAR, LEDGER_URL_VAR, RELAYER_REDIS_URL_VAR)
+URL_VARIABLES = (TRACKING_URI_VAR, LEDGER_URL_VAR, RELAYER_REDIS_URL_VAR, API_DATABASE_URL_VAR, API_REDIS_URL_VAR)
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,19 @@ class Settings:
     # The relayer's Redis (redis://:password@host:port/db); None: claims settle locally at once.
     relayer_redis_url: str | None = None
     budget_retry_seconds: int | None = None  # re-publish budget_blocked claims after this; None: on request
+    # The REST API (hokusai/api): where it listens, its key store, rate limits, its MLflow upstream.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8001
+    api_database_url: str | None = None  # None: the ledger's database (SQLite on the embedded default)
+    api_redis_url: str | None = None  # None: in-process rate limits (one API process)
+    api_mlflow_url: str | None = None  # None: the tracking URI when it is an http(s) server
+    rate_limit_requests: int = 100
+    rate_limit_period: int = 60
+    rate_limit_mlflow_requests: int = 2000  # the proxy's own bucket: one log_model is 30-40 requests
+    siwe_domain: str = "127.0.0.1:8001"  # what a sign-in message must name (EIP-4361 domain)
+    siwe_uri: str = "http://127.0.0.1:8001"
+    siwe_session_seconds: int = 900
+    api_cors_origins: tuple[str, ...] = ()
     # The chain's JSON-RPC (may hold an API key); set: read the model's head before signing a claim.
     chain_rpc_url: str | None = field(default=None, repr=False)
     chain_rpc_timeout_seconds: float = 10.0
@@ -95,6 +113,19 @@ class Settings:
     @property
     def ledger_database_url(self) -> str:
         return self.ledger_url or f"sqlite:///{self.home / 'ledger.db'}"
+
+    @property
+    def api_keys_database_url(self) -> str:
+        return self.api_database_url or self.ledger_database_url
+
+    @property
+    def mlflow_upstream_url(self) -> str | None:
+        """The MLflow server the API proxies to; None when MLflow is a local store with no server."""
+        if self.api_mlflow_url:
+            return self.api_mlflow_url.rstrip("/")
+        if self.mlflow_tracking_uri.startswith(("http://", "https://")):
+            return self.mlflow_tracking_uri.rstrip("/")
+        return None
     # Names (never values) of the set variables that hold a secret: the attester key, the PII
     # secret, the chain RPC URL, and the URLs of URL_VARIABLES when they carry a password.
     secret_variables: frozenset[str] = frozenset()
@@ -167,10 +198,30 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ledger_url=(env.get(LEDGER_URL_VAR) or "").strip() or None,
         relayer_redis_url=(env.get(RELAYER_REDIS_URL_VAR) or "").strip() or None,
         budget_retry_seconds=_int(env, "HOKUSAI_BUDGET_RETRY_SECONDS", 0) or None,
+        api_host=(env.get("HOKUSAI_API_HOST") or "127.0.0.1").strip(),
+        api_port=_int(env, "HOKUSAI_API_PORT", 8001),
+        api_database_url=(env.get(API_DATABASE_URL_VAR) or "").strip() or None,
+        api_redis_url=(env.get(API_REDIS_URL_VAR) or "").strip() or None,
+        api_mlflow_url=(env.get(API_MLFLOW_URL_VAR) or "").strip() or None,
+        rate_limit_requests=_positive(env, "RATE_LIMIT_REQUESTS", 100),
+        rate_limit_period=_positive(env, "RATE_LIMIT_PERIOD", 60),
+        rate_limit_mlflow_requests=_positive(env, "RATE_LIMIT_MLFLOW_REQUESTS", 2000),
+        siwe_domain=(env.get("HOKUSAI_SIWE_DOMAIN") or "127.0.0.1:8001").strip(),
+        siwe_uri=(env.get("HOKUSAI_SIWE_URI") or "http://127.0.0.1:8001").strip(),
+        siwe_session_seconds=_positive(env, "HOKUSAI_SIWE_SESSION_SECONDS", 900),
+        api_cors_origins=tuple(o.strip() for o in (env.get("HOKUSAI_API_CORS_ORIGINS") or "").split(",")
+                               if o.strip()),
         chain_rpc_url=(env.get(CHAIN_RPC_URL_VAR) or "").strip() or None,
         chain_rpc_timeout_seconds=_float(env, "HOKUSAI_CHAIN_RPC_TIMEOUT_SECONDS", 10.0),
         secret_variables=secret_variables(env),
     )
+
+
+def read_secret(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The value of secret variable ``name`` (empty counts as unset); callers never log it."""
+    env = os.environ if env is None else env
+    value = (env.get(name) or "").strip()
+    return value or None
 
 
 def secret_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -182,7 +233,8 @@ def secret_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def secret_variables(env: Mapping[str, str]) -> frozenset[str]:
     """Which secret-bearing variables are set; an empty one counts as unset, as the loaders treat it."""
-    names = {name for name in (ATTESTER_KEY_VAR, PII_SECRET_VAR, CHAIN_RPC_URL_VAR) if (env.get(name) or "").strip()}
+    names = {name for name in (ATTESTER_KEY_VAR, PII_SECRET_VAR, CHAIN_RPC_URL_VAR, API_KEY_PEPPER_VAR)
+             if (env.get(name) or "").strip()}
     names |= {name for name in URL_VARIABLES if uri_has_password((env.get(name) or "").strip())}
     return frozenset(names)
 
@@ -201,6 +253,13 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in TRUE_WORDS | FALSE_WORDS:
         return raw in TRUE_WORDS
     raise ValueError(f"{name} must be true or false, got {env[name]!r}")
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return value
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
