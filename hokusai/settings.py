@@ -84,6 +84,9 @@ class Settings:
     # openai/<model> with HOKUSAI_DSPY_API_BASE=http://localhost:8000/v1 for an OpenAI-compatible server.
     dspy_model: str | None = None
     dspy_api_base: str | None = None
+    # The DSPy programs POST /api/v1/dspy/execute serves: every *.yaml loader config in this folder
+    # (hokusai.dspy.DSPyModelLoader.load_from_config); None = none served.
+    dspy_programs_dir: Path | None = None
     step_retries: int = 3  # retries of a step that talks to MLflow (server down, network blip)
     step_retry_delay_seconds: int = 10  # the first retry's delay; it doubles each time
     intake_workers: int = 2  # processes hashing a large upload (hokusai.workers); 0 or 1: none
@@ -192,6 +195,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sensor_interval_seconds=_int(env, "HOKUSAI_SENSOR_INTERVAL_SECONDS", Settings.sensor_interval_seconds),
         dspy_model=(env.get("HOKUSAI_DSPY_MODEL") or "").strip() or None,
         dspy_api_base=(env.get("HOKUSAI_DSPY_API_BASE") or "").strip() or None,
+        dspy_programs_dir=Path(env["HOKUSAI_DSPY_PROGRAMS_DIR"]).resolve() if env.get("HOKUSAI_DSPY_PROGRAMS_DIR")
+        else None,
         step_retries=_int(env, "HOKUSAI_STEP_RETRIES", Settings.step_retries),
         step_retry_delay_seconds=_int(env, "HOKUSAI_STEP_RETRY_DELAY_SECONDS", Settings.step_retry_delay_seconds),
         intake_workers=max(_int(env, "HOKUSAI_INTAKE_WORKERS", default_intake_workers()), 0),

@@ -179,11 +179,6 @@ def test_errors_are_problem_json_with_a_reason(api):
         assert body["status"] == status and body["detail"] and body["type"].startswith("urn:hokusai:problem:")
 
 
-def test_dspy_route_is_a_clear_501(api):
-    answer = run(_call(api, "POST", "/api/v1/dspy/execute", api.key("dspy:execute"), json={}))
-    assert answer.status_code == 501 and "DSPy" in answer.json()["detail"]
-
-
 def test_api_key_cli_create_list_revoke(tmp_path, capsys):
     """Through the installed entry point once (the dispatch), then in-process (fast)."""
     import os

@@ -25,7 +25,7 @@ PROBLEM_SCHEMA = {"type": "object", "required": ["type", "title", "status", "det
     "detail": {"type": "string"}, "instance": {"type": "string"}}, "additionalProperties": True}
 # Every route may answer these, always as problem+json (declared so clients and schemathesis know).
 DOCUMENTED = {status: {"description": _TITLES[status], "content": {PROBLEM_TYPE: {"schema": PROBLEM_SCHEMA}}}
-              for status in (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 501, 502, 503)}
+              for status in (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 501, 502, 503, 504)}
 
 
 class Problem(Exception):

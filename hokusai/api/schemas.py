@@ -95,5 +95,18 @@ class SessionIssued(Strict):
     expires_at: int
 
 
-class DspyExecute(Open):
-    """The body of the DSPy route comes with the DSPy work; any object is accepted for now."""
+class DspyExecute(Strict):
+    """One call (``inputs``) or a batch (``inputs_list``) of a served DSPy program (hokusai.dspy.service)."""
+
+    model_id: str = Field(min_length=1, max_length=200, description="a program served from HOKUSAI_DSPY_PROGRAMS_DIR")
+    inputs: dict[str, Any] | None = Field(default=None, description="the program's input fields: one call")
+    inputs_list: list[dict[str, Any]] | None = Field(default=None, min_length=1, max_length=1000,
+                                                     description="a batch; each item succeeds or fails alone")
+    timeout_seconds: float | None = Field(default=None, gt=0, le=600)
+
+
+class DspyResult(Open):
+    """``outputs`` and ``usage`` for one call; ``results`` (each with ``success``) for a batch."""
+
+    success: bool | None = None
+    model_id: str

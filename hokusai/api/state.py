@@ -33,6 +33,7 @@ class ApiState:
     _db_threads: Any = None
     _registry: Any = None
     _store: Any = None
+    _dspy_executor: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -66,6 +67,17 @@ class ApiState:
                 self._registry = ModelRegistry(self.settings.mlflow_tracking_uri, self.settings.mlflow_artifact_root,
                                                self.settings.cache_dir)
             return self._registry
+
+    @property
+    def dspy_executor(self) -> Any:
+        """The executor of the DSPy programs served (``HOKUSAI_DSPY_PROGRAMS_DIR``), built on first use:
+        DSPy is imported only when its route is called."""
+        with self._lock:
+            if self._dspy_executor is None:
+                from hokusai.dspy.service import serving_executor
+
+                self._dspy_executor = serving_executor(self.settings)
+            return self._dspy_executor
 
     @property
     def store(self) -> Any:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from hokusai.dspy.executor import DSPyPipelineExecutor
+from hokusai.dspy.loader import DSPyLoadError, DSPyModelLoader
+from hokusai.dspy.runtime import lm_config_from
 
 MAX_TIMEOUT_SECONDS = 600.0
 MAX_BATCH_ITEMS = 1000
@@ -46,3 +48,29 @@ def handle_execute(executor: DSPyPipelineExecutor, body: Any) -> tuple[int, dict
     if len(items) > MAX_BATCH_ITEMS:
         return _problem(400, f"inputs_list: at most {MAX_BATCH_ITEMS} items, got {len(items)}")
     return 200, executor.execute_batch(model_id=model_id, inputs_list=items, timeout=timeout)
+
+
+def serving_executor(settings: Any) -> DSPyPipelineExecutor:
+    """The executor of the programs the API serves: every ``*.yaml`` config in
+    ``settings.dspy_programs_dir`` (none when unset), on the settings' LM (the local one by default).
+
+    A config that fails to load raises ``ServedProgramError`` naming the config file: a
+    misconfigured server says so on every call rather than serving part of its programs silently.
+    """
+    loader = DSPyModelLoader()
+    folder = getattr(settings, "dspy_programs_dir", None)
+    for config in sorted(folder.glob("*.yaml")) if folder is not None else ():
+        try:
+            loader.load_from_config(config)
+        except DSPyLoadError as error:
+            raise ServedProgramError(config.name, str(error)) from None
+    return DSPyPipelineExecutor(loader, lm_config=lm_config_from(settings))
+
+
+class ServedProgramError(Exception):
+    """A served program's config did not load: ``config`` is its file name (a client may see it),
+    ``problem`` the loader's message (it names server paths: for the server's log only)."""
+
+    def __init__(self, config: str, problem: str):
+        super().__init__(f"{config}: {problem}")
+        self.config, self.problem = config, problem

@@ -1,19 +1,36 @@
-"""``POST /api/v1/dspy/execute``: the route is reserved; it answers 501 until hokusai.dspy lands."""
+"""``POST /api/v1/dspy/execute``: a served DSPy program on one input or a batch (hokusai.dspy.service)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import logging
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from hokusai.api.auth import require
 from hokusai.api.problems import Problem
-from hokusai.api.schemas import DspyExecute
+from hokusai.api.schemas import DspyExecute, DspyResult
 from hokusai.api.scopes import DSPY_EXECUTE
 
 router = APIRouter(prefix="/api/v1/dspy", tags=["dspy"])
+log = logging.getLogger("hokusai.api")
 
 
-# Out of the published schema until hokusai.dspy lands (a 501 is a server error to schema checkers).
-@router.post("/execute", summary="Run a DSPy program (not implemented yet: 501)", include_in_schema=False,
-             responses={501: {"description": "DSPy execution is not available in this release"}})
-async def execute(body: DspyExecute, _principal=Depends(require(DSPY_EXECUTE))) -> None:
-    raise Problem(501, "DSPy execution is not available in this release of the API", slug="not-implemented")
+@router.post("/execute", response_model=DspyResult, response_model_exclude_none=True,
+             summary="Run a DSPy program the API serves, on one input or a batch")
+async def execute(body: DspyExecute, request: Request, _principal=Depends(require(DSPY_EXECUTE))) -> DspyResult:
+    from hokusai.dspy.service import ServedProgramError, handle_execute
+
+    state = request.app.state.hokusai
+    try:
+        executor = await run_in_threadpool(lambda: state.dspy_executor)
+    except ServedProgramError as error:
+        log.error("DSPy program config %s did not load: %s", error.config, error.problem)
+        raise Problem(503, f"the served DSPy programs could not be loaded ({error.config}); "
+                           "the API's log says why") from None
+    status, payload = await run_in_threadpool(handle_execute, executor, body.model_dump(exclude_none=True))
+    if status != 200:
+        error = payload.get("error") or {}
+        raise Problem(status, error.get("message") or "the DSPy call failed",
+                      extra={"error_type": error.get("type", "error")})
+    return DspyResult(**payload)
