@@ -35,10 +35,10 @@ def main() -> dict:
     from hokusai.dspy import DSPyModelLoader, DSPyPipelineExecutor, import_dspy
     from hokusai.dspy import token_model
     from hokusai.dspy.loader import LoadedProgram
-    from hokusai.evaluation import benchmark_rows, bootstrap_primary_metric, evaluate_model
-    from hokusai.seeded_significance import seeded_significance
-    from hokusai.token_spec import load_token_spec, read_token_table
-    from hokusai.training import merge_training_data, train_model
+    from hokusai.evaluation.metrics import benchmark_rows, bootstrap_primary_metric, evaluate_model
+    from hokusai.evaluation.seeded import seeded_significance
+    from hokusai.tokens.spec import load_token_spec, read_token_table
+    from hokusai.models.training import merge_training_data, train_model
 
     dspy = import_dspy()
     spec = load_token_spec(REPO_ROOT / "tokens" / f"{TOKEN}.yaml")

@@ -39,8 +39,8 @@ VARIANTS = {
 
 
 def setting():
-    from hokusai.evaluation import benchmark_rows
-    from hokusai.token_spec import load_token_spec, read_token_table
+    from hokusai.evaluation.metrics import benchmark_rows
+    from hokusai.tokens.spec import load_token_spec, read_token_table
 
     spec = load_token_spec(REPO / "tokens" / "digits-demo.yaml")
     champion = read_token_table(spec.base_data_path)
@@ -50,9 +50,9 @@ def setting():
 
 def verdicts(spec, baseline, candidate, placebo) -> dict:
     """Every variant's verdict and the figures behind it, for these (already sliced) scores."""
-    from hokusai.delta_one import eligibility_verdict, score_bps, seed_robust_verdict
-    from hokusai.seeded_significance import SeedRobustGain, paired_seeds_bootstrap
-    from hokusai.significance import paired_bootstrap
+    from hokusai.evaluation.delta_one import eligibility_verdict, score_bps, seed_robust_verdict
+    from hokusai.evaluation.seeded import SeedRobustGain, paired_seeds_bootstrap
+    from hokusai.evaluation.significance import paired_bootstrap
 
     labels, binary = list(spec.label_values), spec.task == "binary_classification"
     compare = dict(metric=spec.primary_metric, labels=labels, positive_label=spec.positive_label, binary=binary,
@@ -82,8 +82,8 @@ def verdicts(spec, baseline, candidate, placebo) -> dict:
 
 def rates(k_max: int, alternatives: list[int]) -> dict:
     """Fit everything once with k_max seeds; judge every case for each K and both filters."""
-    from hokusai.seeded_significance import eligibility_seeds, placebo_scores, seeded_benchmark_scores
-    from hokusai.training import merge_training_data
+    from hokusai.evaluation.seeded import eligibility_seeds, placebo_scores, seeded_benchmark_scores
+    from hokusai.models.training import merge_training_data
     from hokusai.harness.no_information import no_information_cases, real_cases, without_champion_copies
 
     spec, champion, rows = setting()
@@ -190,10 +190,10 @@ def summarize(measured: dict) -> str:
 
 def evaluation_once(spec, champion, rows, contribution, rule: str, k: int, cache: dict | None):
     """The statistical part of one evaluation; ``cache``: what is kept per champion between evaluations."""
-    from hokusai.evaluation import bootstrap_primary_metric, evaluate_model
-    from hokusai.seeded_significance import (eligibility_seeds, placebo_scores, seeded_benchmark_scores,
+    from hokusai.evaluation.metrics import bootstrap_primary_metric, evaluate_model
+    from hokusai.evaluation.seeded import (eligibility_seeds, placebo_scores, seeded_benchmark_scores,
                                              seeded_significance)
-    from hokusai.training import merge_training_data, train_model
+    from hokusai.models.training import merge_training_data, train_model
 
     training = merge_training_data(champion, contribution, spec)
     if rule == "v1":
@@ -217,7 +217,7 @@ def cost(ks: list[int], repeats: int) -> dict:
     """Median seconds of one evaluation of improving.csv, per rule and cache state."""
     import pandas as pd
 
-    from hokusai.training import train_model
+    from hokusai.models.training import train_model
 
     spec, champion, rows = setting()
     contribution = pd.read_csv(REPO / "tokens/digits-demo/samples/improving.csv")

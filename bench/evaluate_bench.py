@@ -37,7 +37,7 @@ def warm_runs(repeats: int, cache: Path, ephemeral: bool = False) -> list[float]
     import pandas as pd
 
     sys.path.insert(0, str(REPO))
-    from hokusai.demo_data import mock_contribution
+    from hokusai.tokens.demo_data import mock_contribution
     from hokusai.settings import load_settings
     from hokusai_assets.runner import DagsterRunner
 

@@ -52,12 +52,12 @@ def write_token(tokens: Path, benchmark_csv: Path) -> None:
 
 def measure(root: Path) -> dict:
     start = time.perf_counter()
-    from hokusai.contribution_store import LocalFolderStore
-    from hokusai.drops import partition_key_for
-    from hokusai.expectations import clean_data_expectations, contribution_expectations, run_expectations
-    from hokusai.intake import IntakePolicy, clean, read_contribution
-    from hokusai.pii import pii_key
-    from hokusai.token_spec import load_token_spec, read_token_table
+    from hokusai.drops.store import LocalFolderStore
+    from hokusai.drops.keys import partition_key_for
+    from hokusai.intake.expectations import clean_data_expectations, contribution_expectations, run_expectations
+    from hokusai.intake.read import IntakePolicy, clean, read_contribution
+    from hokusai.pii.scrub import pii_key
+    from hokusai.tokens.spec import load_token_spec, read_token_table
 
     spec = load_token_spec(root / "tokens" / "bench-orders.yaml")
     benchmark = read_token_table(spec.benchmark_path)

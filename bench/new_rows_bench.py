@@ -126,7 +126,7 @@ def _rss_kib(field: str) -> int:
 def measure(data: str, rows: int, tolerance: float) -> dict:
     from hokusai.chain.new_rows import find_new_rows
     from hokusai.settings import REPO_ROOT as ROOT
-    from hokusai.token_spec import load_token_spec
+    from hokusai.tokens.spec import load_token_spec
 
     spec = load_token_spec(ROOT / "tokens" / "digits-demo.yaml")
     contribution, training = build(data, rows, rows)

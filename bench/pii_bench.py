@@ -6,7 +6,7 @@ The CSV (numeric, categorical and free-text columns, a PII-named email column,
 PII inside ~3% of the free-text cells, dates/prices/ids in ~25%) is written to a
 temp dir. Each repeat runs in a fresh process so its peak RSS (VmHWM) is the
 load + scrub alone, not the generator's. Load is ``pd.read_csv`` twice over: as
-``hokusai.loading`` calls it (C engine, round-trip floats) and with
+``hokusai.intake.loading`` calls it (C engine, round-trip floats) and with
 ``engine="pyarrow"`` (multi-threaded). Wall and CPU seconds are both printed: on a
 shared machine the wall clock includes other people's work.
 """
@@ -36,7 +36,7 @@ def generate_csv(path: Path, rows: int, seed: int = 7) -> None:
     import pyarrow.csv as pacsv
     from faker import Faker
 
-    from hokusai.pii_patterns import PII_KINDS
+    from hokusai.pii.patterns import PII_KINDS
     from hokusai.harness.pii_corpus import PII_TEMPLATES, faker_pool
 
     rng = np.random.default_rng(seed)
@@ -95,10 +95,10 @@ def measure(path: Path, engine: str) -> dict:
     """Load + scrub once, in this process; report seconds (wall and CPU) and peak RSS."""
     import pandas as pd
 
-    from hokusai.pii import pii_key, scrub_frame
+    from hokusai.pii.scrub import pii_key, scrub_frame
 
     started, cpu_started = time.perf_counter(), time.process_time()
-    if engine == "c":  # exactly as hokusai.loading reads a CSV
+    if engine == "c":  # exactly as hokusai.intake.loading reads a CSV
         frame = pd.read_csv(path, float_precision="round_trip", low_memory=False)
     else:
         frame = pd.read_csv(path, engine="pyarrow")

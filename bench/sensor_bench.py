@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from dagster import DagsterInstance, build_sensor_context  # noqa: E402
 
-from hokusai.drops import caught_up_cursor  # noqa: E402
+from hokusai.drops.keys import caught_up_cursor  # noqa: E402
 from hokusai.harness.servers import seaweedfs  # noqa: E402
 from resources.contribution_store import S3ContributionStoreResource  # noqa: E402
 from resources.token_specs import TokenSpecsResource  # noqa: E402

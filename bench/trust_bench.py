@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from hokusai.data_commitments import canonical_row_lines, rows_root
-from hokusai.significance import paired_bootstrap
+from hokusai.commitments.rows import canonical_row_lines, rows_root
+from hokusai.evaluation.significance import paired_bootstrap
 
 
 def timed(function, repeats):

@@ -133,7 +133,7 @@ def _dry_run(runner_factory: RunnerFactory, settings: Settings, args: argparse.N
     """A deterministic mock contribution through all the real logic, in a throw-away state."""
     import pandas as pd
 
-    from hokusai.demo_data import mock_contribution
+    from hokusai.tokens.demo_data import mock_contribution
 
     token_id = args.token or DEMO_TOKEN
     improving = pd.read_csv(settings.tokens_dir / token_id / "samples" / "improving.csv")
@@ -158,14 +158,14 @@ def _dry_run(runner_factory: RunnerFactory, settings: Settings, args: argparse.N
 
 def _evaluate(runner: Runner, settings: Settings, path: Path, token_id: str, wallet: str,
               args: argparse.Namespace) -> int:
-    from hokusai.drops import InvalidDropError, parse_drop_key
+    from hokusai.drops.keys import InvalidDropError, parse_drop_key
 
     try:
         parse_drop_key(f"{token_id}/{wallet}/{path.name}")
     except InvalidDropError as error:
         print(f"hokusai evaluate: rejected: {error}", file=sys.stderr)
         return 2
-    from hokusai.token_spec import UnknownTokenError, token_spec_path
+    from hokusai.tokens.spec import UnknownTokenError, token_spec_path
 
     try:
         token_spec_path(settings.tokens_dir, token_id)
@@ -187,7 +187,7 @@ def _evaluate(runner: Runner, settings: Settings, path: Path, token_id: str, wal
 
 
 def _copy_outputs(files: dict[str, str], output_dir: Path) -> dict[str, str]:
-    from hokusai.claims import CLAIM_FILES
+    from hokusai.claims.documents import CLAIM_FILES
 
     output_dir.mkdir(parents=True, exist_ok=True)
     for name in CLAIM_FILES:  # a claim copied here by an earlier run is not this evaluation's
@@ -252,13 +252,13 @@ def _human_summary(outcome: EvaluationOutcome) -> str:
 
 def _reproduce(args: argparse.Namespace, settings: Settings) -> int:
     from hokusai.core.registry import ModelRegistry
-    from hokusai.intake import IntakePolicy
-    from hokusai.loading import LoadLimits
-    from hokusai.pii import pii_key
-    from hokusai.reproduce import reproduce
-    from hokusai.s3_store import contribution_store_for
-    from hokusai.secrets import load_pii_secret
-    from hokusai.token_spec import load_token_spec, read_token_table, token_spec_path
+    from hokusai.intake.read import IntakePolicy
+    from hokusai.intake.loading import LoadLimits
+    from hokusai.pii.scrub import pii_key
+    from hokusai.claims.reproduce import reproduce
+    from hokusai.drops.s3 import contribution_store_for
+    from hokusai.pii.secret import load_pii_secret
+    from hokusai.tokens.spec import load_token_spec, read_token_table, token_spec_path
 
     secret = load_pii_secret(settings.home, secret_environment())
     from hokusai.chain.ledger import Chain
@@ -282,7 +282,7 @@ def _reproduce(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _prove_row(args: argparse.Namespace) -> int:
-    from hokusai.data_commitments import ROWS_FILE, prove_row, read_rows_file
+    from hokusai.commitments.rows import ROWS_FILE, prove_row, read_rows_file
 
     rows = args.outputs / ROWS_FILE
     if not rows.exists():
@@ -304,7 +304,7 @@ def _prove_row(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from hokusai.verify import verify_path
+    from hokusai.claims.verify import verify_path
 
     try:
         checks = verify_path(args.file, expected_signer=args.signer, expected_root=args.root)

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hokusai.claims import output_dir_for
-from hokusai.contribution_store import (
+from hokusai.claims.documents import output_dir_for
+from hokusai.drops.store import (
     ContributionChangedError, ContributionMissingError, ContributionStore, resolve_partition,
 )
-from hokusai.drops import InvalidDropError, StoredObject, parse_drop_key, parse_partition_key, partition_key_for
-from hokusai.rejections import read_rejection
+from hokusai.drops.keys import InvalidDropError, StoredObject, parse_drop_key, parse_partition_key, partition_key_for
+from hokusai.intake.rejections import read_rejection
 
 RunState = Callable[[str], str | None]
 

@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hokusai.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
-from hokusai.ids import token_experiment_name
+from hokusai.claims.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
+from hokusai.tokens.ids import token_experiment_name
 from hokusai.redaction import uri_has_password
-from hokusai.secrets import ENV_VAR as PII_SECRET_VAR
+from hokusai.pii.secret import ENV_VAR as PII_SECRET_VAR
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRUE_WORDS = {"1", "true", "yes", "on"}

@@ -7,9 +7,9 @@ bad column with its counts. A failure is recorded as the partition's rejection.
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
-from hokusai.expectations import clean_data_expectations, contribution_expectations, run_expectations
-from hokusai.intake import CleanDataset, ContributedDataset, check_schema
-from hokusai.rejections import record_rejection
+from hokusai.intake.expectations import clean_data_expectations, contribution_expectations, run_expectations
+from hokusai.intake.read import CleanDataset, ContributedDataset, check_schema
+from hokusai.intake.rejections import record_rejection
 from hokusai_assets.assets.contribution import clean_dataset, contributed_dataset
 from hokusai_assets.partitions import contributions
 from resources.outputs import OutputsResource

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
-from hokusai.claims import output_dir_for
-from hokusai.data_commitments import ROWS_FILE
-from hokusai.drops import partition_key_for
+from hokusai.claims.documents import output_dir_for
+from hokusai.commitments.rows import ROWS_FILE
+from hokusai.drops.keys import partition_key_for
 from hokusai.outcome import EvaluationOutcome
-from hokusai.rejections import REJECTION_FILE
-from hokusai.s3_store import contribution_store_for
+from hokusai.intake.rejections import REJECTION_FILE
+from hokusai.drops.s3 import contribution_store_for
 from hokusai.settings import REPO_ROOT, Settings
 from hokusai_assets.jobs import EVALUATE_CONTRIBUTION_JOB
 from hokusai_assets.partitions import CONTRIBUTIONS_PARTITIONS_NAME

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from hokusai.token_spec import FeatureSpec, TokenSpec
+from hokusai.tokens.spec import FeatureSpec, TokenSpec
 
 
 def binary_spec(*features: FeatureSpec, label_column: str = "y") -> TokenSpec:

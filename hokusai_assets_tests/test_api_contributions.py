@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from hokusai.claims import output_dir_for
-from hokusai.drops import StoredObject, partition_key_for
+from hokusai.claims.documents import output_dir_for
+from hokusai.drops.keys import StoredObject, partition_key_for
 from hokusai_assets_tests.api_fixtures import api_harness, run
 from hokusai_assets_tests.conftest import SAMPLES, WALLET
 

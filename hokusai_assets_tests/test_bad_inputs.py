@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from dagster import AssetKey
 
-from hokusai.contribution_store import LocalFolderStore
+from hokusai.drops.store import LocalFolderStore
 from hokusai_assets_tests.churn_token import TOKEN_ID, churn_rows, write_churn_token
 from hokusai_assets_tests.conftest import isolated_settings
 

@@ -57,7 +57,7 @@ def test_domain_library_does_not_import_dagster():
     import sys
 
     code = (
-        "import sys, hokusai.cli, hokusai.pipeline, hokusai.claims, hokusai.registration, hokusai.verify;"
+        "import sys, hokusai.cli, hokusai.models.steps, hokusai.claims.documents, hokusai.models.registration, hokusai.claims.verify;"
         "import hokusai.settlement.relay, hokusai.settlement.genesis, hokusai.settlement.decision;"
         "import hokusai.core, hokusai.tracking;"  # the SDK, to be shipped as its own distribution
         "bad = [m for m in sys.modules if m.split('.')[0] in {'dagster', 'hokusai_assets', 'resources', 'sensors'}];"
@@ -161,3 +161,14 @@ def test_the_sdk_core_is_layered_value_types_client_operations_facade():
             assert not upward, f"{module} imports {sorted(upward)}, which are not below it"
     into_tracking = {m for m in core | {"hokusai.core"} if any(d.startswith("hokusai.tracking") for d in graph[m])}
     assert not into_tracking, f"hokusai.core must not import hokusai.tracking (it sits on top): {sorted(into_tracking)}"
+
+
+def test_the_readme_layout_table_names_every_package_of_the_library():
+    """A newcomer reads the layout from the README: each folder of ``hokusai/`` is in its table."""
+    from hokusai.settings import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    table = readme[readme.index("## Layout"):].split("\n## ")[0]
+    packages = sorted(p.parent.name for p in (REPO_ROOT / "hokusai").glob("*/__init__.py"))
+    missing = [name for name in packages if f"`hokusai/{name}/`" not in table]
+    assert not missing, f"README's layout table lacks {missing}"

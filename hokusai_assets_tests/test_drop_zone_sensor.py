@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, DefaultSensorStatus, SensorResult, build_sensor_context
 
-from hokusai.contribution_store import LocalFolderStore
-from hokusai.drops import partition_key_for
+from hokusai.drops.store import LocalFolderStore
+from hokusai.drops.keys import partition_key_for
 from resources.contribution_store import ContributionStoreResource, LocalContributionStoreResource
 from resources.token_specs import TokenSpecsResource
 from sensors.drop_zone import MAX_RUNS_PER_TICK, contribution_drop_sensor

@@ -7,12 +7,12 @@ import os
 import pytest
 from eth_utils import to_checksum_address
 
-from hokusai.contribution_store import (
+from hokusai.drops.store import (
     ContributionChangedError,
     LocalFolderStore,
     resolve_partition,
 )
-from hokusai.drops import (
+from hokusai.drops.keys import (
     InvalidDropError,
     StoredObject,
     known_token_ids,
@@ -21,7 +21,7 @@ from hokusai.drops import (
     partition_key_for,
     plan_drops,
 )
-from hokusai.ids import validate_token_id
+from hokusai.tokens.ids import validate_token_id
 
 WALLET = "0x" + "ab12" * 10
 CHECKSUMMED = to_checksum_address("0x" + "5aaeb6053f3e94c9b9a09f33669435e7ef1beaed")
@@ -186,7 +186,7 @@ def test_local_store_etag_is_md5_and_listing_hides_hidden_and_temp_files(tmp_pat
         (tmp_path / "t1" / hidden).write_text("x")
     (tmp_path / "t1" / "link.csv").symlink_to(tmp_path / stored.key)
     assert list(store.list_objects()) == [stored]
-    monkeypatch.setattr("hokusai.contribution_store.hashlib.md5", None)  # cached: not re-read
+    monkeypatch.setattr("hokusai.drops.store.hashlib.md5", None)  # cached: not re-read
     assert store.stat(stored.key) == stored and store.read_bytes(stored.key) == b"x,y\n1,2\n"
     assert store.uri(stored.key) == (tmp_path / stored.key).resolve().as_uri()
 
@@ -209,7 +209,7 @@ def test_local_store_put_is_atomic(tmp_path, monkeypatch):
     def fail(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr("hokusai.contribution_store.os.replace", fail)
+    monkeypatch.setattr("hokusai.drops.store.os.replace", fail)
     with pytest.raises(OSError, match="disk full"):
         store.put_bytes(key, b"new")
     assert store.read_bytes(key) == b"old"

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from hokusai import eip712
-from hokusai.attester_keys import DEV_KEY_RELPATH, ENV_VAR, load_attester_key
-from hokusai.wallets import to_checksum_address, validate_wallet_address
+from hokusai.claims import eip712
+from hokusai.claims.attester_keys import DEV_KEY_RELPATH, ENV_VAR, load_attester_key
+from hokusai.claims.wallets import to_checksum_address, validate_wallet_address
 
 FIXTURES = Path(__file__).parent / "fixtures" / "interop"
 KAV = json.loads((FIXTURES / "mint_request_kav.json").read_text())["vectors"]
@@ -272,7 +272,7 @@ def test_digest_and_signatures_agree_with_eth_account(name):
 
 def test_digest_sign_recover_do_not_import_eth_account():
     """eth_account costs ~1.4 s of CLI cold start; the signing path must not load it."""
-    code = ("import json, sys; from hokusai import eip712; "
+    code = ("import json, sys; from hokusai.claims import eip712; "
             "w, c = json.load(open(sys.argv[1])), '0x' + '11' * 20; "
             "eip712.mint_request_digest(w, 31337, c); "
             "sig = eip712.sign_mint_request(w, 31337, c, sys.argv[2]); "
@@ -358,7 +358,7 @@ def test_malformed_env_key_rejected_without_echo(tmp_path, capsys, bad):
 
 
 def test_importing_hokusai_modules_is_light():
-    code = ("import sys, hokusai.eip712, hokusai.wallets, hokusai.attester_keys; "
+    code = ("import sys, hokusai.claims.eip712, hokusai.claims.wallets, hokusai.claims.attester_keys; "
             "heavy = {'dagster', 'eth_account', 'jsonschema'} & set(sys.modules); "
             "assert not heavy, heavy")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}

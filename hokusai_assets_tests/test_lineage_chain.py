@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from hokusai.chain.ledger import Chain
-from hokusai.claims import output_dir_for
+from hokusai.claims.documents import output_dir_for
 from hokusai_assets_tests.conftest import CHAIN_TOKEN, OTHER_WALLET, SAMPLES, WALLET
 from hokusai_assets_tests.test_cli import HOKUSAI, run_cli
 
@@ -94,7 +94,7 @@ def jittered(frame: pd.DataFrame, seed: int, step: int, share: float) -> pd.Data
 
 
 def test_jittered_copies_of_the_champions_rows_are_near_copies_and_rejected(make_runner, tmp_path):
-    from hokusai.token_spec import load_token_spec, read_token_table
+    from hokusai.tokens.spec import load_token_spec, read_token_table
     from hokusai.settings import REPO_ROOT
 
     base = read_token_table(load_token_spec(REPO_ROOT / "tokens" / "digits-demo.yaml").base_data_path)

@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hokusai import pii
-from hokusai.pii_tokens import Tokenizer
-from hokusai.pii import (LEFTOVER_PII_PATTERNS, column_pii_kind, contains_pii, find_pii,
+from hokusai.pii import scrub as pii
+from hokusai.pii.tokens import Tokenizer
+from hokusai.pii.scrub import (LEFTOVER_PII_PATTERNS, column_pii_kind, contains_pii, find_pii,
                          is_public_hash_column, pii_key, pii_token, scrub_frame)
-from hokusai.pii_patterns import iban_ok, luhn_ok
-from hokusai.secrets import DEV_SECRET_RELPATH, ENV_VAR, load_pii_secret
+from hokusai.pii.patterns import iban_ok, luhn_ok
+from hokusai.pii.secret import DEV_SECRET_RELPATH, ENV_VAR, load_pii_secret
 from hokusai.harness.pii_corpus import (TEXT_COLUMNS, format_scores, make_corpus,
                                              score_values)
 
@@ -361,6 +361,6 @@ def test_a_damaged_dev_secret_is_an_error(tmp_path):
 
 
 def test_hokusai_pii_does_not_import_dagster():
-    code = "import sys, hokusai.pii, hokusai.secrets; print('dagster' in sys.modules)"
+    code = "import sys, hokusai.pii.scrub, hokusai.pii.secret; print('dagster' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -9,7 +9,7 @@ import pytest
 from dagster import AssetKey
 
 from hokusai.core.registry import CHAMPION_ALIAS, ModelRegistry
-from hokusai.verify import verify_outputs
+from hokusai.claims.verify import verify_outputs
 from hokusai_assets_tests.conftest import OTHER_WALLET, SAMPLES, WALLET, checked_mint_request
 
 IMPROVING = SAMPLES / "improving.csv"

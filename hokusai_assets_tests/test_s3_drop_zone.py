@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context
 
-from hokusai.contribution_store import ContributionChangedError, ContributionMissingError, resolve_partition
-from hokusai.drops import caught_up_cursor, partition_key_for, plan_drops
-from hokusai.s3_store import S3ContributionStore, contribution_store_for
+from hokusai.drops.store import ContributionChangedError, ContributionMissingError, resolve_partition
+from hokusai.drops.keys import caught_up_cursor, partition_key_for, plan_drops
+from hokusai.drops.s3 import S3ContributionStore, contribution_store_for
 from hokusai.settings import REPO_ROOT, load_settings
 from hokusai_assets_tests.conftest import DEMO_TOKEN, SAMPLES, WALLET
 from hokusai.harness.servers import seaweedfs

@@ -16,7 +16,7 @@ from hokusai.tracking import (
     ExperimentManager, PerformanceTracker, log_model_metrics, log_pipeline_metrics, log_usage_metrics,
     migrate_metric_name,
 )
-from hokusai.wallets import validate_wallet_address
+from hokusai.claims.wallets import validate_wallet_address
 from hokusai_assets_tests.sdk_fixtures import data_hash, tiny_model, unique_token
 
 pytest_plugins = ["hokusai_assets_tests.sdk_fixtures"]
@@ -143,10 +143,10 @@ def test_register_improved_model_without_metrics_or_data_hash(registry, baseline
 
 def test_champion_follows_the_lineage_head_by_the_pipelines_rule(registry):
     import hokusai.core.improvements
-    import hokusai.registration
+    import hokusai.models.registration
     from hokusai.core.champion import place_champion
 
-    assert hokusai.registration.place_champion is place_champion is hokusai.core.improvements.place_champion
+    assert hokusai.models.registration.place_champion is place_champion is hokusai.core.improvements.place_champion
     root = registry.register_baseline(model=tiny_model(), model_type=unique_token("head"),
                                       metadata={"metrics": {"accuracy": 0.80, "f1": 0.78}})
     logged = f"runs:/{root['run_id']}/model"

@@ -35,11 +35,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hokusai.attester_keys import DEV_KEY_RELPATH
-from hokusai.attester_keys import ENV_VAR as KEY_VAR
-from hokusai.pii_tokens import pii_key
-from hokusai.secrets import DEV_SECRET_RELPATH
-from hokusai.secrets import ENV_VAR as PII_VAR
+from hokusai.claims.attester_keys import DEV_KEY_RELPATH
+from hokusai.claims.attester_keys import ENV_VAR as KEY_VAR
+from hokusai.pii.tokens import pii_key
+from hokusai.pii.secret import DEV_SECRET_RELPATH
+from hokusai.pii.secret import ENV_VAR as PII_VAR
 from hokusai.settings import REPO_ROOT
 from hokusai_assets_tests.conftest import DEMO_TOKEN, SAMPLES, WALLET
 from hokusai_assets_tests.leak_scan import Secret, files_under, leaks_in, scan_files

@@ -2,7 +2,7 @@
 
 from dagster import DagsterInstance, build_sensor_context
 
-from hokusai.contribution_store import LocalFolderStore
+from hokusai.drops.store import LocalFolderStore
 from hokusai_assets.definitions import build_definitions
 from hokusai_assets.partitions import CONTRIBUTIONS_PARTITIONS_NAME
 from hokusai_assets_tests.conftest import SAMPLES, WALLET, isolated_settings
@@ -44,7 +44,7 @@ def test_a_partition_registered_by_the_cli_is_not_run_again(tmp_path, shared_cac
     definitions = build_definitions(settings)
     store = LocalFolderStore(settings.drop_zone)
     stored = store.put_bytes(f"digits-demo/{WALLET}/improving.csv", (SAMPLES / "improving.csv").read_bytes())
-    from hokusai.drops import partition_key_for
+    from hokusai.drops.keys import partition_key_for
 
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(CONTRIBUTIONS_PARTITIONS_NAME, [partition_key_for(stored)])

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from sklearn import metrics
 
-from hokusai.delta_one import eligibility_verdict
-from hokusai.significance import paired_bootstrap, weighted_metric
+from hokusai.evaluation.delta_one import eligibility_verdict
+from hokusai.evaluation.significance import paired_bootstrap, weighted_metric
 
 LABELS = [0, 1, 2, 3]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hokusai.data_commitments import canonical_row_lines, prove_row, rows_root, verify_row
-from hokusai.zk import hash_tree_root, validate_zk_document
+from hokusai.commitments.rows import canonical_row_lines, prove_row, rows_root, verify_row
+from hokusai.claims.prover_document import hash_tree_root, validate_zk_document
 from hokusai_assets_tests.conftest import SAMPLES, WALLET, checked_mint_request, isolated_settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "interop"

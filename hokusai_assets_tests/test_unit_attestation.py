@@ -1,4 +1,4 @@
-"""Unit tests for ``hokusai.canonical`` and the pure parts of ``hokusai.attestation``."""
+"""Unit tests for ``hokusai.commitments.canonical`` and the pure parts of ``hokusai.claims.attestation``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from hokusai.attestation import (
+from hokusai.claims.attestation import (
     ATTESTATION_SCHEMA,
     attestation_hash,
     build_attestation,
@@ -19,9 +19,9 @@ from hokusai.attestation import (
     evaluation_id,
     software_versions,
 )
-from hokusai.canonical import canonical_hash, canonical_json, sha256_0x, sha256_hex
-from hokusai.delta_one import compute_delta_one
-from hokusai.eip712 import recover_mint_request_signer, validate_mint_request
+from hokusai.commitments.canonical import canonical_hash, canonical_json, sha256_0x, sha256_hex
+from hokusai.evaluation.delta_one import compute_delta_one
+from hokusai.claims.eip712 import recover_mint_request_signer, validate_mint_request
 from hokusai.settlement.relayer_rules import relayer_problems
 
 KEY = "0x" + "11" * 32

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from hokusai.claims import CLAIM_FILES, write_evaluation_outputs
-from hokusai.delta_one import REASONS
+from hokusai.claims.documents import CLAIM_FILES, write_evaluation_outputs
+from hokusai.evaluation.delta_one import REASONS
 from hokusai.settlement.decision import claim_decision
 
 

@@ -1,4 +1,4 @@
-"""Unit tests for ``hokusai.cleaning``: duplicates and benchmark copies removed, counted, order kept."""
+"""Unit tests for ``hokusai.intake.cleaning``: duplicates and benchmark copies removed, counted, order kept."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hokusai.cleaning import clean_contribution, row_fingerprints
-from hokusai.token_spec import FeatureSpec, TokenSpec
+from hokusai.intake.cleaning import clean_contribution, row_fingerprints
+from hokusai.tokens.spec import FeatureSpec, TokenSpec
 
 SPEC = TokenSpec(
     token_id="unit-token",
@@ -146,7 +146,7 @@ def test_category_features_compare_as_text():
 
 def test_validated_contribution_with_text_labels_matches_benchmark():
     """After validation normalises labels ("1" -> 1), benchmark copies are found as in the pipeline."""
-    from hokusai.validation import validate_contribution
+    from hokusai.intake.validation import validate_contribution
 
     benchmark = rows((3, 1.0, "y", 1))
     contribution = pd.DataFrame({"a": ["3", "4"], "b": ["1.0", "2"], "c": ["y", "y"], "y": ["1", "1.0"]})

@@ -1,4 +1,4 @@
-"""``hokusai.data_commitments``: the row Merkle root against a by-the-spec reference, and row lines."""
+"""``hokusai.commitments.rows``: the row Merkle root against a by-the-spec reference, and row lines."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from hokusai import workers
-from hokusai.data_commitments import (_split_records, canonical_row_lines, commit_rows, prove_row, read_rows_file,
+from hokusai.commitments.rows import (_split_records, canonical_row_lines, commit_rows, prove_row, read_rows_file,
                                       rows_root, verify_row, write_rows_file)
 
 

@@ -1,4 +1,4 @@
-"""Unit tests for ``hokusai.demo_data``: the committed demo CSVs are reproducible, splits are sound."""
+"""Unit tests for ``hokusai.tokens.demo_data``: the committed demo CSVs are reproducible, splits are sound."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hokusai.demo_data import (
+from hokusai.tokens.demo_data import (
     LABEL_COLUMN,
     digits_frame,
     mock_contribution,

@@ -228,8 +228,8 @@ def test_the_scikit_learn_path_and_the_code_location_never_import_dspy():
     import subprocess
     import sys
 
-    code = ("import sys, hokusai_assets.definitions, hokusai.pipeline, hokusai.training, hokusai.token_spec, "
-            "hokusai.registration, hokusai.claims; heavy = {'dspy', 'litellm'} & set(sys.modules); "
+    code = ("import sys, hokusai_assets.definitions, hokusai.models.steps, hokusai.models.training, hokusai.tokens.spec, "
+            "hokusai.models.registration, hokusai.claims.documents; heavy = {'dspy', 'litellm'} & set(sys.modules); "
             "assert not heavy, heavy")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 from hokusai.settings import REPO_ROOT
-from hokusai.token_spec import TokenSpecError, load_token_spec, read_token_table
+from hokusai.tokens.spec import TokenSpecError, load_token_spec, read_token_table
 
 pytest.importorskip("dspy")
 from hokusai.dspy.token_model import DSPyEvaluationError, DSPyTokenModel  # noqa: E402
-from hokusai.evaluation import benchmark_rows, bootstrap_primary_metric, evaluate_model  # noqa: E402
-from hokusai.training import merge_training_data, train_model  # noqa: E402
+from hokusai.evaluation.metrics import benchmark_rows, bootstrap_primary_metric, evaluate_model  # noqa: E402
+from hokusai.models.training import merge_training_data, train_model  # noqa: E402
 
 TOKEN = "topics-dspy-demo"
 SPEC_PATH = REPO_ROOT / "tokens" / f"{TOKEN}.yaml"
@@ -168,8 +168,8 @@ def test_usage_is_counted_per_pass_and_the_same_warm_or_cold(spec, data, champio
 
 
 def test_quality_gate_scrubs_text_and_drops_copies(spec, data):
-    from hokusai.intake import ContributedDataset, clean
-    from hokusai.pii import scrub_frame
+    from hokusai.intake.read import ContributedDataset, clean
+    from hokusai.pii.scrub import scrub_frame
 
     rows = pd.concat([data["improving"].iloc[:4], data["improving"].iloc[:2], data["dev"].iloc[:0],
                       data["base"].iloc[:3]], ignore_index=True)
@@ -199,7 +199,7 @@ def test_bootstrap_few_shot_compiles_with_its_labelled_demos_covering_the_exampl
     (pd.DataFrame({"topic": ["sports"]}), "'text' is missing"),
 ])
 def test_bad_examples_are_rejected_with_a_reason(spec, frame, message):
-    from hokusai.validation import validate_contribution
+    from hokusai.intake.validation import validate_contribution
 
     report = validate_contribution(frame, spec)
     assert not report.passed and message in report.summary()

@@ -1,4 +1,4 @@
-"""Unit tests for ``hokusai.evaluation``: benchmark sampling, metrics, probability alignment."""
+"""Unit tests for ``hokusai.evaluation.metrics``: benchmark sampling, metrics, probability alignment."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 import yaml
 from sklearn import metrics as skm
 
-from hokusai.evaluation import METRIC_NAMES, benchmark_rows, class_probabilities, evaluate_model
-from hokusai.token_spec import FeatureSpec, TokenSpec, load_token_spec
-from hokusai.training import features_and_labels, train_model
+from hokusai.evaluation.metrics import METRIC_NAMES, benchmark_rows, class_probabilities, evaluate_model
+from hokusai.tokens.spec import FeatureSpec, TokenSpec, load_token_spec
+from hokusai.models.training import features_and_labels, train_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO = load_token_spec(REPO_ROOT / "tokens" / "digits-demo.yaml")

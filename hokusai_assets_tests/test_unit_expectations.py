@@ -1,6 +1,6 @@
 """The GX suites on small frames: what passes, what fails and how the failure reads.
 
-GX runs with pandas' copy-on-write and Arrow strings (``hokusai.expectations``);
+GX runs with pandas' copy-on-write and Arrow strings (``hokusai.intake.expectations``);
 these check that the answers are the ones the rules ask for, whatever the column
 types, and that the caller's pandas settings and frame are left as they were.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from hokusai.expectations import clean_data_expectations, contribution_expectations, run_expectations
-from hokusai.token_spec import FeatureSpec
+from hokusai.intake.expectations import clean_data_expectations, contribution_expectations, run_expectations
+from hokusai.tokens.spec import FeatureSpec
 from hokusai_assets_tests.spec_factory import binary_spec
 
 KEY = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"

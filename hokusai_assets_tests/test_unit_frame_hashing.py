@@ -1,4 +1,4 @@
-"""``hokusai.frame_hashing`` gives exactly pandas' row hashes, whichever path a column takes."""
+"""``hokusai.commitments.frame_hashing`` gives exactly pandas' row hashes, whichever path a column takes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hokusai.frame_hashing import column_hashes, frame_row_hashes, row_hashes
+from hokusai.commitments.frame_hashing import column_hashes, frame_row_hashes, row_hashes
 
 
 def _texts(n: int, missing_every: int = 0, missing=None) -> np.ndarray:
@@ -61,8 +61,8 @@ def test_row_hashes_of_no_rows_and_no_columns():
 
 def test_row_fingerprints_are_the_hashes_of_the_normalized_frame():
     """Dedup keys stay what they were: hash_pandas_object of numbers rounded and text as str."""
-    from hokusai.cleaning import row_fingerprints
-    from hokusai.token_spec import FeatureSpec
+    from hokusai.intake.cleaning import row_fingerprints
+    from hokusai.tokens.spec import FeatureSpec
     from hokusai_assets_tests.spec_factory import binary_spec
 
     spec = binary_spec(FeatureSpec("a", "int"), FeatureSpec("b", "float"), FeatureSpec("c", "string"),
@@ -81,9 +81,9 @@ def test_row_fingerprints_are_the_hashes_of_the_normalized_frame():
 @pytest.mark.parametrize("duplicates", [0, 3])
 def test_dedup_text_hashes_give_the_same_frame_sha256(duplicates):
     """clean() hands dedup's text-column hashes to frame_sha256: same digest as hashing afresh."""
-    from hokusai.cleaning import clean_contribution
-    from hokusai.intake import frame_sha256
-    from hokusai.token_spec import FeatureSpec
+    from hokusai.intake.cleaning import clean_contribution
+    from hokusai.intake.read import frame_sha256
+    from hokusai.tokens.spec import FeatureSpec
     from hokusai_assets_tests.spec_factory import binary_spec
 
     spec = binary_spec(FeatureSpec("a", "float"), FeatureSpec("c", "string"), FeatureSpec("d", "string"))

@@ -1,14 +1,14 @@
-"""``hokusai.intake``: the quality score's null count may come from the load manifest, only when it fits."""
+"""``hokusai.intake.read``: the quality score's null count may come from the load manifest, only when it fits."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from hokusai.intake import ContributedDataset, _loaded_nulls, contribution_quality
-from hokusai.loading import load_contribution
-from hokusai.pii import scrub_frame
-from hokusai.token_spec import FeatureSpec
-from hokusai.validation import validate_contribution
+from hokusai.intake.read import ContributedDataset, _loaded_nulls, contribution_quality
+from hokusai.intake.loading import load_contribution
+from hokusai.pii.scrub import scrub_frame
+from hokusai.tokens.spec import FeatureSpec
+from hokusai.intake.validation import validate_contribution
 from hokusai_assets_tests.spec_factory import binary_spec
 
 SPEC = binary_spec(FeatureSpec("a", "float"), FeatureSpec("email", "string"), FeatureSpec("note", "string"))

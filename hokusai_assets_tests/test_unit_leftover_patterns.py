@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from hokusai.pii import LEFTOVER_PII_PATTERNS
-from hokusai.pii_patterns import EMAIL_RE, ETHKEY_RE, SSN_RE
+from hokusai.pii.scrub import LEFTOVER_PII_PATTERNS
+from hokusai.pii.patterns import EMAIL_RE, ETHKEY_RE, SSN_RE
 from hokusai.harness.pii_corpus import faker_pool, make_corpus
 
 REFERENCE = {"email": EMAIL_RE, "ssn": SSN_RE, "ethkey": ETHKEY_RE}

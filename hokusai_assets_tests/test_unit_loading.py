@@ -1,4 +1,4 @@
-"""Unit tests for ``hokusai.loading``: every format parses to the same frame; bad files explain themselves."""
+"""Unit tests for ``hokusai.intake.loading``: every format parses to the same frame; bad files explain themselves."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import zlib
 import pandas as pd
 import pytest
 
-from hokusai.loading import ContributionFormatError, detect_format, load_contribution, profile_frame
+from hokusai.intake.loading import ContributionFormatError, detect_format, load_contribution, profile_frame
 
 EXPECTED = pd.DataFrame({
     "a": [1, 2, 3, 2],

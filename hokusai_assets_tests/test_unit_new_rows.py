@@ -10,7 +10,7 @@ import pytest
 
 from hokusai.chain.new_rows import find_new_rows
 from hokusai.settings import REPO_ROOT
-from hokusai.token_spec import FeatureSpec, load_token_spec, read_token_table
+from hokusai.tokens.spec import FeatureSpec, load_token_spec, read_token_table
 from hokusai_assets_tests.spec_factory import binary_spec
 
 DEMO = load_token_spec(REPO_ROOT / "tokens" / "digits-demo.yaml")
@@ -94,7 +94,7 @@ def test_category_features_must_be_equal():
 
 def brute_force_removed(rows: pd.DataFrame, training: pd.DataFrame, spec, tolerance: float) -> np.ndarray:
     """``hokusai-near-copy-v1`` written out pair by pair (exact copies by the rows' fingerprints)."""
-    from hokusai.cleaning import row_fingerprints
+    from hokusai.intake.cleaning import row_fingerprints
 
     exact = row_fingerprints(rows, spec).isin(row_fingerprints(training, spec)).to_numpy()
     numeric = [f for f in spec.features if f.dtype in ("int", "float", "bool")]

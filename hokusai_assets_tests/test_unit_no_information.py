@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hokusai.token_spec import load_token_spec, read_token_table
+from hokusai.tokens.spec import load_token_spec, read_token_table
 from hokusai.harness.no_information import (
     JITTER_PROBABILITY, STANDARD_SET, improving_slice, no_information_case, no_information_cases, real_cases,
     without_champion_copies,

@@ -1,4 +1,4 @@
-"""``hokusai.pii_tokens``: the batch path gives the very tokens ``pii_token`` gives, value by value."""
+"""``hokusai.pii.tokens``: the batch path gives the very tokens ``pii_token`` gives, value by value."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from hokusai.pii_tokens import Tokenizer, normalize_pii, normalized_utf8, pii_key, pii_token
+from hokusai.pii.tokens import Tokenizer, normalize_pii, normalized_utf8, pii_key, pii_token
 
 KEY = pii_key(b"unit-secret-" + b"s" * 32, "unit-token")
 ALPHABET = "aZ09@._-+ \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f" + "\xa0\u2003\x85İßΣé"

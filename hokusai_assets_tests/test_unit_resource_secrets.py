@@ -16,12 +16,12 @@ import pytest
 from dagster import EnvVar
 from dagster._config.field_utils import EnvVar as EnvVarType
 
-from hokusai.attester_keys import DEV_KEY_RELPATH
-from hokusai.attester_keys import ENV_VAR as KEY_VAR
+from hokusai.claims.attester_keys import DEV_KEY_RELPATH
+from hokusai.claims.attester_keys import ENV_VAR as KEY_VAR
 from hokusai.core.registry import RegistryUnavailableError, require_reachable
 from hokusai.redaction import redact_uri, uri_has_password
-from hokusai.secrets import DEV_SECRET_RELPATH
-from hokusai.secrets import ENV_VAR as PII_VAR
+from hokusai.pii.secret import DEV_SECRET_RELPATH
+from hokusai.pii.secret import ENV_VAR as PII_VAR
 from hokusai.settings import TRACKING_URI_VAR, load_settings
 from resources import build_resources
 from resources.attester import AttesterResource

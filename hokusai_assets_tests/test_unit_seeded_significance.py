@@ -13,14 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hokusai.delta_one import (REASON_ACCEPTED, REASON_BELOW_THRESHOLD, REASON_NOT_ABOVE_PLACEBO,
+from hokusai.evaluation.delta_one import (REASON_ACCEPTED, REASON_BELOW_THRESHOLD, REASON_NOT_ABOVE_PLACEBO,
                                REASON_NOT_SIGNIFICANT, SEED_ROBUST_ELIGIBILITY_RULE, compute_delta_one, score_bps,
                                seed_robust_verdict)
-from hokusai.evaluation import benchmark_rows, evaluate_model
-from hokusai.seeded_significance import (METHOD, SeededScores, eligibility_seeds, paired_seeds_bootstrap,
+from hokusai.evaluation.metrics import benchmark_rows, evaluate_model
+from hokusai.evaluation.seeded import (METHOD, SeededScores, eligibility_seeds, paired_seeds_bootstrap,
                                          placebo_rows, placebo_scores, seeded_benchmark_scores, seeded_significance)
-from hokusai.token_spec import load_token_spec, read_token_table
-from hokusai.training import merge_training_data, train_model
+from hokusai.tokens.spec import load_token_spec, read_token_table
+from hokusai.models.training import merge_training_data, train_model
 from hokusai.harness.no_information import SAMPLES, improving_slice
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -215,8 +215,8 @@ HARDEST_NO_INFORMATION = (
 
 
 def test_no_information_contributions_that_today_s_rule_pays_are_not_eligible(demo):
-    from hokusai.delta_one import eligibility_verdict
-    from hokusai.significance import paired_bootstrap
+    from hokusai.evaluation.delta_one import eligibility_verdict
+    from hokusai.evaluation.significance import paired_bootstrap
     from hokusai.harness.no_information import no_information_cases
 
     champion, rows, baseline = demo

@@ -1,4 +1,4 @@
-"""``hokusai.table_profile``: Arrow's null counts are the ones pandas gives, or left to pandas."""
+"""``hokusai.intake.table_profile``: Arrow's null counts are the ones pandas gives, or left to pandas."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from hokusai.loading import load_contribution, profile_frame
-from hokusai.table_profile import column_nulls, table_nulls
+from hokusai.intake.loading import load_contribution, profile_frame
+from hokusai.intake.table_profile import column_nulls, table_nulls
 
 
 @pytest.mark.parametrize("array", [

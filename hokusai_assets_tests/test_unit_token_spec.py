@@ -1,4 +1,4 @@
-"""Unit tests for ``hokusai.token_spec``: the demo spec, and invalid specs reported in one pass."""
+"""Unit tests for ``hokusai.tokens.spec``: the demo spec, and invalid specs reported in one pass."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hokusai.token_spec import TokenSpecError, load_token_spec, load_token_specs
+from hokusai.tokens.spec import TokenSpecError, load_token_spec, load_token_specs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_SPEC = REPO_ROOT / "tokens" / "digits-demo.yaml"
@@ -362,7 +362,7 @@ def test_file_name_mismatch_is_listed_with_other_problems(tmp_path):
 
 
 def test_an_unknown_token_has_its_own_error_not_a_key_error(tmp_path):
-    from hokusai.token_spec import UnknownTokenError, token_spec_path
+    from hokusai.tokens.spec import UnknownTokenError, token_spec_path
 
     (tmp_path / "known.yaml").write_text("token_id: known\n")
     assert token_spec_path(tmp_path, "known") == tmp_path / "known.yaml"

@@ -1,4 +1,4 @@
-"""Unit tests for ``hokusai.training``: merge strategies, seeded estimators, deterministic fits."""
+"""Unit tests for ``hokusai.models.training``: merge strategies, seeded estimators, deterministic fits."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hokusai.token_spec import FeatureSpec, TokenSpec, load_token_spec, read_token_table
-from hokusai.training import build_estimator, features_and_labels, merge_training_data, train_model
+from hokusai.tokens.spec import FeatureSpec, TokenSpec, load_token_spec, read_token_table
+from hokusai.models.training import build_estimator, features_and_labels, merge_training_data, train_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO = load_token_spec(REPO_ROOT / "tokens" / "digits-demo.yaml")

@@ -1,4 +1,4 @@
-"""Unit tests for ``hokusai.validation.validate_contribution``: every schema problem, in words."""
+"""Unit tests for ``hokusai.intake.validation.validate_contribution``: every schema problem, in words."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hokusai.token_spec import FeatureSpec, TokenSpec
-from hokusai.validation import SchemaProblem, validate_contribution
+from hokusai.tokens.spec import FeatureSpec, TokenSpec
+from hokusai.intake.validation import SchemaProblem, validate_contribution
 
 SPEC = TokenSpec(
     token_id="unit-token",

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from hokusai import workers
-from hokusai.pii import scrub_frame
-from hokusai.pii_tokens import pii_key
+from hokusai.pii.scrub import scrub_frame
+from hokusai.pii.tokens import pii_key
 from hokusai.harness.pii_corpus import make_corpus
 
 KEY = pii_key(b"w" * 32, "workers-test")

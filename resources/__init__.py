@@ -12,9 +12,9 @@ from typing import Any
 
 from dagster import EnvVar
 
-from hokusai.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
+from hokusai.claims.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
 from hokusai.redaction import uri_has_password
-from hokusai.secrets import ENV_VAR as PII_SECRET_VAR
+from hokusai.pii.secret import ENV_VAR as PII_SECRET_VAR
 from hokusai.settings import (
     CHAIN_RPC_URL_VAR,
     LEDGER_URL_VAR,

@@ -16,7 +16,7 @@ from typing import Any, Optional
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from hokusai.attester_keys import ENV_VAR, AttesterKey, load_attester_key
+from hokusai.claims.attester_keys import ENV_VAR, AttesterKey, load_attester_key
 from hokusai.settings import CHAIN_RPC_URL_VAR
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from hokusai.contribution_store import ContributionStore, LocalFolderStore
-from hokusai.s3_store import S3ContributionStore
+from hokusai.drops.store import ContributionStore, LocalFolderStore
+from hokusai.drops.s3 import S3ContributionStore
 
 
 class ContributionStoreResource(ConfigurableResource):

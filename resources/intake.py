@@ -6,10 +6,10 @@ from typing import Optional
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from hokusai.intake import IntakePolicy
-from hokusai.loading import LoadLimits
-from hokusai.pii import pii_key
-from hokusai.secrets import ENV_VAR, MIN_SECRET_CHARS, load_pii_secret
+from hokusai.intake.read import IntakePolicy
+from hokusai.intake.loading import LoadLimits
+from hokusai.pii.scrub import pii_key
+from hokusai.pii.secret import ENV_VAR, MIN_SECRET_CHARS, load_pii_secret
 from hokusai.settings import default_intake_workers
 from hokusai.workers import configure as configure_workers
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from hokusai.claims import output_dir_for
+from hokusai.claims.documents import output_dir_for
 
 
 class OutputsResource(ConfigurableResource):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from dagster import ConfigurableResource
 
-from hokusai.token_spec import TokenSpec, load_token_spec, read_token_table, token_spec_path
+from hokusai.tokens.spec import TokenSpec, load_token_spec, read_token_table, token_spec_path
 
 
 class TokenSpecsResource(ConfigurableResource):

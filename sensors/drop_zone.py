@@ -1,6 +1,6 @@
 """The drop-zone sensor: each new upload becomes a partition and a run.
 
-All decisions are made by ``hokusai.drops.plan_drops``; this module only reads
+All decisions are made by ``hokusai.drops.keys.plan_drops``; this module only reads
 the store and the token list, and turns the plan into Dagster requests.
 """
 
@@ -14,7 +14,7 @@ from dagster import (
     sensor,
 )
 
-from hokusai.drops import known_token_ids, parse_drop_key, plan_drops
+from hokusai.drops.keys import known_token_ids, parse_drop_key, plan_drops
 from hokusai.settings import Settings
 from hokusai_assets.partitions import contributions
 from resources.contribution_store import ContributionStoreResource

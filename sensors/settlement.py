@@ -56,7 +56,7 @@ def follow_settlements(context: SensorEvaluationContext, claims_ledger: ClaimsLe
                        model_registry: ModelRegistryResource) -> None:
     """The chain follows what settled; after a roll-back ``champion`` goes back to the chain's head."""
     from hokusai.chain.settlement import reconcile
-    from hokusai.registration import follow_chain_head
+    from hokusai.models.registration import follow_chain_head
 
     chain = claims_ledger.get_chain()
     rolled_back = {}

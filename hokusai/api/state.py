@@ -83,7 +83,7 @@ class ApiState:
     def store(self) -> Any:
         with self._lock:
             if self._store is None:
-                from hokusai.s3_store import contribution_store_for
+                from hokusai.drops.s3 import contribution_store_for
 
                 self._store = contribution_store_for(self.settings)
             return self._store

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hokusai.cleaning import row_fingerprints
-from hokusai.token_spec import TokenSpec
+from hokusai.intake.cleaning import row_fingerprints
+from hokusai.tokens.spec import TokenSpec
 
 NEAR_COPY_RULE = "hokusai-near-copy-v1"
 
@@ -85,8 +85,8 @@ def _narrow(values: np.ndarray) -> np.ndarray:
 
 def _exact_key(frame: pd.DataFrame, names: list[str], rows: np.ndarray | None = None) -> np.ndarray:
     """One 64-bit key over the columns that must match exactly (label, categories, text, as text)."""
-    from hokusai.cleaning import text_column_hashes
-    from hokusai.frame_hashing import combine
+    from hokusai.intake.cleaning import text_column_hashes
+    from hokusai.commitments.frame_hashing import combine
 
     hashes = [text_column_hashes(frame[n] if rows is None else frame[n].iloc[rows])[0] for n in names]
     return combine(hashes) if hashes else np.zeros(len(frame) if rows is None else len(rows), dtype=np.uint64)

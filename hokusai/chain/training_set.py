@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from hokusai.chain.ledger import ChainLink
-from hokusai.data_commitments import frame_root, read_rows_file, rows_root
-from hokusai.token_spec import TokenSpec
+from hokusai.commitments.rows import frame_root, read_rows_file, rows_root
+from hokusai.tokens.spec import TokenSpec
 
 _CACHE: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
 _CACHE_LIMIT = 4

@@ -11,7 +11,7 @@ Where the head is recorded differs, the rule does not: the pipeline keeps the he
 its chain ledger (``hokusai.chain``, which also records the rows each link added) and
 asks it; the SDK, which has no ledger, keeps the head in the registry's ``champion``
 alias itself. Both put the alias through ``place_champion``
-(``hokusai.registration.register_candidate``, ``hokusai.core.improvements``).
+(``hokusai.models.registration.register_candidate``, ``hokusai.core.improvements``).
 """
 
 from __future__ import annotations

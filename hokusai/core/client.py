@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hokusai.commitments import weights_commitment
+from hokusai.commitments.weights import weights_commitment
 from hokusai.core.entities import LoggedModelRef, ModelVersionRef
 from hokusai.core.connection import (  # noqa: F401  (require_reachable: re-exported, the resources' import path)
     TRACKING_URI_VAR, default_artifact_root, normalized_tracking_uri, quiet_mlflow, require_reachable,

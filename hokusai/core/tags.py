@@ -1,6 +1,6 @@
 """The tags a Hokusai model version carries, and the rules their values follow.
 
-The names are the ones the pipeline writes (``hokusai.registration.token_tags``),
+The names are the ones the pipeline writes (``hokusai.models.registration.token_tags``),
 so versions registered by the SDK and by the pipeline are read the same way:
 lineage, contributor impact and token listings work on both. MLflow stores every
 tag as a string; ``normalize_tags`` checks a value against its tag's rule and
@@ -16,9 +16,9 @@ from decimal import Decimal
 from numbers import Real
 from typing import Any
 
-from hokusai.ids import validate_token_id
-from hokusai.metric_names import validate_metric_name
-from hokusai.wallets import validate_wallet_address
+from hokusai.tokens.ids import validate_token_id
+from hokusai.evaluation.metric_names import validate_metric_name
+from hokusai.claims.wallets import validate_wallet_address
 
 CHAMPION_ALIAS = "champion"  # the lineage head: what the next contribution is trained on and measured against
 CANDIDATE_ALIAS = "candidate"  # the newest version that is not the head

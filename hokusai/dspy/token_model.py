@@ -36,7 +36,7 @@ import pandas as pd
 
 from hokusai.dspy.lms import build_lm
 from hokusai.dspy.runtime import LMConfig, import_dspy, lm_config_from
-from hokusai.dspy_spec import ALL, DSPyProgramSpec
+from hokusai.tokens.dspy_spec import ALL, DSPyProgramSpec
 
 STATE_FILE = "program.json"
 SOURCE_FILE = "program_source.py"

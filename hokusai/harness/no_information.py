@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from hokusai.settings import REPO_ROOT
-from hokusai.token_spec import TokenSpec
+from hokusai.tokens.spec import TokenSpec
 
 JITTER_PROBABILITY = 0.15
 KINDS = ("jitter", "reorder", "resample", "jittered-resample")

@@ -14,7 +14,7 @@ floor and left out.
 
 Labelling policy for 64-hex strings: a tx hash *in free text* is labelled
 ``ethkey`` (note ``tx-hash-in-text``): by shape it is a private key, and the
-platform hashes it on purpose (see ``hokusai.pii_patterns``). In a ``tx_hash``
+platform hashes it on purpose (see ``hokusai.pii.patterns``). In a ``tx_hash``
 column it is a public identifier and labelled as nothing.
 
 Not covered on purpose: person names and street addresses inside free text
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import pandas as pd
 from faker import Faker
 
-from hokusai.pii import column_pii_kind, find_pii, is_public_hash_column
-from hokusai.pii_patterns import PII_KINDS
+from hokusai.pii.scrub import column_pii_kind, find_pii, is_public_hash_column
+from hokusai.pii.patterns import PII_KINDS
 
 LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR")
 CARD_TYPES = ("visa16", "visa13", "visa19", "mastercard", "amex", "discover", "diners",

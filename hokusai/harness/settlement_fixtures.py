@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable
 
-from hokusai.eip712 import idempotency_key
+from hokusai.claims.eip712 import idempotency_key
 from hokusai.settings import REPO_ROOT
 from hokusai.settlement.queues import DEFAULT_QUEUES, RelayerQueues
 from hokusai.settlement.relayer_rules import relayer_problems

@@ -386,10 +386,10 @@ def wait_for_backfill(platform: Platform, backfill_id: str, timeout: float) -> s
 
 
 def mock_bytes(seed: int) -> bytes:
-    """A seeded mock contribution (``hokusai.demo_data.mock_contribution``) as CSV bytes."""
+    """A seeded mock contribution (``hokusai.tokens.demo_data.mock_contribution``) as CSV bytes."""
     import pandas as pd
 
-    from hokusai.demo_data import mock_contribution
+    from hokusai.tokens.demo_data import mock_contribution
 
     frame = mock_contribution(pd.read_csv(REPO_ROOT / "tokens" / "digits-demo" / "samples" / "improving.csv"), seed)
     buffer = io.StringIO()

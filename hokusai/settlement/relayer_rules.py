@@ -236,6 +236,6 @@ def relayer_problems(message: Any) -> list[str]:
 def mint_request_problems(message: Any) -> list[str]:
     """Everything that stops a message from reaching the chain: our JSON-schema and contract
     checks (``eip712.validate_mint_request``), then the relayer's rules."""
-    from hokusai.eip712 import validate_mint_request
+    from hokusai.claims.eip712 import validate_mint_request
 
     return validate_mint_request(message) + relayer_problems(message)

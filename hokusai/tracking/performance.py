@@ -1,16 +1,16 @@
 """PerformanceTracker: DeltaOne and the attestation for an improvement measured outside the pipeline.
 
 One definition, not two: the DeltaOne document comes from
-``hokusai.delta_one.compute_delta_one`` (its eligibility rule included) and the
-attestation from the pipeline's own assembly, ``hokusai.claims.attestation_document``
-(``hokusai.attestation.build_attestation``; hash: ``attestation_hash``). The SDK
+``hokusai.evaluation.delta_one.compute_delta_one`` (its eligibility rule included) and the
+attestation from the pipeline's own assembly, ``hokusai.claims.documents.attestation_document``
+(``hokusai.claims.attestation.build_attestation``; hash: ``attestation_hash``). The SDK
 only fills in, from ``data_contribution``, what the pipeline reads from its token
 spec and its measurements; a test checks that both give the same documents for the
 same evaluation. DeltaOne is computed over the benchmark metrics both sets give
 (any of accuracy, precision, recall, f1, auroc; aliases ``f1_score``, ``auc`` and
 convention names such as ``model:f1_score`` accepted); ``metrics_included`` says which.
 The primary metric is ``primary_metric`` when given, else accuracy when given, else the
-first given in that order (``hokusai.delta_one.primary_metric_for``).
+first given in that order (``hokusai.evaluation.delta_one.primary_metric_for``).
 """
 
 from __future__ import annotations
@@ -20,20 +20,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from hokusai import __version__
-from hokusai.attestation import attestation_hash
+from hokusai.claims.attestation import attestation_hash
 from hokusai.core.contribution import read_contribution
 from hokusai.core.tags import integer_value
-from hokusai.delta_one import (
+from hokusai.evaluation.delta_one import (
     DELTA_ONE_DEFINITION, compute_delta_one, primary_metric_for, shared_benchmark_metrics,
 )
-from hokusai.ids import token_model_name, validate_token_id
-from hokusai.metric_names import BENCHMARK_METRICS as METRIC_NAMES
-from hokusai.metric_names import benchmark_metric_name, metric_value, to_mlflow_key
+from hokusai.tokens.ids import token_model_name, validate_token_id
+from hokusai.evaluation.metric_names import BENCHMARK_METRICS as METRIC_NAMES
+from hokusai.evaluation.metric_names import benchmark_metric_name, metric_value, to_mlflow_key
 
 NOT_COMMITTED_KEY = "uncommitted"  # the partition-key segment of a contribution without a data hash
 
 SDK_PIPELINE_NAME = "hokusai-sdk"
-# what the pipeline records about an evaluation (hokusai.claims.delta_one_document); None when not given
+# what the pipeline records about an evaluation (hokusai.claims.documents.delta_one_document); None when not given
 _EVALUATION_FIELDS = ("token_id", "task", "benchmark_spec_id", "benchmark_sha256", "benchmark_rows_root",
                       "benchmark_rows", "sample_size", "seed", "merge_strategy", "estimator", "committed_columns",
                       "training_lineage", "near_copy_tolerance")
@@ -84,10 +84,10 @@ class PerformanceTracker:
         weights_commitment}), ``candidate_weights_commitment``, ``contributed_samples``,
         ``total_samples``, ``partition_key``, ``benchmark_spec_id``, ``benchmark_sha256``,
         ``benchmark_rows``, ``sample_size``, ``min_samples``, ``significance`` (a paired
-        bootstrap from ``hokusai.significance``), ``seed``, and the other fields the
+        bootstrap from ``hokusai.evaluation.significance``), ``seed``, and the other fields the
         pipeline records (``task``, ``estimator``, row roots...). Inside an
         active MLflow run, DeltaOne is logged and both documents are stored as artifacts.
-        ``hokusai.attestation.attestation_hash(attestation)`` is its on-chain hash.
+        ``hokusai.claims.attestation.attestation_hash(attestation)`` is its on-chain hash.
         """
         baseline = benchmark_metrics(baseline_metrics, "baseline_metrics")
         improved = benchmark_metrics(improved_metrics, "improved_metrics")
@@ -148,8 +148,8 @@ class SdkToken:
 
 
 def _attestation(contribution: dict[str, Any], delta_one: dict[str, Any]) -> dict[str, Any]:
-    """The attestation, assembled by the pipeline's ``hokusai.claims.attestation_document``."""
-    from hokusai.claims import attestation_document
+    """The attestation, assembled by the pipeline's ``hokusai.claims.documents.attestation_document``."""
+    from hokusai.claims.documents import attestation_document
 
     token = SdkToken(contribution["token_id"], contribution["model_name"], contribution["model_id_uint"],
                      contribution["metric_family"], contribution["spec_sha256"], contribution["seed"])

@@ -6,22 +6,22 @@ from typing import Any
 
 from dagster import AssetExecutionContext, Failure, MetadataValue, Output, RetryRequested, asset
 
-from hokusai.attestation import attestation_hash
+from hokusai.claims.attestation import attestation_hash
 from hokusai.chain.acceptance import admit, refuse_on_chain_head
 from hokusai.chain.head_check import check_chain_head
 from hokusai.chain.onchain_head import ChainReadError
-from hokusai.claims import (
+from hokusai.claims.documents import (
     attestation_document,
     candidate_link,
     sign_claim,
     write_evaluation_outputs,
     write_json_outputs,
 )
-from hokusai.data_commitments import ROWS_FILE
-from hokusai.eip712 import idempotency_key
-from hokusai.pipeline import BaselinePin, CandidateModel
-from hokusai.registration import register_candidate
-from hokusai.rejections import clear_rejection
+from hokusai.commitments.rows import ROWS_FILE
+from hokusai.claims.eip712 import idempotency_key
+from hokusai.models.steps import BaselinePin, CandidateModel
+from hokusai.models.registration import register_candidate
+from hokusai.intake.rejections import clear_rejection
 from hokusai.settlement.decision import claim_decision
 from hokusai.settlement.genesis import GENESIS_FILE, weight_genesis
 from hokusai.settlement.relay import submit_claim

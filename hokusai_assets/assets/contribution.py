@@ -2,14 +2,14 @@
 
 from dagster import AssetExecutionContext, Failure, MetadataValue, Output, asset
 
-from hokusai.contribution_store import ContributionChangedError, ContributionMissingError
-from hokusai.data_commitments import ROWS_FILE
-from hokusai.drops import InvalidDropError
-from hokusai.intake import CleanDataset, ContributedDataset, ContributionRejected, clean, read_contribution
-from hokusai.loading import ContributionFormatError
-from hokusai.pipeline import BaselinePin, champion_training_set
-from hokusai.rejections import record_rejection
-from hokusai.token_spec import UnknownTokenError
+from hokusai.drops.store import ContributionChangedError, ContributionMissingError
+from hokusai.commitments.rows import ROWS_FILE
+from hokusai.drops.keys import InvalidDropError
+from hokusai.intake.read import CleanDataset, ContributedDataset, ContributionRejected, clean, read_contribution
+from hokusai.intake.loading import ContributionFormatError
+from hokusai.models.steps import BaselinePin, champion_training_set
+from hokusai.intake.rejections import record_rejection
+from hokusai.tokens.spec import UnknownTokenError
 from hokusai_assets.partitions import contributions
 from resources.contribution_store import ContributionStoreResource
 from resources.intake import IntakeResource

@@ -4,10 +4,10 @@ from typing import Any
 
 from dagster import MetadataValue, Output, asset
 
-from hokusai.claims import delta_one_document
-from hokusai.delta_one import metric_table_markdown
-from hokusai.intake import CleanDataset
-from hokusai.pipeline import BaselinePin, BenchmarkResult, CandidateModel, champion_training_set, measure_on_benchmark
+from hokusai.claims.documents import delta_one_document
+from hokusai.evaluation.delta_one import metric_table_markdown
+from hokusai.intake.read import CleanDataset
+from hokusai.models.steps import BaselinePin, BenchmarkResult, CandidateModel, champion_training_set, measure_on_benchmark
 from hokusai_assets.partitions import contributions
 from hokusai_assets.retries import MLFLOW_RETRY_POLICY
 from resources.model_registry import ModelRegistryResource

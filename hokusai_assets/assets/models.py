@@ -3,9 +3,9 @@
 
 from dagster import AssetExecutionContext, AssetRecordsFilter, MetadataValue, Output, asset
 
-from hokusai.drops import parse_drop_key, parse_partition_key
-from hokusai.intake import CleanDataset
-from hokusai.pipeline import (
+from hokusai.drops.keys import parse_drop_key, parse_partition_key
+from hokusai.intake.read import CleanDataset
+from hokusai.models.steps import (
     BaselinePin,
     CandidateModel,
     champion_training_set,

@@ -19,7 +19,7 @@ _SETTLEMENT = ("status", "attempt", "settled_by", "reward_amount", "tx_hash", "b
 
 
 def _claim(state, idempotency_key: str) -> tuple[Any, dict[str, Any] | None]:
-    from hokusai.claims import output_dir_for
+    from hokusai.claims.documents import output_dir_for
     from hokusai.settlement.outbox import get_claim
 
     row = get_claim(state.read_engine, idempotency_key)

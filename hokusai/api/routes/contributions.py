@@ -13,7 +13,7 @@ from hokusai.api.problems import Problem
 from hokusai.api.schemas import Contribution, Uploaded
 from hokusai.api.scopes import CONTRIBUTIONS_WRITE, CONTRIBUTORS_READ
 from hokusai.contribution_status import DropConflict, contribution_status, drop_contribution
-from hokusai.drops import InvalidDropError, known_token_ids, parse_partition_key
+from hokusai.drops.keys import InvalidDropError, known_token_ids, parse_partition_key
 
 router = APIRouter(prefix="/api/v1/contributions", tags=["contributions"])
 _UPLOAD_BODY = {"requestBody": {"required": True, "description": "the file's bytes, sent as they are",

@@ -1,0 +1,1 @@
+"""Evidence and claims: the attestation, EIP-712 mint requests, verification, reproduction."""

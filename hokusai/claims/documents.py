@@ -1,0 +1,168 @@
+"""From measurements to a claim: the DeltaOne document, the attestation, the output files.
+
+The attestation and DeltaOne documents carry no run ids or timestamps, so one
+evaluation (same contribution, same champion, same data) always hashes the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hokusai import __version__
+from hokusai.claims.attestation import build_attestation, build_mint_request, evaluation_id
+from hokusai.commitments.rows import ROWS_COMMITMENT_SCHEME
+from hokusai.evaluation.delta_one import DELTA_ONE_DEFINITION, compute_delta_one
+from hokusai.chain.ledger import PENDING, ChainLink
+from hokusai.models.steps import BaselinePin, BenchmarkResult, CandidateModel
+from hokusai.tokens.spec import TokenSpec
+
+
+def delta_one_document(spec: TokenSpec, result: BenchmarkResult) -> dict[str, Any]:
+    """The DeltaOne JSON for this evaluation."""
+    contribution, measured = result.contribution, result.measured
+    return compute_delta_one(
+        baseline_metrics=measured["baseline"]["metrics"],
+        new_metrics=measured["new"]["metrics"],
+        primary_metric=spec.primary_metric,
+        min_improvement_bps=spec.min_improvement_bps,
+        baseline_model=result.baseline.as_dict(),
+        new_model={"name": spec.model_name, **result.candidate},
+        contributor={
+            "contributor_id": contribution.wallet_address,
+            "wallet_address": contribution.wallet_address,
+            "data_hash": contribution.raw_sha256,
+            "contributor_weights": {contribution.wallet_address: 1.0},
+            "contributed_samples": contribution.rows,
+            "total_samples": result.candidate["training_rows"],
+            "data_manifest": {"partition_key": contribution.partition_key,
+                              "clean_rows_sha256": contribution.rows_sha256,
+                              "clean_rows_root": contribution.rows_root, **contribution.stats},
+        },
+        evaluation={
+            "token_id": spec.token_id,
+            "task": spec.task,
+            "benchmark_spec_id": spec.benchmark_spec_id,
+            "benchmark_sha256": measured["benchmark_sha256"],
+            "benchmark_rows_root": measured["benchmark_rows_root"],
+            "benchmark_rows": measured["benchmark_rows"],
+            "sample_size": measured["sample_size"],
+            "seed": spec.seed,
+            "merge_strategy": spec.merge_strategy,
+            "estimator": spec.estimator_class,
+            "committed_columns": [*spec.feature_names, spec.label_column],
+            # the champion's training set, as commitments: base rows, then each accepted contribution's
+            "training_lineage": result.baseline.lineage_pins(),
+            "near_copy_tolerance": spec.near_copy_tolerance,
+            **({"dspy": measured["dspy"]} if "dspy" in measured else {}),  # the LM, its settings, its usage
+        },
+        pipeline={"pipeline": "hokusai-data-platform", "version": __version__,
+                  "definition": DELTA_ONE_DEFINITION, "token_spec_sha256": spec.spec_sha256},
+        significance=measured.get("bootstrap"),
+        min_samples=spec.min_benchmark_samples,
+        seed_robust=measured.get("seed_robust"),
+    )
+
+
+def attestation_document(spec: TokenSpec, delta_one: dict[str, Any]) -> dict[str, Any]:
+    """The attestation for this evaluation, built from its DeltaOne document alone."""
+    baseline, candidate = delta_one["baseline_model"], delta_one["new_model"]
+    contributor, evaluation = delta_one["contributor_attribution"], delta_one["evaluation_metadata"]
+    partition_key = contributor["data_manifest"]["partition_key"]
+    return build_attestation(
+        # the baseline's chain position (an SDK document without a chain: its registry version)
+        eval_id=evaluation_id(spec.token_id, partition_key, baseline.get("chain_position", baseline["version"]),
+                              baseline["weights_commitment"]),
+        token={"token_id": spec.token_id, "model_name": spec.model_name, "model_id_uint": str(spec.model_id_uint),
+               "metric_family": spec.metric_family, "spec_sha256": spec.spec_sha256, "seed": spec.seed},
+        contribution={"partition_key": partition_key, "wallet_address": contributor["wallet_address"],
+                      "sha256": contributor["data_hash"], "clean_rows": contributor["contributed_samples"],
+                      "clean_rows_sha256": contributor["data_manifest"]["clean_rows_sha256"],
+                      "clean_rows_root": contributor["data_manifest"]["clean_rows_root"]},
+        data={"benchmark_spec_id": evaluation["benchmark_spec_id"], "benchmark_sha256": evaluation["benchmark_sha256"],
+              "benchmark_rows_root": evaluation["benchmark_rows_root"], "rows_commitment_scheme": ROWS_COMMITMENT_SCHEME,
+              "benchmark_rows": evaluation["benchmark_rows"], "benchmark_sample_size": evaluation["sample_size"],
+              "training_rows": candidate["training_rows"], "training_sha256": candidate["training_sha256"],
+              "training_lineage": evaluation.get("training_lineage", []),
+              "merge_strategy": evaluation["merge_strategy"],
+              **({"dspy": evaluation["dspy"]} if "dspy" in evaluation else {})},
+        baseline_model=baseline,
+        candidate_model={"weights_commitment": candidate["weights_commitment"]},
+        delta_one=delta_one,
+    )
+
+
+def candidate_link(spec: TokenSpec, pin: BaselinePin, candidate: CandidateModel, attestation: dict[str, Any],
+                   key: str, rows_file: Path) -> ChainLink:
+    """The chain link this evaluation's candidate would be, on the head it was measured against."""
+    contribution = attestation["contribution"]
+    return ChainLink(token_id=spec.token_id, position=pin.position + 1, state=PENDING,
+                     commitment=candidate.weights_commitment, rows_root=contribution["clean_rows_root"],
+                     rows_count=int(contribution["clean_rows"]), model_uri=candidate.model_uri, run_id=candidate.run_id,
+                     parent_commitment=pin.weights_commitment, partition_key=contribution["partition_key"],
+                     eval_id=attestation["eval_id"], idempotency_key=key, rows_path=str(rows_file))
+
+
+@dataclass(frozen=True)
+class SignedClaim:
+    """The claim for an eligible evaluation: the signed wire message, its EIP-712 record, the prover input."""
+
+    mint_request: dict[str, Any]
+    eip712: dict[str, Any]
+    prover_document: dict[str, Any]
+
+
+def sign_claim(envelope: dict[str, Any], delta_one: dict[str, Any], *, private_key_hex: str, signer: str,
+               dev_key: bool, chain_id: int, verifying_contract: str, deadline_seconds: int,
+               max_cost_usd_micro: int = 0, dry_run: bool = False) -> SignedClaim:
+    """Sign the mint request for ``envelope``'s attestation; raises ``ValueError`` if the message or the
+    prover document would be refused (schema, contract or relayer rules)."""
+    from hokusai.claims.eip712 import mint_request_digest
+    from hokusai.claims.prover_document import validate_zk_document, zk_document
+
+    mint_request = build_mint_request(
+        envelope["attestation"], chain_id=chain_id, verifying_contract=verifying_contract,
+        attester_private_key=private_key_hex, deadline_seconds=deadline_seconds,
+        max_cost_usd_micro=max_cost_usd_micro)
+    eip712 = {"chain_id": chain_id, "verifying_contract": verifying_contract,
+              "digest": mint_request_digest(mint_request, chain_id, verifying_contract),
+              "signer": signer, "dev_key": dev_key}
+    prover = zk_document({**envelope, "eip712": eip712}, delta_one, mint_request,
+                         environment="development" if dev_key else "production", dry_run=dry_run)
+    problems = validate_zk_document(prover)
+    if problems:
+        raise ValueError("prover document does not match zk_output_schema: " + "; ".join(problems))
+    return SignedClaim(mint_request, eip712, prover)
+
+
+def output_dir_for(outputs_root: Path, partition_key: str) -> Path:
+    """Where a partition's files go: ``{root}/{token}/{wallet}/{file}@{etag}``."""
+    return Path(outputs_root).joinpath(*partition_key.split("/"))
+
+
+CLAIM_FILES = ("mint_request.json", "zk_output.json")
+
+
+def write_evaluation_outputs(directory: Path, documents: dict[str, Any]) -> dict[str, str]:
+    """Write the documents; remove a claim file an earlier run of this partition left and
+    this one does not write (an evaluation that is no longer eligible has no claim)."""
+    for name in CLAIM_FILES:
+        if name not in documents:
+            (Path(directory) / name).unlink(missing_ok=True)
+    return write_json_outputs(directory, documents)
+
+
+def write_json_outputs(directory: Path, documents: dict[str, Any]) -> dict[str, str]:
+    """Write each document as pretty JSON (atomically); returns name -> path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, document in documents.items():
+        path = directory / name
+        temporary = path.with_suffix(path.suffix + ".tmp")
+        temporary.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+        paths[name] = str(path)
+    return paths

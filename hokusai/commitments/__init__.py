@@ -1,0 +1,1 @@
+"""Commitments: canonical JSON, model-weight and row Merkle roots, frame hashing."""

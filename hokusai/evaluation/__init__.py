@@ -1,0 +1,1 @@
+"""Scoring and verdicts: benchmark metrics, significance, DeltaOne and eligibility."""

@@ -1,0 +1,1 @@
+"""The contribution side: reading an upload, validating, cleaning, the quality gate, rejections."""

@@ -1,0 +1,1 @@
+"""The models side: training, the baseline and candidate steps, registration in MLflow."""

@@ -1,0 +1,1 @@
+"""Personal data: found by name and by value, replaced by keyed hashes; the hashing secret."""
