@@ -16,6 +16,7 @@ from dagster import (
 
 from hokusai.drops.keys import known_token_ids, parse_drop_key, plan_drops
 from hokusai.settings import Settings
+from hokusai_assets.jobs import EVALUATE_CONTRIBUTION_JOB
 from hokusai_assets.partitions import contributions
 from resources.contribution_store import ContributionStoreResource
 from resources.token_specs import TokenSpecsResource
@@ -85,7 +86,7 @@ def build_contribution_drop_sensor(interval_seconds: int = Settings.sensor_inter
     """
     return sensor(
         name="contribution_drop_sensor",
-        job_name="evaluate_contribution",
+        job_name=EVALUATE_CONTRIBUTION_JOB,
         minimum_interval_seconds=interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
         description="Registers each new file in the contribution drop zone as a partition and runs it.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
 from hokusai.settings import Settings
+from hokusai_assets.jobs import EVALUATE_CONTRIBUTION_JOB
 from resources.settlement import ClaimsLedgerResource
 
 MAX_RUNS_PER_TICK = 25
@@ -39,7 +40,7 @@ def build_contribution_rebase_sensor(interval_seconds: int = Settings.sensor_int
     """The re-base sensor, ticking every ``interval_seconds`` (the settings' sensor interval)."""
     return sensor(
         name="contribution_rebase_sensor",
-        job_name="evaluate_contribution",
+        job_name=EVALUATE_CONTRIBUTION_JOB,
         minimum_interval_seconds=interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
         description="Re-evaluates on the current chain head each contribution whose head moved or was rolled back.",
