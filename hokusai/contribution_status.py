@@ -4,7 +4,8 @@ The state comes from the platform's own records, not from Dagster (which this
 package does not import): ``rejection.json`` or the DeltaOne/attestation files in
 the partition's output folder, the claims outbox row of its partition, and the
 drop zone object itself. "running" needs the orchestrator: the caller may pass a
-``run_state(partition_key)`` that answers ``"queued"``/``"running"``/None.
+``run_state(partition_key)`` that answers ``"queued"``/``"running"``/``"failed"``/
+``"canceled"``/None (None: no run, or one that finished and left its records).
 """
 
 from __future__ import annotations
@@ -97,4 +98,14 @@ def contribution_status(partition_key: str, *, outputs_dir: Path, store: Contrib
     except ContributionChangedError:
         return {**base, "state": "replaced", "reasons": [
             "the file was replaced after this partition was registered; drop it again to evaluate the new version"]}
+    if live in _STOPPED:
+        return {**base, "state": live, "reasons": [_STOPPED[live]]}
     return {**base, "state": live or "queued"}
+
+
+# A run that ended without a rejection or an evaluation: not the contribution's fault.
+_STOPPED = {
+    "failed": "the evaluation run failed before reaching a verdict (not a rejection of the data); "
+              "an operator re-executes it from the Dagster UI",
+    "canceled": "the evaluation run was canceled before reaching a verdict; an operator re-executes it",
+}

@@ -108,7 +108,12 @@ class Settings:
     siwe_domain: str = "127.0.0.1:8001"  # what a sign-in message must name (EIP-4361 domain)
     siwe_uri: str = "http://127.0.0.1:8001"
     siwe_session_seconds: int = 900
+    # Browser origins allowed to call the API (exact scheme://host[:port]; no wildcard); none by default.
     api_cors_origins: tuple[str, ...] = ()
+    # The deployment's Dagster instance (DAGSTER_HOME, Dagster's own variable: the folder of the
+    # dagster.yaml every Dagster process loads), where the API reads run states; None: the embedded
+    # instance under ``home/dagster`` that the CLI uses.
+    dagster_instance_home: Path | None = None
     # The chain's JSON-RPC (may hold an API key); set: read the model's head before signing a claim.
     chain_rpc_url: str | None = field(default=None, repr=False)
     chain_rpc_timeout_seconds: float = 10.0
@@ -136,6 +141,11 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
+
+    @property
+    def api_dagster_home(self) -> Path:
+        """The instance whose runs the API reports: the deployment's when DAGSTER_HOME is set."""
+        return self.dagster_instance_home or self.dagster_home
 
     @property
     def outputs_dir(self) -> Path:
@@ -214,8 +224,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         siwe_domain=(env.get("HOKUSAI_SIWE_DOMAIN") or "127.0.0.1:8001").strip(),
         siwe_uri=(env.get("HOKUSAI_SIWE_URI") or "http://127.0.0.1:8001").strip(),
         siwe_session_seconds=_positive(env, "HOKUSAI_SIWE_SESSION_SECONDS", 900),
-        api_cors_origins=tuple(o.strip() for o in (env.get("HOKUSAI_API_CORS_ORIGINS") or "").split(",")
-                               if o.strip()),
+        api_cors_origins=_origins(env, "HOKUSAI_API_CORS_ORIGINS"),
+        dagster_instance_home=Path(env["DAGSTER_HOME"]).resolve() if (env.get("DAGSTER_HOME") or "").strip()
+        else None,
         chain_rpc_url=(env.get(CHAIN_RPC_URL_VAR) or "").strip() or None,
         chain_rpc_timeout_seconds=_float(env, "HOKUSAI_CHAIN_RPC_TIMEOUT_SECONDS", 10.0),
         secret_variables=secret_variables(env),
@@ -258,6 +269,29 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in TRUE_WORDS | FALSE_WORDS:
         return raw in TRUE_WORDS
     raise ValueError(f"{name} must be true or false, got {env[name]!r}")
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Exact browser origins (``https://app.example``, ``http://127.0.0.1:3000``), comma-separated.
+
+    A wildcard is refused: the API authenticates with bearer tokens a page's script sends,
+    so any origin allowed may act with a user's key; each must be named."""
+    from urllib.parse import urlsplit
+
+    origins = []
+    for raw in (env.get(name) or "").split(","):
+        origin = raw.strip()
+        if not origin:
+            continue
+        if "*" in origin:
+            raise ValueError(f"{name}: wildcards are not allowed ({origin!r}); list each origin exactly")
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query \
+                or parts.fragment or parts.username or parts.password:
+            raise ValueError(f"{name}: {origin!r} is not an origin; write scheme://host[:port], "
+                             "e.g. https://app.example.com (no path, no trailing slash)")
+        origins.append(origin.lower())
+    return tuple(dict.fromkeys(origins))
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

@@ -99,6 +99,6 @@ async def status(partition_key: str, request: Request,
         return await state.db(
             lambda: contribution_status(partition_key, outputs_dir=state.settings.outputs_dir, store=state.store,
                                         claim_for_partition=lambda key: _latest_claim(state.read_engine, key),
-                                        run_state=state.run_state))
+                                        run_state=state.run_state), network=state.remote_run_states)
     except LookupError as error:
         raise Problem(404, str(error), slug="unknown-contribution") from None
