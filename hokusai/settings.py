@@ -148,6 +148,11 @@ class Settings:
         return self.dagster_instance_home or self.dagster_home
 
     @property
+    def upload_spool_dir(self) -> Path:
+        """Where the API streams an upload before it goes into the drop zone (never the drop zone)."""
+        return self.home / "uploads"
+
+    @property
     def outputs_dir(self) -> Path:
         return self.home / "outputs"
 

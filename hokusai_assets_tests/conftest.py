@@ -90,6 +90,7 @@ def restore_mlflow_environment():
 # ``scripts/test -m "not services"``. CI runs everything.
 SERVICE_MODULES = frozenset({
     "test_api_key_store.py", "test_api_mlflow_proxy.py", "test_api_rate_limits.py", "test_api_run_state.py",
+    "test_api_uploads.py",
     "test_chain_ledger.py",
     "test_chain_settlement.py", "test_chain_view.py", "test_postgres_storage.py", "test_s3_drop_zone.py",
     "test_s3_io_manager.py", "test_sdk_examples.py", "test_sdk_pipeline.py", "test_sdk_server.py",
