@@ -105,6 +105,8 @@ class Settings:
     rate_limit_requests: int = 100
     rate_limit_period: int = 60
     rate_limit_mlflow_requests: int = 2000  # the proxy's own bucket: one log_model is 30-40 requests
+    # How long an API process keeps a verified key's row: the bound on a revocation taking effect.
+    api_key_cache_seconds: float = 2.0
     siwe_domain: str = "127.0.0.1:8001"  # what a sign-in message must name (EIP-4361 domain)
     siwe_uri: str = "http://127.0.0.1:8001"
     siwe_session_seconds: int = 900
@@ -226,6 +228,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_requests=_positive(env, "RATE_LIMIT_REQUESTS", 100),
         rate_limit_period=_positive(env, "RATE_LIMIT_PERIOD", 60),
         rate_limit_mlflow_requests=_positive(env, "RATE_LIMIT_MLFLOW_REQUESTS", 2000),
+        api_key_cache_seconds=_non_negative_float(env, "HOKUSAI_API_KEY_CACHE_SECONDS", 2.0),
         siwe_domain=(env.get("HOKUSAI_SIWE_DOMAIN") or "127.0.0.1:8001").strip(),
         siwe_uri=(env.get("HOKUSAI_SIWE_URI") or "http://127.0.0.1:8001").strip(),
         siwe_session_seconds=_positive(env, "HOKUSAI_SIWE_SESSION_SECONDS", 900),
@@ -303,6 +306,19 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     value = _int(env, name, default)
     if value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value}")
+    return value
+
+
+def _non_negative_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{name} must be a number of seconds, 0 or more, got {raw!r}")
     return value
 
 

@@ -40,7 +40,7 @@ def build_state(settings: Settings, run_state: RunState | None = None) -> ApiSta
         "mlflow": (settings.rate_limit_mlflow_requests, settings.rate_limit_period),
     })
     return ApiState(settings=settings, engine=engine, pepper=pepper, limiter=limiter, run_state=run_state,
-                    read_engine=read_engine_for(engine))
+                    read_engine=read_engine_for(engine), key_cache=keys.KeyCache(settings.api_key_cache_seconds))
 
 
 def create_app(settings: Settings, *, run_state: RunState | None = None, state: ApiState | None = None) -> FastAPI:

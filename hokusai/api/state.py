@@ -30,6 +30,7 @@ class ApiState:
     limiter: RateLimiter
     run_state: RunState | None = None
     read_engine: Any = None  # reads only (key checks, claim lookups): see ``read_engine_for``
+    key_cache: Any = None  # hokusai.api.keys.KeyCache: verified keys' rows, HOKUSAI_API_KEY_CACHE_SECONDS
     _db_threads: Any = None
     _registry: Any = None
     _store: Any = None

@@ -206,11 +206,16 @@ class LocalFolderStore(ContributionStore):
         return self._path(key).as_uri()
 
 
-def _key_spellings(object_key: str) -> list[str]:
-    """The wallet folder as lowercase, EIP-55 or uppercase: partition keys keep it lowercase."""
+def _key_spellings(object_key: str) -> Iterator[str]:
+    """The wallet folder as lowercase, EIP-55 or uppercase: partition keys keep it lowercase.
+    Lazily: the EIP-55 spelling (a Keccak hash) only when the lowercase folder has no match."""
     token_id, wallet, filename = object_key.split("/")
-    wallets = (wallet, to_checksum_address(wallet), "0x" + wallet[2:].upper())
-    return list(dict.fromkeys(f"{token_id}/{w}/{filename}" for w in wallets))
+    seen = set()
+    for spelling in (lambda: wallet, lambda: to_checksum_address(wallet), lambda: "0x" + wallet[2:].upper()):
+        key = f"{token_id}/{spelling()}/{filename}"
+        if key not in seen:
+            seen.add(key)
+            yield key
 
 
 def replaced_message(uri: str, found_etag: str, partition_etag: str) -> str:
