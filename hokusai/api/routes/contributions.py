@@ -41,10 +41,10 @@ async def _spool(request: Request, folder: Path, cap: int) -> tuple[Spool, str]:
             raise Problem(400, "the upload is empty: send the file's bytes as the request body", slug="empty-upload")
         md5_hex = await run_in_threadpool(spool.finish)
     except UploadTooLarge as error:
-        await run_in_threadpool(spool.discard)
+        spool.discard()
         raise Problem(413, str(error), slug="too-large") from None
-    except BaseException:  # a client that went away mid-upload, a full disk: no spool left behind
-        await run_in_threadpool(spool.discard)
+    except BaseException:  # a client gone mid-upload, a cancelled task, a full disk: no spool left behind
+        spool.discard()  # a close and an unlink, not awaited: it must run even when the task is cancelled
         raise
     return spool, md5_hex
 
@@ -78,7 +78,7 @@ async def upload(request: Request, response: Response,
     except DropConflict as error:
         raise Problem(409, str(error), slug="name-taken") from None
     finally:
-        await run_in_threadpool(spool.discard)
+        spool.discard()  # already renamed into a local drop zone, or a file to delete
     if not created:
         response.status_code = 200
     object_key = key.rpartition("@")[0]
