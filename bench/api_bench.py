@@ -291,6 +291,9 @@ def main() -> None:
         api.stop()
         if mlflow_server:
             mlflow_server.stop()
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)  # the state folder, the stores, the logs of this run
 
 
 if __name__ == "__main__":
