@@ -27,7 +27,7 @@ from dagster import DagsterInstance, build_sensor_context  # noqa: E402
 
 from hokusai.drops.keys import caught_up_cursor  # noqa: E402
 from hokusai.harness.servers import seaweedfs  # noqa: E402
-from resources.contribution_store import S3ContributionStoreResource  # noqa: E402
+from resources.s3_contribution_store import S3ContributionStoreResource  # noqa: E402
 from resources.token_specs import TokenSpecsResource  # noqa: E402
 from sensors.drop_zone import contribution_drop_sensor  # noqa: E402
 

@@ -253,7 +253,7 @@ def _human_summary(outcome: EvaluationOutcome) -> str:
 def _reproduce(args: argparse.Namespace, settings: Settings) -> int:
     from hokusai.core.registry import ModelRegistry
     from hokusai.intake.read import IntakePolicy
-    from hokusai.intake.loading import LoadLimits
+    from hokusai.intake.limits import LoadLimits
     from hokusai.pii.scrub import pii_key
     from hokusai.claims.reproduce import reproduce
     from hokusai.drops.s3 import contribution_store_for

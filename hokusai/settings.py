@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hokusai.claims.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
+from hokusai.intake.limits import LoadLimits
 from hokusai.tokens.ids import token_experiment_name
 from hokusai.redaction import uri_has_password
 from hokusai.pii.secret import ENV_VAR as PII_SECRET_VAR
@@ -194,9 +195,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         verifying_contract=env.get("HOKUSAI_VERIFYING_CONTRACT", "0x" + "0" * 39 + "1"),
         deadline_seconds=_int(env, "HOKUSAI_MINT_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS),
         max_cost_usd_micro=_int(env, "HOKUSAI_MAX_COST_USD_MICRO", 0),
-        max_upload_bytes=_int(env, "HOKUSAI_MAX_UPLOAD_BYTES", 512 * 1024 * 1024),
-        max_rows=_int(env, "HOKUSAI_MAX_ROWS", 5_000_000),
-        max_columns=_int(env, "HOKUSAI_MAX_COLUMNS", 1_000),
+        max_upload_bytes=_int(env, "HOKUSAI_MAX_UPLOAD_BYTES", LoadLimits.max_bytes),
+        max_rows=_int(env, "HOKUSAI_MAX_ROWS", LoadLimits.max_rows),
+        max_columns=_int(env, "HOKUSAI_MAX_COLUMNS", LoadLimits.max_columns),
         max_benchmark_share=float(env.get("HOKUSAI_MAX_BENCHMARK_SHARE") or 0.01),
         test_mode=env.get("HOKUSAI_TEST_MODE", "").strip().lower() in TRUE_WORDS,
         log_level=(env.get("PIPELINE_LOG_LEVEL") or "").upper() or None,

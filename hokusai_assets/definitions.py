@@ -1,10 +1,10 @@
 """The code location: assembles assets, checks, the job, the sensor and resources."""
 
-from dagster import Definitions, in_process_executor, load_assets_from_modules, multiprocess_executor
+from dagster import Definitions, in_process_executor, multiprocess_executor
 
 from hokusai.settings import Settings, load_settings
 from hokusai_assets import checks
-from hokusai_assets.assets import attestation, contribution, evaluation, models
+from hokusai_assets.assets import build_assets
 from hokusai_assets.jobs import EVALUATE_CONTRIBUTION_JOB, evaluate_contribution
 from resources import build_resources
 from sensors.drop_zone import build_contribution_drop_sensor
@@ -17,7 +17,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or load_settings()
     interval = settings.sensor_interval_seconds
     return Definitions(
-        assets=load_assets_from_modules([contribution, models, evaluation, attestation]),
+        assets=build_assets(settings),
         asset_checks=[checks.contribution_matches_token_schema, checks.clean_rows_meet_expectations],
         jobs=[evaluate_contribution],
         sensors=[build_contribution_drop_sensor(interval), build_claim_settlement_sensor(interval),

@@ -74,8 +74,16 @@ def test_the_definitions_follow_the_settings_passed_in(tmp_path):
     from hokusai_assets.definitions import build_definitions
 
     settings = replace(load_settings({"HOKUSAI_HOME": str(tmp_path)}), sensor_interval_seconds=61, intake_workers=0,
-                       tokens_dir=tmp_path / "tokens")
+                       tokens_dir=tmp_path / "tokens", step_retries=0, step_retry_delay_seconds=2)
     built = build_definitions(settings)
+    job = built.resolve_job_def("evaluate_contribution")
+    policies = {name: job.graph.node_named(name).definition.retry_policy for name in
+                ("baseline_model", "new_model", "benchmark_metrics", "registered_token_model")}
+    assert {(p.max_retries, p.delay) for p in policies.values()} == {(0, 2)}, policies
+    for name in ("contributed_dataset", "clean_dataset", "delta_one", "attestation"):
+        assert job.graph.node_named(name).definition.retry_policy is None  # a rejected file stays rejected
+    assert build_definitions(replace(settings, step_retries=5)).resolve_job_def(
+        "evaluate_contribution").graph.node_named("new_model").definition.retry_policy.max_retries == 5
     for name in ("contribution_drop_sensor", "claim_settlement_sensor", "contribution_rebase_sensor"):
         assert built.resolve_sensor_def(name).minimum_interval_seconds == 61
     assert built.resources["intake"].workers == 0

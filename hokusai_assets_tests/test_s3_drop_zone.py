@@ -23,7 +23,8 @@ from hokusai.settings import REPO_ROOT, load_settings
 from hokusai_assets_tests.conftest import DEMO_TOKEN, SAMPLES, WALLET
 from hokusai.harness.servers import seaweedfs
 from resources import build_resources
-from resources.contribution_store import LocalContributionStoreResource, S3ContributionStoreResource
+from resources.contribution_store import LocalContributionStoreResource
+from resources.s3_contribution_store import S3ContributionStoreResource
 from resources.token_specs import TokenSpecsResource
 from sensors.drop_zone import MAX_RUNS_PER_TICK, contribution_drop_sensor
 
@@ -86,8 +87,15 @@ def test_settings_choose_s3_when_a_bucket_is_set(tmp_path):
            "HOKUSAI_S3_PATH_STYLE": "false"}
     s3 = build_resources(load_settings(env))["contribution_store"]
     assert isinstance(s3, S3ContributionStoreResource)
-    assert (s3.bucket, s3.prefix, s3.endpoint_url, s3.region, s3.path_style) == (
+    assert (s3.bucket, s3.prefix, s3.endpoint_url, s3.region_name, s3.path_style) == (
         "hokusai-drops", "in", "http://127.0.0.1:9000", "eu-west-1", False)
+    from dagster_aws.s3 import S3Resource
+
+    assert isinstance(s3, S3Resource)  # dagster-aws's resource, with what a drop zone needs beside it
+    config = s3.get_client().meta.config
+    assert (config.connect_timeout, config.read_timeout, config.retries["total_max_attempts"]) == (5, 30, 4)
+    assert config.s3["addressing_style"] == "auto" and config.request_checksum_calculation == "when_required"
+    assert s3.get_store().client.meta.config.connect_timeout == 5  # the store uses the resource's client
     store = contribution_store_for(load_settings(env))
     assert isinstance(store, S3ContributionStore) and store.uri("a/b.csv") == "s3://hokusai-drops/in/a/b.csv"
 

@@ -13,6 +13,7 @@ from typing import Any
 from dagster import EnvVar
 
 from hokusai.claims.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
+from hokusai.drops.s3 import S3ContributionStore, contribution_store_for
 from hokusai.redaction import uri_has_password
 from hokusai.pii.secret import ENV_VAR as PII_SECRET_VAR
 from hokusai.settings import (
@@ -24,11 +25,7 @@ from hokusai.settings import (
     load_settings,
 )
 from resources.attester import AttesterResource
-from resources.contribution_store import (
-    ContributionStoreResource,
-    LocalContributionStoreResource,
-    S3ContributionStoreResource,
-)
+from resources.contribution_store import ContributionStoreResource, LocalContributionStoreResource
 from resources.intake import IntakeResource
 from resources.model_registry import ModelRegistryResource
 from resources.outputs import OutputsResource
@@ -128,17 +125,12 @@ def secret_url_from_env(settings: Settings, name: str, value: str | None) -> Env
 
 
 def contribution_store_resource(settings: Settings) -> ContributionStoreResource:
-    """S3 when ``HOKUSAI_S3_BUCKET`` is set (with its prefix, endpoint, region, addressing), else the folder.
+    """The resource for the store ``contribution_store_for`` chooses (the one home of that choice)."""
+    store = contribution_store_for(settings)
+    if isinstance(store, S3ContributionStore):
+        from resources.s3_contribution_store import S3ContributionStoreResource  # dagster-aws: ~1 s to import
 
-    No credential fields: boto3 reads them from its default chain when a store is built, so
-    they never become resource config the UI could show.
-    """
-    if settings.s3_bucket:
-        return S3ContributionStoreResource(
-            bucket=settings.s3_bucket,
-            prefix=settings.s3_prefix,
-            endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region,
-            path_style=settings.s3_path_style,
-        )
-    return LocalContributionStoreResource(root=str(settings.drop_zone))
+        return S3ContributionStoreResource(bucket=store.bucket, prefix=store.prefix,
+                                           endpoint_url=store.endpoint_url, region_name=store.region,
+                                           path_style=store.path_style)
+    return LocalContributionStoreResource(root=str(store.root))

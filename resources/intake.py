@@ -7,7 +7,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from hokusai.intake.read import IntakePolicy
-from hokusai.intake.loading import LoadLimits
+from hokusai.intake.limits import LoadLimits
 from hokusai.pii.scrub import pii_key
 from hokusai.pii.secret import ENV_VAR, MIN_SECRET_CHARS, load_pii_secret
 from hokusai.settings import default_intake_workers

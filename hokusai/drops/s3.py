@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 # A sensor tick should fail fast and be retried by the next tick, not hang on a dead endpoint.
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 30
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 4  # attempts per call, the first included (as dagster-aws counts them)
 PAGE_SIZE = 1000  # the most S3 returns per ListObjectsV2 page
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
 _LOADER_LOCK = threading.Lock()
@@ -78,23 +78,34 @@ def _shared_botocore_session() -> Any:
     return session
 
 
-def make_s3_client(endpoint_url: str | None = None, region: str | None = None, path_style: bool = True) -> Any:
-    """A boto3 S3 client; credentials from the default chain only."""
+def make_s3_client(endpoint_url: str | None = None, region: str | None = None, path_style: bool = True, *,
+                   max_attempts: int = MAX_ATTEMPTS, connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+                   read_timeout: float = READ_TIMEOUT_SECONDS, use_ssl: bool = True, verify: bool | None = None,
+                   profile_name: str | None = None, unsigned: bool = False,
+                   credentials: dict[str, str | None] | None = None) -> Any:
+    """A boto3 S3 client with timeouts, addressing style and checksum mode set.
+
+    Credentials come from boto3's default chain unless ``credentials`` (access key id,
+    secret, session token: resolved from ``EnvVar`` by the resource) or a profile name it.
+    """
     import boto3
+    from botocore import UNSIGNED
     from botocore.config import Config
 
     config = Config(
         s3={"addressing_style": "path" if path_style else "auto"},
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        read_timeout=READ_TIMEOUT_SECONDS,
-        retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"total_max_attempts": max_attempts, "mode": "standard"},
         # S3-compatible servers differ in their support of the newer default
         # checksums; ask for them only where the API requires one.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
+        **({"signature_version": UNSIGNED} if unsigned else {}),
     )
-    session = boto3.session.Session(botocore_session=_shared_botocore_session())
-    return session.client("s3", endpoint_url=endpoint_url or None, region_name=region or None, config=config)
+    session = boto3.session.Session(botocore_session=_shared_botocore_session(), profile_name=profile_name)
+    return session.client("s3", endpoint_url=endpoint_url or None, region_name=region or None, config=config,
+                          use_ssl=use_ssl, verify=verify, **{k: v for k, v in (credentials or {}).items() if v})
 
 
 def _status_code(error: Exception) -> str:
@@ -117,7 +128,10 @@ class S3ContributionStore(ContributionStore):
     """A bucket + prefix as a drop zone: ``s3://{bucket}/{prefix}/{token_id}/{wallet}/{file}``."""
 
     def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None,
-                 region: str | None = None, path_style: bool = True, client: Any = None) -> None:
+                 region: str | None = None, path_style: bool = True, client: Any = None,
+                 client_factory: Callable[[], Any] | None = None) -> None:
+        """``client_factory`` builds the client on first use (the Dagster resource's ``get_client``);
+        without one, ``make_s3_client`` with the endpoint, region and addressing given."""
         if not bucket or "/" in bucket:
             raise ValueError(f"S3 bucket name {bucket!r} must be a non-empty name without '/'")
         self.bucket = bucket
@@ -127,11 +141,13 @@ class S3ContributionStore(ContributionStore):
         self.path_style = path_style
         self._root = f"{self.prefix}/" if self.prefix else ""
         self._client = client
+        self._client_factory = client_factory
 
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = make_s3_client(self.endpoint_url, self.region, self.path_style)
+            self._client = (self._client_factory() if self._client_factory else
+                            make_s3_client(self.endpoint_url, self.region, self.path_style))
         return self._client
 
     def _object_key(self, key: str) -> str:
@@ -202,7 +218,11 @@ class S3ContributionStore(ContributionStore):
 
 
 def contribution_store_for(settings: Settings) -> ContributionStore:
-    """The store the settings name: the S3 bucket when ``HOKUSAI_S3_BUCKET`` is set, else the local folder."""
+    """The store the settings name: the S3 bucket when ``HOKUSAI_S3_BUCKET`` is set, else the local folder.
+
+    The one place the choice is made: the CLI, the API and the Dagster resource
+    (``resources.contribution_store_resource``) all start from it.
+    """
     if settings.s3_bucket:
         return S3ContributionStore(settings.s3_bucket, settings.s3_prefix, settings.s3_endpoint_url,
                                    settings.s3_region, settings.s3_path_style)

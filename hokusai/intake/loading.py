@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from hokusai.intake.limits import LoadLimits
+
 TEXT_FORMATS = {"csv": "csv", "tsv": "tsv", "json": "json", "jsonl": "jsonl", "ndjson": "jsonl"}
 
 
@@ -47,15 +49,6 @@ def detect_format(filename: str) -> tuple[str, bool]:
         f"unsupported file type '{filename}': use .csv, .tsv, .json, .jsonl or .parquet "
         "(text formats may be gzipped)"
     )
-
-
-@dataclass(frozen=True)
-class LoadLimits:
-    """Upper bounds on an upload, so one file cannot exhaust the machine."""
-
-    max_bytes: int = 512 * 1024 * 1024
-    max_rows: int = 5_000_000
-    max_columns: int = 1_000
 
 
 def load_contribution(raw: bytes, filename: str, source_uri: str, etag: str,

@@ -20,7 +20,8 @@ from hokusai.drops.store import ContributionStore, resolve_partition
 from hokusai.commitments.rows import commit_rows
 from hokusai.drops.keys import parse_drop_key
 from hokusai.commitments.frame_hashing import frame_row_hashes
-from hokusai.intake.loading import LoadLimits, load_contribution
+from hokusai.intake.limits import LoadLimits
+from hokusai.intake.loading import load_contribution
 from hokusai.pii.scrub import scrub_frame
 from hokusai.intake.quality import quality_score
 from hokusai.tokens.spec import TokenSpec

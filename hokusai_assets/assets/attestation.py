@@ -27,7 +27,7 @@ from hokusai.settlement.genesis import GENESIS_FILE, weight_genesis
 from hokusai.settlement.relay import submit_claim
 from hokusai_assets.partitions import contributions
 from hokusai_assets.pools import REGISTRY_POOL
-from hokusai_assets.retries import MLFLOW_RETRY_POLICY
+from hokusai_assets.retries import mlflow_step
 from resources.attester import AttesterResource
 from resources.model_registry import ModelRegistryResource
 from resources.outputs import OutputsResource
@@ -145,8 +145,7 @@ def _chain_head_check(context: AssetExecutionContext, attester: AttesterResource
         raise Failure(description=message, allow_retries=False) from None
 
 
-@asset(partitions_def=contributions, group_name=GROUP, kinds={"mlflow"}, pool=REGISTRY_POOL,
-       retry_policy=MLFLOW_RETRY_POLICY)
+@mlflow_step(partitions_def=contributions, group_name=GROUP, kinds={"mlflow"}, pool=REGISTRY_POOL)
 def registered_token_model(
     context: AssetExecutionContext,
     new_model: CandidateModel,

@@ -9,14 +9,14 @@ from hokusai.evaluation.delta_one import metric_table_markdown
 from hokusai.intake.read import CleanDataset
 from hokusai.models.steps import BaselinePin, BenchmarkResult, CandidateModel, champion_training_set, measure_on_benchmark
 from hokusai_assets.partitions import contributions
-from hokusai_assets.retries import MLFLOW_RETRY_POLICY
+from hokusai_assets.retries import mlflow_step
 from resources.model_registry import ModelRegistryResource
 from resources.token_specs import TokenSpecsResource
 
 GROUP = "evaluation"
 
 
-@asset(partitions_def=contributions, group_name=GROUP, kinds={"scikitlearn"}, retry_policy=MLFLOW_RETRY_POLICY)
+@mlflow_step(partitions_def=contributions, group_name=GROUP, kinds={"scikitlearn"})
 def benchmark_metrics(
     baseline_model: BaselinePin,
     new_model: CandidateModel,

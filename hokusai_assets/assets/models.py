@@ -1,7 +1,7 @@
 """The champion a contribution is judged against, and the model trained with it."""
 
 
-from dagster import AssetExecutionContext, AssetRecordsFilter, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetRecordsFilter, MetadataValue, Output
 
 from hokusai.drops.keys import parse_drop_key, parse_partition_key
 from hokusai.intake.read import CleanDataset
@@ -16,7 +16,7 @@ from hokusai.models.steps import (
 from hokusai.redaction import redact_uri
 from hokusai_assets.partitions import contributions
 from hokusai_assets.pools import REGISTRY_POOL
-from hokusai_assets.retries import MLFLOW_RETRY_POLICY
+from hokusai_assets.retries import mlflow_step
 from resources.settlement import ClaimsLedgerResource
 from resources.model_registry import ModelRegistryResource
 from resources.token_specs import TokenSpecsResource
@@ -29,8 +29,8 @@ def token_of(partition_key: str) -> str:
     return parse_drop_key(parse_partition_key(partition_key)[0]).token_id
 
 
-@asset(partitions_def=contributions, group_name=GROUP, kinds={"mlflow", "scikitlearn"},
-       retry_policy=MLFLOW_RETRY_POLICY, pool=REGISTRY_POOL)
+@mlflow_step(partitions_def=contributions, group_name=GROUP, kinds={"mlflow", "scikitlearn"},
+             pool=REGISTRY_POOL)
 def baseline_model(
     context: AssetExecutionContext, token_specs: TokenSpecsResource, model_registry: ModelRegistryResource,
     claims_ledger: ClaimsLedgerResource,
@@ -84,8 +84,7 @@ def _pinned_commitment(context: AssetExecutionContext) -> str | None:
     return str(commitment.value) if commitment is not None else None
 
 
-@asset(partitions_def=contributions, group_name=GROUP, kinds={"mlflow", "scikitlearn"},
-       retry_policy=MLFLOW_RETRY_POLICY)
+@mlflow_step(partitions_def=contributions, group_name=GROUP, kinds={"mlflow", "scikitlearn"})
 def new_model(
     context: AssetExecutionContext,
     clean_dataset: CleanDataset,
