@@ -106,10 +106,17 @@ class Settings:
     rate_limit_requests: int = 100
     rate_limit_period: int = 60
     rate_limit_mlflow_requests: int = 2000  # the proxy's own bucket: one log_model is 30-40 requests
+    # How long an API process keeps a verified key's row: the bound on a revocation taking effect.
+    api_key_cache_seconds: float = 2.0
     siwe_domain: str = "127.0.0.1:8001"  # what a sign-in message must name (EIP-4361 domain)
     siwe_uri: str = "http://127.0.0.1:8001"
     siwe_session_seconds: int = 900
+    # Browser origins allowed to call the API (exact scheme://host[:port]; no wildcard); none by default.
     api_cors_origins: tuple[str, ...] = ()
+    # The deployment's Dagster instance (DAGSTER_HOME, Dagster's own variable: the folder of the
+    # dagster.yaml every Dagster process loads), where the API reads run states; None: the embedded
+    # instance under ``home/dagster`` that the CLI uses.
+    dagster_instance_home: Path | None = None
     # The chain's JSON-RPC (may hold an API key); set: read the model's head before signing a claim.
     chain_rpc_url: str | None = field(default=None, repr=False)
     chain_rpc_timeout_seconds: float = 10.0
@@ -137,6 +144,16 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
+
+    @property
+    def api_dagster_home(self) -> Path:
+        """The instance whose runs the API reports: the deployment's when DAGSTER_HOME is set."""
+        return self.dagster_instance_home or self.dagster_home
+
+    @property
+    def upload_spool_dir(self) -> Path:
+        """Where the API streams an upload before it goes into the drop zone (never the drop zone)."""
+        return self.home / "uploads"
 
     @property
     def outputs_dir(self) -> Path:
@@ -212,11 +229,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_requests=_positive(env, "RATE_LIMIT_REQUESTS", 100),
         rate_limit_period=_positive(env, "RATE_LIMIT_PERIOD", 60),
         rate_limit_mlflow_requests=_positive(env, "RATE_LIMIT_MLFLOW_REQUESTS", 2000),
+        api_key_cache_seconds=_non_negative_float(env, "HOKUSAI_API_KEY_CACHE_SECONDS", 2.0),
         siwe_domain=(env.get("HOKUSAI_SIWE_DOMAIN") or "127.0.0.1:8001").strip(),
         siwe_uri=(env.get("HOKUSAI_SIWE_URI") or "http://127.0.0.1:8001").strip(),
         siwe_session_seconds=_positive(env, "HOKUSAI_SIWE_SESSION_SECONDS", 900),
-        api_cors_origins=tuple(o.strip() for o in (env.get("HOKUSAI_API_CORS_ORIGINS") or "").split(",")
-                               if o.strip()),
+        api_cors_origins=_origins(env, "HOKUSAI_API_CORS_ORIGINS"),
+        dagster_instance_home=Path(env["DAGSTER_HOME"]).resolve() if (env.get("DAGSTER_HOME") or "").strip()
+        else None,
         chain_rpc_url=(env.get(CHAIN_RPC_URL_VAR) or "").strip() or None,
         chain_rpc_timeout_seconds=_float(env, "HOKUSAI_CHAIN_RPC_TIMEOUT_SECONDS", 10.0),
         secret_variables=secret_variables(env),
@@ -261,10 +280,46 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, got {env[name]!r}")
 
 
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Exact browser origins (``https://app.example``, ``http://127.0.0.1:3000``), comma-separated.
+
+    A wildcard is refused: the API authenticates with bearer tokens a page's script sends,
+    so any origin allowed may act with a user's key; each must be named."""
+    from urllib.parse import urlsplit
+
+    origins = []
+    for raw in (env.get(name) or "").split(","):
+        origin = raw.strip()
+        if not origin:
+            continue
+        if "*" in origin:
+            raise ValueError(f"{name}: wildcards are not allowed ({origin!r}); list each origin exactly")
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query \
+                or parts.fragment or parts.username or parts.password:
+            raise ValueError(f"{name}: {origin!r} is not an origin; write scheme://host[:port], "
+                             "e.g. https://app.example.com (no path, no trailing slash)")
+        origins.append(origin.lower())
+    return tuple(dict.fromkeys(origins))
+
+
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     value = _int(env, name, default)
     if value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value}")
+    return value
+
+
+def _non_negative_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{name} must be a number of seconds, 0 or more, got {raw!r}")
     return value
 
 

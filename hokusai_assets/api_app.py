@@ -1,8 +1,9 @@
 """The REST API as ``hokusai api`` serves it: with the Dagster instance telling queued from running.
 
 ``hokusai.api`` cannot import Dagster; this factory gives it ``run_state`` over the
-local instance's runs (tag ``dagster/partition``), so a contribution's status says
-"running" while its run is in progress.
+platform's instance (the deployment's ``DAGSTER_HOME``, PostgreSQL in production; else
+the embedded one under ``$HOKUSAI_HOME/dagster``), read by the run tag ``dagster/partition``,
+so a contribution's status says "running" while the daemon's run is in progress.
 """
 
 from __future__ import annotations
@@ -10,18 +11,35 @@ from __future__ import annotations
 from typing import Any
 
 _QUEUED = ("QUEUED", "NOT_STARTED", "STARTING")
-_RUNNING = ("STARTED",)
+_RUNNING = ("STARTED", "CANCELING")
+_FAILED = ("FAILURE",)
+_CANCELED = ("CANCELED",)
+
+
+def api_instance(settings: Any) -> Any:
+    """The Dagster instance whose runs the API reports (``Settings.api_dagster_home``)."""
+    from dagster import DagsterInstance
+
+    from hokusai_assets.runner import local_instance
+
+    home = settings.dagster_instance_home
+    if home is None:
+        return local_instance(settings)
+    if not (home / "dagster.yaml").is_file():
+        raise RuntimeError(f"DAGSTER_HOME is {home} but it holds no dagster.yaml; point it at the folder of the "
+                           "instance the daemon and the webserver use (deploy/dagster.postgres.yaml in production)")
+    instance = DagsterInstance.from_config(str(home))
+    instance.get_runs(limit=1)  # a wrong host or password fails here, at start, not on the first status request
+    return instance
 
 
 def dagster_run_state(settings: Any):
-    """The run states of the local instance (``$HOKUSAI_HOME/dagster``, what the CLI and UI use)."""
-    from hokusai_assets.runner import local_instance
-
-    return run_state_of(local_instance(settings))
+    return run_state_of(api_instance(settings))
 
 
 def run_state_of(instance: Any):
-    """``partition_key -> "queued" | "running" | None`` from the newest run of that partition."""
+    """``partition_key -> "queued" | "running" | "failed" | "canceled" | None`` from the newest run of
+    that partition (None: no run, or it succeeded and the outputs tell the rest)."""
     from dagster import RunsFilter
 
     def run_state(partition_key: str) -> str | None:
@@ -29,7 +47,11 @@ def run_state_of(instance: Any):
         if not runs:
             return None
         status = runs[0].status.value
-        return "running" if status in _RUNNING else "queued" if status in _QUEUED else None
+        for names, state in ((_RUNNING, "running"), (_QUEUED, "queued"), (_FAILED, "failed"),
+                             (_CANCELED, "canceled")):
+            if status in names:
+                return state
+        return None
 
     return run_state
 

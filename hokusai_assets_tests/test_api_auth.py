@@ -80,13 +80,90 @@ def test_every_scope_boundary(api, method, path, scope):
         assert answer.status_code not in (401, 403), (allowed, answer.text)
 
 
+CHEAP = "/api/v1/claims/0x" + "ab" * 32  # an authenticated read that is quick: 404, no such claim
+
+
+def refused_within_the_cache_bound(api, key: str, path: str = CHEAP):
+    """The first answer after a revocation that refuses ``key``: it must come within the stated bound
+    (HOKUSAI_API_KEY_CACHE_SECONDS, the key cache's age limit), and every answer after it refuses too."""
+    import time
+
+    bound = api.settings.api_key_cache_seconds
+    revoked_at = time.monotonic()  # after the revocation, so after the cached row was read
+    while True:
+        sent = time.monotonic()
+        answer = run(_call(api, "GET", path, key))
+        if answer.status_code == 401:
+            break
+        assert answer.status_code in (200, 404), answer.text
+        # accepted means the row was read less than `bound` before this request was checked
+        assert sent - revoked_at < bound, "a revoked key still works past the bound"
+        time.sleep(0.05)
+    assert all(run(_call(api, "GET", path, key)).status_code == 401 for _ in range(3))
+    return answer
+
+
+def test_revocation_takes_effect_within_the_cache_bound(api):
+    import time
+
+    from hokusai.api.keys import revoke_key
+
+    assert api.settings.api_key_cache_seconds == 2.0  # the documented default bound
+    good = api.key("contributors:read")
+    cached_after = time.monotonic()
+    assert run(_call(api, "GET", CHEAP, good)).status_code == 404  # authenticated; its row now cached
+    revoke_key(api.state.engine, good[:11])  # as `hokusai api-key revoke` does, from outside the API
+    started = time.monotonic()
+    still = run(_call(api, "GET", CHEAP, good)).status_code
+    if time.monotonic() - cached_after < 0.9 * 2.0:  # certainly inside the bound: the cache answered
+        assert still == 404, "the cache was not used"
+    answer = refused_within_the_cache_bound(api, good)
+    assert "revoked" in answer.json()["detail"]
+    print(f"revocation took effect after {time.monotonic() - started:.2f} s (bound 2 s)")
+
+
+def test_a_cached_key_still_checks_its_secret_and_its_expiry(tmp_path, shared_cache):
+    import time
+
+    long_cache = api_harness(tmp_path, shared_cache, {"HOKUSAI_API_KEY_CACHE_SECONDS": "60"})
+    good = long_cache.key("contributors:read")
+    assert run(_call(long_cache, "GET", CHEAP, good)).status_code == 404  # authenticated; now cached
+    assert good[:11] in {f"hk_{prefix}" for prefix in long_cache.state.key_cache._rows}
+    tampered = good[:-1] + ("A" if good[-1] != "A" else "B")  # same prefix: the cached row, another secret
+    assert run(_call(long_cache, "GET", CHEAP, tampered)).status_code == 401
+    soon = long_cache.key("contributors:read", expires_days=4 / 86400)
+    expires = time.time() + 4
+    assert run(_call(long_cache, "GET", CHEAP, soon)).status_code == 404, "expired before first use"
+    time.sleep(max(0.0, expires - time.time()) + 0.2)
+    answer = run(_call(long_cache, "GET", CHEAP, soon))  # its row cached seconds ago, expired since
+    assert answer.status_code == 401 and "expired" in answer.json()["detail"]
+
+
+def test_without_the_cache_a_revocation_is_immediate(tmp_path, shared_cache):
+    from hokusai.api.keys import revoke_key
+
+    uncached = api_harness(tmp_path, shared_cache, {"HOKUSAI_API_KEY_CACHE_SECONDS": "0"})
+    key = uncached.key("contributors:read")
+    assert run(_call(uncached, "GET", CHEAP, key)).status_code == 404
+    revoke_key(uncached.state.engine, key[:11])
+    assert run(_call(uncached, "GET", CHEAP, key)).status_code == 401
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "inf"])
+def test_the_cache_bound_must_be_seconds(tmp_path, shared_cache, value):
+    from hokusai_assets_tests.conftest import isolated_settings
+
+    with pytest.raises(ValueError, match="HOKUSAI_API_KEY_CACHE_SECONDS must be a number of seconds"):
+        isolated_settings(tmp_path, shared_cache, {"HOKUSAI_API_KEY_CACHE_SECONDS": value})
+
+
 def test_revoked_expired_malformed_and_unknown_keys(api):
     from hokusai.api.keys import revoke_key
 
     good = api.key("models:read")
     assert run(_call(api, "GET", "/api/v1/tokens", good)).status_code == 200
     revoke_key(api.state.engine, good.split("_")[0] + "_" + good.split("_")[1])
-    answer = run(_call(api, "GET", "/api/v1/tokens", good))
+    answer = refused_within_the_cache_bound(api, good, "/api/v1/tokens")
     assert answer.status_code == 401 and "revoked" in answer.json()["detail"]
     expired = api.key("models:read", expires_days=1e-9)
     answer = run(_call(api, "GET", "/api/v1/tokens", expired))

@@ -106,6 +106,32 @@ def test_bad_uploads_get_a_reason_and_leave_nothing(api, case, status, words):
     assert answer.status_code == status, answer.text
     assert words in answer.json()["detail"]
     assert _drop_zone_files(api) == before
+    assert not list(api.settings.upload_spool_dir.glob("*"))  # no spooled part left either
+
+
+def test_an_oversized_upload_is_refused_while_streaming(api):
+    """No Content-Length (chunked): the cap is enforced as the bytes arrive, and nothing is kept."""
+    before = _drop_zone_files(api)
+    sent = []
+
+    async def body():
+        for _ in range(MAX_BYTES // 4096 + 8):
+            sent.append(4096)
+            yield b"y" * 4096
+
+    answer = run(_upload(api, api.key("contributions:write"), body(), filename="streamed.csv"))
+    assert answer.status_code == 413, answer.text
+    assert f"larger than {MAX_BYTES} bytes" in answer.json()["detail"]
+    assert sum(sent) > MAX_BYTES
+    assert _drop_zone_files(api) == before and not list(api.settings.upload_spool_dir.glob("*"))
+    within = run(_upload(api, api.key("contributions:write"), _chunks(b"z" * MAX_BYTES), filename="exact.csv"))
+    assert within.status_code == 201 and within.json()["size"] == MAX_BYTES
+    assert api.state.store.read_bytes(f"digits-demo/{WALLET}/exact.csv") == b"z" * MAX_BYTES
+
+
+async def _chunks(data: bytes, size: int = 5000):
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
 
 
 def test_a_taken_name_with_other_bytes_is_a_conflict(api):

@@ -21,7 +21,7 @@ def test_fastapi_is_imported_only_inside_hokusai_api():
 
 def test_the_key_store_and_sign_in_rules_import_no_web_framework_and_the_app_no_dagster():
     code = ("import sys, hokusai.api.cli, hokusai.api.keys, hokusai.api.siwe, hokusai.api.sessions, "
-            "hokusai.api.throttle, hokusai.contribution_status; "
+            "hokusai.api.throttle, hokusai.api.uploads, hokusai.contribution_status; "
             "web = sorted({'fastapi', 'starlette', 'uvicorn', 'dagster'} & set(sys.modules)); "
             "import hokusai.api.app; "
             "orchestrator = sorted({'dagster', 'hokusai_assets'} & set(sys.modules)); "

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from hokusai.harness.mlflow_server import healthy_or_stopped, launch_mlflow_serv
 WALLET = "0x00000000000000000000000000000000000d1617"
 ARTIFACT_BYTES = 200 * 1024 * 1024
 CHUNK = 1024 * 1024
+BROWSER_ORIGIN = "https://app.hokusai.example"  # the one origin the API's CORS allows here
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,7 @@ def stack(tmp_path_factory, shared_cache):
     root = tmp_path_factory.mktemp("api-proxy")
     mlflow_server = launch_mlflow_server(root / "mlflow")  # ~10 s idle, far more on a busy machine
     env = {"HOKUSAI_HOME": str(root / "home"), "HOKUSAI_CACHE_DIR": str(shared_cache),
-           "MLFLOW_TRACKING_URI": mlflow_server.url}
+           "MLFLOW_TRACKING_URI": mlflow_server.url, "HOKUSAI_API_CORS_ORIGINS": BROWSER_ORIGIN}
     try:
         api = start_api_server(env, root / "api.log", timeout=180)
     except BaseException:
@@ -87,6 +89,7 @@ def test_integration_guide_code_through_the_proxy(stack, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", key)
     assert [m.name for m in client.search_registered_models()] == ["guide-model"]
     revoke_key(stack["state"].engine, key[:11])
+    time.sleep(stack["state"].settings.api_key_cache_seconds + 0.2)  # the stated bound on a revocation
     with pytest.raises(MlflowException, match="revoked") as refused:
         client.create_registered_model("after-revocation")
     assert key not in str(refused.value)
@@ -121,6 +124,17 @@ def test_scopes_allowlist_and_headers(stack):
                       headers=writer)
     assert made.status_code == 200, made.text
     assert "ratelimit-limit" in made.headers
+    assert "access-control-allow-origin" not in made.headers  # not an allowed origin
+    # an allowed origin: the API's CORS answers it, and MLflow (a foreign Origin) still never sees it
+    page = {**writer, "Origin": BROWSER_ORIGIN}
+    made = httpx.post(f"{url}/api/mlflow/api/2.0/mlflow/experiments/create", json={"name": "from-the-app"},
+                      headers=page)
+    assert made.status_code == 200, made.text
+    assert made.headers["access-control-allow-origin"] == BROWSER_ORIGIN
+    preflight = httpx.options(f"{url}/api/mlflow/api/2.0/mlflow/experiments/create",
+                              headers={"Origin": BROWSER_ORIGIN, "Access-Control-Request-Method": "POST",
+                                       "Access-Control-Request-Headers": "authorization,content-type"})
+    assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == BROWSER_ORIGIN
 
 
 def _rss_of(pid: int) -> int:

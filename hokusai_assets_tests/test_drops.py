@@ -248,3 +248,27 @@ def test_local_store_notices_an_in_place_write_of_the_same_size(tmp_path):
         handle.write(b"x,y\n3,4\n")
     with pytest.raises(ContributionChangedError, match=f"partition {first.etag[:12]}"):
         store.read_version(first)
+
+
+@pytest.mark.parametrize("same_file_system", [True, False])
+def test_local_put_file_moves_or_copies_whole(tmp_path, same_file_system):
+    """A spooled upload is renamed into place, or (another file system: /dev/shm is tmpfs) copied to a
+    hidden temp file and renamed; the drop folder never lists a partial file."""
+    import tempfile
+    from pathlib import Path
+
+    if not same_file_system and not Path("/dev/shm").is_dir():
+        pytest.skip("no tmpfs at /dev/shm to stand for another file system")
+    body = b"a,b\n" + b"1,2\n" * 300_000
+    folder = tempfile.mkdtemp(dir="/dev/shm") if not same_file_system else str(tmp_path)
+    spooled = Path(folder) / "upload.part"
+    spooled.write_bytes(body)
+    store = LocalFolderStore(tmp_path / "drops")
+    stored = store.put_file("digits-demo/0x" + "ab" * 20 + "/rows.csv", spooled)
+    assert stored.etag == hashlib.md5(body).hexdigest() and stored.size == len(body)
+    assert store.read_bytes(stored.key) == body
+    assert spooled.exists() is not same_file_system  # renamed away, or left for the caller to remove
+    assert [p.name for p in (tmp_path / "drops").rglob("*") if p.is_file()] == ["rows.csv"]
+    if not same_file_system:
+        spooled.unlink()
+        os.rmdir(folder)

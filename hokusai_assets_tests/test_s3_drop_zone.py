@@ -127,6 +127,16 @@ def test_store_put_stat_read_list_and_uri(store, prefix, s3_server):
         store.stat(f"{DEMO_TOKEN}/../escape.csv")
 
 
+def test_put_file_streams_one_part_whose_etag_is_the_md5(store, tmp_path):
+    """What the API's upload does with a spooled file: one PUT from the file, the same ETag as put_bytes."""
+    body = bytes(range(256)) * 40_000  # 10 MB
+    spooled = tmp_path / "upload.part"
+    spooled.write_bytes(body)
+    stored = store.put_file(drop_key("spooled.csv"), spooled)
+    assert stored.etag == hashlib.md5(body).hexdigest() and stored.size == len(body)
+    assert store.read_bytes(stored.key) == body
+
+
 def test_multipart_etags_make_partition_keys(store, prefix, s3_server):
     client, key = s3_server.client(), f"{prefix}/{drop_key('big.csv')}"
     upload = client.create_multipart_upload(Bucket=BUCKET, Key=key)

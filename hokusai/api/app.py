@@ -40,7 +40,7 @@ def build_state(settings: Settings, run_state: RunState | None = None) -> ApiSta
         "mlflow": (settings.rate_limit_mlflow_requests, settings.rate_limit_period),
     })
     return ApiState(settings=settings, engine=engine, pepper=pepper, limiter=limiter, run_state=run_state,
-                    read_engine=read_engine_for(engine))
+                    read_engine=read_engine_for(engine), key_cache=keys.KeyCache(settings.api_key_cache_seconds))
 
 
 def create_app(settings: Settings, *, run_state: RunState | None = None, state: ApiState | None = None) -> FastAPI:
@@ -70,4 +70,25 @@ def create_app(settings: Settings, *, run_state: RunState | None = None, state: 
     app.include_router(mlflow_proxy.router)
     app.add_middleware(BodyLimit, json_limit=1024 * 1024,
                        unlimited_prefixes=(mlflow_proxy.PREFIX, "/api/v1/contributions"))
+    add_cors(app, settings.api_cors_origins)
     return app
+
+
+# What a page's script may send and read; the bearer token travels in Authorization, never a cookie.
+CORS_HEADERS = ["Authorization", "Content-Type"]
+CORS_EXPOSED = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy", "Retry-After",
+                "WWW-Authenticate"]
+
+
+def add_cors(app: FastAPI, origins: tuple[str, ...]) -> None:
+    """CORS for exactly the configured origins (``HOKUSAI_API_CORS_ORIGINS``), outermost so that
+    preflights and error answers (413, 429) get it too. None configured: no CORS at all. Without
+    credentials: the API reads no cookies, so a browser never sends them on a page's behalf."""
+    if not origins:
+        return
+    from starlette.middleware.cors import CORSMiddleware
+
+    from hokusai.api.routes.mlflow_proxy import METHODS
+
+    app.add_middleware(CORSMiddleware, allow_origins=list(origins), allow_credentials=False,
+                       allow_methods=METHODS, allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSED, max_age=600)

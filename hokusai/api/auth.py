@@ -69,7 +69,7 @@ async def identify(state: ApiState, token: str) -> Principal:
         if token.startswith(SESSION_PREFIX):
             session = verify_session(state.pepper, token)
             return Principal("wallet", session.address, session.scopes, session.address.lower())
-        key = await state.db(verify_key, state.read_engine, state.pepper, token)
+        key = await state.db(verify_key, state.read_engine, state.pepper, token, None, state.key_cache)
         return Principal("key", key.display_prefix, key.scopes)
     except (KeyRejected, SessionRejected) as error:
         raise Problem(401, str(error), slug="unauthenticated", headers=_CHALLENGE) from None

@@ -72,8 +72,11 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int,
           app_factory: str = "hokusai.api.serve:app") -> int:
     import uvicorn
 
+    # uvloop and httptools when installed ("auto"); no access log (its formatting costs every request:
+    # the API logs what matters itself, and a TLS proxy in front keeps the access log).
     uvicorn.run(app_factory, factory=True, host=host or settings.api_host, port=port or settings.api_port,
-                workers=workers, proxy_headers=False, server_header=False, log_level="warning")
+                workers=workers, proxy_headers=False, server_header=False, log_level="warning", access_log=False,
+                loop="auto", http="auto")
     return 0
 
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Float, String, Table, Text, insert, select, update
+from sqlalchemy import Column, Float, String, Table, Text, bindparam, insert, select, update
 
 from hokusai.api.pepper import derive
 from hokusai.api.scopes import parse_scopes
@@ -119,13 +119,49 @@ def revoke_key(engine: Any, prefix: str, now: float | None = None) -> ApiKey:
     return _record(row)
 
 
-def verify_key(engine: Any, pepper: bytes, presented: str, now: float | None = None) -> ApiKey:
+class KeyCache:
+    """Rows of keys that verified, kept ``seconds`` (per API process) so a busy key is not read from
+    the database on every request. The bound this puts on revocation: a key revoked elsewhere (the
+    CLI, another process) is refused by every process at most ``seconds`` later. Only rows that
+    verified are kept (an unknown prefix is read each time), the HMAC is checked on every request,
+    and expiry is compared with the clock each time. ``seconds`` 0: no cache."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._rows: dict[str, tuple[float, Any]] = {}
+
+    def get(self, prefix: str, now: float) -> Any | None:
+        entry = self._rows.get(prefix)
+        if entry is None or now - entry[0] >= self.seconds:
+            return None
+        return entry[1]
+
+    def put(self, prefix: str, row: Any, now: float) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._rows) >= self.MAX_ENTRIES:
+            self._rows.clear()
+        self._rows[prefix] = (now, row)
+
+
+_PREFIX_QUERY = select(api_keys).where(api_keys.c.prefix == bindparam("prefix"))
+
+
+def verify_key(engine: Any, pepper: bytes, presented: str, now: float | None = None,
+               cache: KeyCache | None = None) -> ApiKey:
     """The key's record if ``presented`` is an active key; KeyRejected saying why otherwise."""
     match = _KEY.fullmatch(presented)
     if match is None:
         raise KeyRejected("malformed API key: expected hk_<8 characters>_<43 characters>")
-    with engine.connect() as connection:
-        row = connection.execute(select(api_keys).where(api_keys.c.prefix == match.group(1))).one_or_none()
+    prefix = match.group(1)
+    read_at = time.monotonic()
+    row = cache.get(prefix, read_at) if cache is not None else None
+    cached = row is not None
+    if row is None:
+        with engine.connect() as connection:
+            row = connection.execute(_PREFIX_QUERY, {"prefix": prefix}).one_or_none()
     expected = row.key_hash if row is not None else "0" * 64
     matches = hmac.compare_digest(expected, _key_hash(derive(pepper, "key-hash"), presented))
     if row is None or not matches:
@@ -134,4 +170,6 @@ def verify_key(engine: Any, pepper: bytes, presented: str, now: float | None = N
     state = record.state(now)
     if state != "active":
         raise KeyRejected(f"API key {record.display_prefix} is {state}")
+    if cache is not None and not cached:
+        cache.put(prefix, row, read_at)
     return record

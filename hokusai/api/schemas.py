@@ -38,7 +38,7 @@ class Contribution(Open):
     token_id: str
     wallet_address: str
     filename: str
-    state: str = Field(description="queued, running, rejected, evaluated or replaced")
+    state: str = Field(description="queued, running, rejected, evaluated, failed, canceled or replaced")
 
 
 class Uploaded(Strict):

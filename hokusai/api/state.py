@@ -30,6 +30,7 @@ class ApiState:
     limiter: RateLimiter
     run_state: RunState | None = None
     read_engine: Any = None  # reads only (key checks, claim lookups): see ``read_engine_for``
+    key_cache: Any = None  # hokusai.api.keys.KeyCache: verified keys' rows, HOKUSAI_API_KEY_CACHE_SECONDS
     _db_threads: Any = None
     _registry: Any = None
     _store: Any = None
@@ -44,13 +45,19 @@ class ApiState:
         the loaded 2-core machine). PostgreSQL or S3 mean network waits: those go to threads."""
         return self.read_engine.dialect.name == "sqlite" and not self.settings.s3_bucket
 
-    async def db(self, function: Any, *args: Any) -> Any:
-        """Run a short database or file read: inline (see ``inline_reads``), else in a small,
-        dedicated thread pool — a few threads, not the default forty, which starve the loop."""
+    @property
+    def remote_run_states(self) -> bool:
+        """Run states come from the deployment's Dagster instance (DAGSTER_HOME): PostgreSQL, a network wait."""
+        return self.run_state is not None and self.settings.dagster_instance_home is not None
+
+    async def db(self, function: Any, *args: Any, network: bool = False) -> Any:
+        """Run a short database or file read: inline (see ``inline_reads``) unless it waits on the
+        ``network``, else in a small, dedicated thread pool — a few threads, not the default forty,
+        which starve the loop."""
         import anyio
         import anyio.to_thread
 
-        if self.inline_reads:
+        if self.inline_reads and not network:
             return function(*args)
 
         if self._db_threads is None:

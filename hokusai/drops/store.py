@@ -6,8 +6,10 @@ S3 store is a drop-in and the sensor and assets never know which one they use.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import shutil
 import stat as stat_mode
 import tempfile
 from abc import ABC, abstractmethod
@@ -45,6 +47,11 @@ class ContributionStore(ABC):
 
     @abstractmethod
     def put_bytes(self, key: str, data: bytes) -> StoredObject: ...
+
+    @abstractmethod
+    def put_file(self, key: str, path: Path) -> StoredObject:
+        """Put the finished file at ``path`` at ``key`` without holding it in memory (an upload spooled
+        to disk). The file may be moved away; the caller removes ``path`` if it is still there."""
 
     @abstractmethod
     def uri(self, key: str) -> str: ...
@@ -173,15 +180,42 @@ class LocalFolderStore(ContributionStore):
             raise
         return self.stat(key)
 
+    def put_file(self, key: str, path: Path) -> StoredObject:
+        """A rename when ``path`` is on the drop folder's file system (atomic: a reader sees no half
+        file); else a copy to a hidden temp file beside the target, then a rename."""
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(path, target)
+        except OSError as error:
+            if error.errno != errno.EXDEV:
+                raise
+            fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            try:
+                with os.fdopen(fd, "wb") as handle, open(path, "rb") as source:
+                    shutil.copyfileobj(source, handle, 1 << 20)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(temp_name, target)
+            except BaseException:
+                Path(temp_name).unlink(missing_ok=True)
+                raise
+        return self.stat(key)
+
     def uri(self, key: str) -> str:
         return self._path(key).as_uri()
 
 
-def _key_spellings(object_key: str) -> list[str]:
-    """The wallet folder as lowercase, EIP-55 or uppercase: partition keys keep it lowercase."""
+def _key_spellings(object_key: str) -> Iterator[str]:
+    """The wallet folder as lowercase, EIP-55 or uppercase: partition keys keep it lowercase.
+    Lazily: the EIP-55 spelling (a Keccak hash) only when the lowercase folder has no match."""
     token_id, wallet, filename = object_key.split("/")
-    wallets = (wallet, to_checksum_address(wallet), "0x" + wallet[2:].upper())
-    return list(dict.fromkeys(f"{token_id}/{w}/{filename}" for w in wallets))
+    seen = set()
+    for spelling in (lambda: wallet, lambda: to_checksum_address(wallet), lambda: "0x" + wallet[2:].upper()):
+        key = f"{token_id}/{spelling()}/{filename}"
+        if key not in seen:
+            seen.add(key)
+            yield key
 
 
 def replaced_message(uri: str, found_etag: str, partition_etag: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -12,7 +13,8 @@ from hokusai.api.auth import Principal, api_state, require
 from hokusai.api.problems import Problem
 from hokusai.api.schemas import Contribution, Uploaded
 from hokusai.api.scopes import CONTRIBUTIONS_WRITE, CONTRIBUTORS_READ
-from hokusai.contribution_status import DropConflict, contribution_status, drop_contribution
+from hokusai.api.uploads import Spool, UploadTooLarge
+from hokusai.contribution_status import DropConflict, contribution_status, drop_spooled, drop_target
 from hokusai.drops.keys import InvalidDropError, known_token_ids, parse_partition_key
 
 router = APIRouter(prefix="/api/v1/contributions", tags=["contributions"])
@@ -21,23 +23,30 @@ _UPLOAD_BODY = {"requestBody": {"required": True, "description": "the file's byt
                                                                                     "format": "binary"}}}}}
 
 
-async def _read_capped(request: Request, cap: int) -> bytes:
-    """The body, refused with 413 as soon as it passes ``cap`` (before reading it all when announced)."""
+async def _spool(request: Request, folder: Path, cap: int) -> tuple[Spool, str]:
+    """The body streamed to a spool file in bounded memory; 413 as soon as it passes ``cap``
+    (before reading anything when Content-Length announces more). The caller discards the spool."""
     announced = request.headers.get("content-length")
     if announced is not None:
         if not announced.isdigit():
             raise Problem(400, "Content-Length must be a decimal number")
         if int(announced) > cap:
-            raise Problem(413, f"the upload is {announced} bytes; at most {cap} are accepted", slug="too-large")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > cap:
-            raise Problem(413, f"the upload is larger than {cap} bytes", slug="too-large")
-        chunks.append(chunk)
-    if size == 0:
-        raise Problem(400, "the upload is empty: send the file's bytes as the request body", slug="empty-upload")
-    return b"".join(chunks)
+            raise Problem(413, str(UploadTooLarge(cap, int(announced))), slug="too-large")
+    spool = await run_in_threadpool(Spool, folder, cap)
+    try:
+        async for chunk in request.stream():
+            if spool.add(chunk):
+                await run_in_threadpool(spool.flush)
+        if spool.size == 0:
+            raise Problem(400, "the upload is empty: send the file's bytes as the request body", slug="empty-upload")
+        md5_hex = await run_in_threadpool(spool.finish)
+    except UploadTooLarge as error:
+        spool.discard()
+        raise Problem(413, str(error), slug="too-large") from None
+    except BaseException:  # a client gone mid-upload, a cancelled task, a full disk: no spool left behind
+        spool.discard()  # a close and an unlink, not awaited: it must run even when the task is cancelled
+        raise
+    return spool, md5_hex
 
 
 @router.post("", status_code=201, response_model=Uploaded, openapi_extra=_UPLOAD_BODY,
@@ -59,14 +68,17 @@ async def upload(request: Request, response: Response,
     if wallet is None:
         raise Problem(400, "wallet_address is required with an API key", slug="missing-wallet")
     state = api_state(request)
-    data = await _read_capped(request, state.settings.max_upload_bytes)
-    try:
-        key, stored, created = await run_in_threadpool(
-            drop_contribution, state.store, token_id, wallet, filename, data, known_token_ids(state.settings.tokens_dir))
-    except DropConflict as error:
-        raise Problem(409, str(error), slug="name-taken") from None
+    try:  # the name is checked before a byte of the body is read
+        target = drop_target(token_id, wallet, filename, known_token_ids(state.settings.tokens_dir))
     except InvalidDropError as error:
         raise Problem(400, str(error), slug="invalid-drop") from None
+    spool, md5_hex = await _spool(request, state.settings.upload_spool_dir, state.settings.max_upload_bytes)
+    try:
+        key, stored, created = await run_in_threadpool(drop_spooled, state.store, target, spool.path, md5_hex)
+    except DropConflict as error:
+        raise Problem(409, str(error), slug="name-taken") from None
+    finally:
+        spool.discard()  # already renamed into a local drop zone, or a file to delete
     if not created:
         response.status_code = 200
     object_key = key.rpartition("@")[0]
@@ -99,6 +111,6 @@ async def status(partition_key: str, request: Request,
         return await state.db(
             lambda: contribution_status(partition_key, outputs_dir=state.settings.outputs_dir, store=state.store,
                                         claim_for_partition=lambda key: _latest_claim(state.read_engine, key),
-                                        run_state=state.run_state))
+                                        run_state=state.run_state), network=state.remote_run_states)
     except LookupError as error:
         raise Problem(404, str(error), slug="unknown-contribution") from None

@@ -4,7 +4,8 @@ Only MLflow's API paths pass (``ALLOWED_PREFIXES``, matched on the raw path afte
 refusing ``..``, encoded slashes and backslashes). ``mlflow:read`` for GET and HEAD,
 ``mlflow:write`` for the rest, counted in the proxy's own bucket. Upstream sees
 MLflow's own ``Host`` and none of the client's ``Authorization``, ``Origin``,
-cookies or method-override headers (MLflow 3 refuses a foreign Host or Origin).
+cookies or method-override headers (MLflow 3 refuses a foreign Host or Origin); the browser
+sees none of MLflow's CORS headers, only the API's own.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
 DROPPED_REQUEST = HOP_BY_HOP | {"host", "authorization", "origin", "cookie", "referer", "x-http-method-override",
                                 "x-http-method", "x-method-override", "forwarded", "x-forwarded-for",
                                 "x-forwarded-host", "x-forwarded-proto"}
-DROPPED_RESPONSE = HOP_BY_HOP | {"set-cookie", "server", "date"}
+# MLflow's own CORS answers never reach the browser: the API's CORS (HOKUSAI_API_CORS_ORIGINS) decides.
+DROPPED_RESPONSE = HOP_BY_HOP | {"set-cookie", "server", "date", "access-control-allow-origin",
+                                 "access-control-allow-credentials", "access-control-allow-methods",
+                                 "access-control-allow-headers", "access-control-expose-headers",
+                                 "access-control-max-age"}
 _UNSAFE = re.compile(r"(^|/)\.\.?(/|$)|%2e|%2f|%5c|\\|//", re.IGNORECASE)
 
 router = APIRouter()
