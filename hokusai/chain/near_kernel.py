@@ -35,6 +35,7 @@ def key_bits(cells, features, thresholds, slack, wildcards):
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _bucket(group, key, prefix):
+    """The bucket number: the group, then the key's first ``prefix`` bits (0 < prefix <= 32)."""
     return (np.uint64(group) << np.uint64(prefix)) | (key >> np.uint64(64 - prefix))
 
 
@@ -137,7 +138,7 @@ def search(queries, train_group, train_key, train_key2, train_cells, train_float
         while True:
             probes += 1
             part = base ^ subset
-            if length == prefix:
+            if length == prefix and prefix > 0:
                 lo, hi = _find(table, shift, (np.uint64(g) << np.uint64(prefix)) | part)
             else:
                 low_key = part << np.uint64(64 - length) if length > 0 else np.uint64(0)
