@@ -2,30 +2,41 @@
 
 A query row matches a training row when both have the same group key and every
 feature differs by at most its bound, compared as the rule compares (float64,
-``abs(a - b) <= bound``). Brute force costs rows x training rows; this index keeps
-the search exact and near-linear on data with structure, in bounded memory:
+``abs(a - b) <= bound``). Brute force costs rows x training rows; the search keeps
+it exact and near-linear on data with structure, in bounded memory.
+
+Both searches share the first two steps:
 
 1. **Cells.** Each feature is quantized to int8 cells so that two values within the
    bound are at most ``D`` cells apart (unit cells for small integers such as pixels,
    where the cell test *is* the rule; cells of at least half the bound otherwise).
    Values out of the cell range are clipped, which only admits more candidates.
-2. **Key.** Up to 44 bits, each "cell >= threshold" for a feature, thresholds where
-   few training values lie (a query within ``D`` cells of a threshold may have a
-   neighbour on either side: that bit is a *wildcard*). Training rows are sorted by
-   (group, key); a query probes every key its wildcards allow, so no neighbour is
-   missed. A query with more than 8 wildcards probes a shorter prefix of the key.
-3. **Blocks.** Inside a key bucket, rows are sorted further and cut into blocks of
-   16 with their bounding box; a block whose box is farther than ``D`` cells in any
-   feature is skipped, else its rows are compared cell by cell, then on the features
-   whose cells are not exact, in float64 as the rule does.
-4. **Early exit.** The query's own key first, then keys one wildcard flip away, and
-   so on; the blocks of a bucket in windows of 1, 1, 2, 4... A query is done at its
-   first match: near-copies are cheap, a new row costs its full set of probes.
+2. **Key bits.** Each bit is "cell >= threshold" for a feature, thresholds where few
+   training values lie. A query within ``D`` cells of a threshold may have a neighbour
+   on either side: that bit is a *wildcard*. On every other bit a neighbour has the
+   query's value, so a row that differs there is skipped without reading its cells.
 
-The key length is chosen by the counted work of a sample of queries (the same
-queries whatever the upload's order): the answer is the same for every choice.
-Uniformly random data has no structure to exploit (a quarter of the bits are
-wildcards) and is the slow regime (``bench/RESULTS.md``).
+**Compiled search** (``near_kernel``, when numba is installed: the default).
+Training rows sorted by (group, key); a hash table names the rows of each bucket,
+(group, first ``p`` key bits). A query probes every bucket its wildcards among those
+``p`` bits allow, its own first (one with more than ``_MOST_WILDCARDS`` probes a
+shorter prefix, by binary search); the key bits after the probed ones, up to its next
+wildcard, narrow the bucket to a range; each row of the range is tested against 128
+key bits (64-row runs at a time), the survivors cell by cell, then in float64 on
+the features whose cells are not exact. A query stops at its first match.
+``p`` is chosen by the counted work of a sample of queries; queries are split
+between two threads (the loop releases the GIL). At 1M x 1M digits this is ~4x less
+CPU than the numpy search (``bench/RESULTS.md``).
+
+**Numpy search** (``_Index``, where numba is missing): up to 44 key bits sort the
+training rows; a query probes every key its wildcards allow (fewest flips first); in
+a key bucket, blocks of 16 rows with their bounding box are skipped or compared as
+a whole. The key length is chosen by the counted work of a sample.
+
+Either way the answer is the same for every choice of key, prefix and thread
+count, and is that of brute force (``test_unit_new_rows.py``). Uniformly random
+data has no structure to exploit (a quarter of the bits are wildcards) and is the
+slow regime.
 """
 
 from __future__ import annotations
@@ -137,10 +148,14 @@ def _walk(rows, train, bounds, cell_features, ri, ti, row_group, train_group, gr
     row_group = np.asarray(row_group, np.int64)
     slack, float_bounds = slack[by_rate], np.asarray(bounds, np.float64)[float_features]
 
+    tables = {}
+
     def search(queries: np.ndarray, prefix: int, found: np.ndarray) -> np.ndarray:
         work = np.zeros(3, np.int64)
-        table, shift = (near_kernel.bucket_table(train_group, train_key, prefix) if prefix
-                        else (np.zeros((2, 3), np.uint64), np.uint64(63)))
+        if prefix not in tables:  # prefix 0: no table, the group's range is found by binary search
+            tables[prefix] = (near_kernel.bucket_table(train_group, train_key, prefix) if prefix
+                              else (np.zeros((2, 3), np.uint64), np.uint64(63)))
+        table, shift = tables[prefix]
         near_kernel.search(queries, train_group, train_key, train_key2, train_cells, train_float, row_group, row_key,
                            row_wild, row_key2, row_wild2, row_cells, row_float, slack, float_bounds, prefix, table,
                            shift, _MOST_WILDCARDS, found, work)
@@ -148,6 +163,9 @@ def _walk(rows, train, bounds, cell_features, ri, ti, row_group, train_group, gr
 
     longest = min(len(bits), 64 - max(1, int(group_count).bit_length()), 32)
     prefix = _prefix_length(search, sample, longest, len(ri), len(ti), group_count)
+    search(np.zeros(0, np.int64), prefix, np.zeros(0, dtype=bool))  # its table, built once for every thread
+    for unused in set(tables) - {prefix}:
+        del tables[unused]
     found = np.zeros(len(ri), dtype=bool)
     # the compiled loop releases the GIL: a thread per core, each on every n-th query (same answer)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
