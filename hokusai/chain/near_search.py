@@ -25,8 +25,9 @@ wildcard, narrow the bucket to a range; each row of the range is tested against 
 key bits (64-row runs at a time), the survivors cell by cell, then in float64 on
 the features whose cells are not exact. A query stops at its first match.
 ``p`` is chosen by the counted work of a sample of queries; queries are split
-between two threads (the loop releases the GIL). At 1M x 1M digits this is ~4x less
-CPU than the numpy search (``bench/RESULTS.md``).
+between two threads (the loop releases the GIL). At 1M x 1M digits, in a fresh
+process: 9.2 CPU-s against the numpy search's 14.1 (load ~7), of which ~1 s is
+numba's import and cache load (``bench/RESULTS.md``).
 
 **Numpy search** (``_Index``, where numba is missing): up to 44 key bits sort the
 training rows; a query probes every key its wildcards allow (fewest flips first); in
@@ -183,9 +184,10 @@ def _walk(rows, train, bounds, cell_features, ri, ti, row_group, train_group, gr
 def _prefix_length(search, sample: np.ndarray, longest: int, queries: int, rows: int, groups: int) -> int:
     """Bits of key that name a bucket: longer, more buckets to probe; shorter, more rows to scan in each.
 
-    Chosen by the counted work of a sample of queries (measured at 1M x 1M digits: a probe
-    ~0.15 CPU-µs, a scanned row ~7 ns, a compared pair ~0.15 µs); small inputs take
-    buckets of ~32 rows. The answer is the same for every choice.
+    Chosen by the counted work of a sample of queries: a probe 1, a scanned row 0.05 (measured
+    at 1M x 1M digits, prefix 16, load ~7: ~0.15 CPU-µs a probe, ~7 ns a row), a compared
+    pair weighed as a probe (not measured apart: few on digits). Small inputs take buckets
+    of ~32 rows. The answer is the same for every choice.
     """
     if queries < 20 * _SAMPLE:
         return int(np.clip(np.log2(max(rows / max(groups, 1) / 32, 1)), 0, longest))
