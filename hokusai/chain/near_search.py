@@ -16,7 +16,7 @@ Both searches share the first two steps:
    on either side: that bit is a *wildcard*. On every other bit a neighbour has the
    query's value, so a row that differs there is skipped without reading its cells.
 
-**Compiled search** (``near_kernel``, when numba is installed: the default).
+**Compiled search** (``near_kernel``, when numba is installed, for 50,000 searched rows or more).
 Training rows sorted by (group, key); a hash table names the rows of each bucket,
 (group, first ``p`` key bits). A query probes every bucket its wildcards among those
 ``p`` bits allow, its own first (one with more than ``_MOST_WILDCARDS`` probes a
@@ -88,7 +88,7 @@ def rows_within_bounds(rows: list[np.ndarray], train: list[np.ndarray], bounds: 
         return out
     if not cells:  # no feature narrows the search: every row of the group is a candidate
         found = _brute_force(rows, train, bounds, ri, ti, row_group[ri], train_group)
-    elif _kernel_available():
+    elif len(ri) >= _KERNEL_MIN_QUERIES and _kernel_available():
         found = _walk(rows, train, bounds, cells, ri, ti, row_group[ri], train_group, len(groups),
                       _sample(ri, row_order_key))
     else:
@@ -98,6 +98,11 @@ def rows_within_bounds(rows: list[np.ndarray], train: list[np.ndarray], bounds: 
         found = index.search(np.arange(len(ri)))
     out[ri[found]] = True
     return out
+
+
+# Below this many searched rows the numpy search is done before numba would have loaded
+# (~1 CPU-s in a fresh process): an evaluation of a few thousand rows never imports it.
+_KERNEL_MIN_QUERIES = 50_000
 
 
 def _kernel_available() -> bool:
