@@ -91,6 +91,20 @@ def test_category_features_must_be_equal():
 
 # -- the search against brute force -------------------------------------------------------------
 # Every case is built from fixed seeds: the frames, hence the expected answer, are the same on every run.
+# Each runs on both searches: the compiled one (numba, for large uploads) and the numpy one (small uploads,
+# or where numba is missing).
+
+@pytest.fixture(params=["compiled", "numpy"])
+def search_path(request, monkeypatch):
+    from hokusai.chain import near_search
+
+    if request.param == "compiled":  # numba is a dependency: a missing install fails here, not skips
+        import numba  # noqa: F401
+
+        monkeypatch.setattr(near_search, "_KERNEL_MIN_QUERIES", 0)
+    else:
+        monkeypatch.setattr(near_search, "_kernel_available", lambda: False)
+    return request.param
 
 def brute_force_removed(rows: pd.DataFrame, training: pd.DataFrame, spec, tolerance: float) -> np.ndarray:
     """``hokusai-near-copy-v1`` written out pair by pair (exact copies by the rows' fingerprints)."""
@@ -175,7 +189,7 @@ CASES = {
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_the_search_finds_exactly_what_brute_force_finds(case, seed):
+def test_the_search_finds_exactly_what_brute_force_finds(case, seed, search_path):
     features, tolerance, step, categories, nan_share = CASES[case]
     spec = dataclasses.replace(binary_spec(*features), near_copy_tolerance=tolerance)
     drawn = tuple(FeatureSpec(f.name, f.dtype, -1.0 if f.minimum is None else f.minimum,
@@ -188,7 +202,7 @@ def test_the_search_finds_exactly_what_brute_force_finds(case, seed):
     assert found.exact_copies + found.near_copies == expected.sum()
 
 
-def test_the_tuned_search_of_many_rows_finds_exactly_what_brute_force_finds():
+def test_the_tuned_search_of_many_rows_finds_exactly_what_brute_force_finds(search_path):
     """Past 60,000 rows the index tunes its key length on a sample: the answer must not change."""
     features = tuple(FeatureSpec(f"x{i}", "int", 0, 16) for i in range(10))
     spec = dataclasses.replace(binary_spec(*features), near_copy_tolerance=0.125)
@@ -199,7 +213,7 @@ def test_the_tuned_search_of_many_rows_finds_exactly_what_brute_force_finds():
     np.testing.assert_array_equal(~found.keep, expected)
 
 
-def test_the_answer_does_not_depend_on_the_rows_order():
+def test_the_answer_does_not_depend_on_the_rows_order(search_path):
     features = tuple(FeatureSpec(f"x{i}", "int", 0, 16) for i in range(8))
     spec = dataclasses.replace(binary_spec(*features), near_copy_tolerance=0.125)
     rows, training = jittered_case(4, features, 3000, 1000, 1)
@@ -207,3 +221,74 @@ def test_the_answer_does_not_depend_on_the_rows_order():
     found = find_new_rows(rows, training, spec).keep
     shuffled = find_new_rows(rows.iloc[order].reset_index(drop=True), training, spec).keep
     np.testing.assert_array_equal(found[order], shuffled)
+
+
+def pixels_spec(count: int, tolerance: float = 0.125):
+    return dataclasses.replace(binary_spec(*(FeatureSpec(f"x{i}", "int", 0, 16) for i in range(count))),
+                               near_copy_tolerance=tolerance)
+
+
+def test_single_rows_on_both_sides(search_path):
+    spec = pixels_spec(3)
+    training = pd.DataFrame({"x0": [5], "x1": [0], "x2": [16], "y": [1]})
+    rows = pd.DataFrame({"x0": [7, 8, 7, 5], "x1": [2, 0, 0, 0], "x2": [14, 16, 16, 16], "y": [1, 1, 0, 1]})
+    for i in range(len(rows)):  # each row alone: within 2 levels in every pixel, one too far, another label, a copy
+        found = find_new_rows(rows.iloc[[i]], training, spec)
+        assert (~found.keep).tolist() == [[True], [False], [False], [True]][i]
+    np.testing.assert_array_equal(~find_new_rows(rows, training, spec).keep, [True, False, False, True])
+
+
+def test_all_rows_alike(search_path):
+    """Every training row the same image (no key bit splits them), copies and nudges of it."""
+    spec = pixels_spec(8)
+    image = [0, 3, 8, 16, 12, 5, 0, 9]
+    training = pd.DataFrame([image] * 500, columns=[f"x{i}" for i in range(8)]).assign(y=1)
+    rows = training.iloc[:300].copy()
+    rows.iloc[100:200, 2] += 2  # within the bound: near-copies
+    rows.iloc[200:, 5] -= 3  # one pixel 3 levels off: new
+    found = find_new_rows(rows, training, spec)
+    assert (found.exact_copies, found.near_copies, int(found.keep.sum())) == (100, 100, 100)
+    np.testing.assert_array_equal(~found.keep, brute_force_removed(rows, training, spec, 0.125))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_negative_values_exactly_at_the_bound(seed, search_path):
+    """Floats of -8..8 on a grid of 0.25 against a bound of 1.0 (0.0625 of 16): differences of exactly
+    the bound are near-copies, a grid step more are not, with the sign of either side arbitrary."""
+    features = tuple(FeatureSpec(f"x{i}", "float", -8.0, 8.0) for i in range(5))
+    spec = dataclasses.replace(binary_spec(*features), near_copy_tolerance=0.0625)
+    rng = np.random.default_rng(seed)
+    training = pd.DataFrame(np.round(rng.uniform(-8, 8, size=(400, 5)) * 4) / 4,
+                            columns=[f.name for f in features]).assign(y=rng.integers(0, 2, 400))
+    rows = training.sample(600, replace=True, random_state=seed).reset_index(drop=True)
+    moves = rng.choice([-1.25, -1.0, 0.0, 1.0, 1.25], size=(600, 5), p=[0.05, 0.3, 0.3, 0.3, 0.05])
+    rows[[f.name for f in features]] += moves
+    found = find_new_rows(rows, training, spec)
+    expected = brute_force_removed(rows, training, spec, 0.0625)
+    assert 0 < expected.sum() < len(rows)
+    np.testing.assert_array_equal(~found.keep, expected)
+
+
+def test_queries_with_many_wildcards_probe_a_shorter_prefix(search_path, monkeypatch):
+    """A query with more wildcards than a probe allows searches a shorter key prefix: same answer."""
+    from hokusai.chain import near_search
+
+    monkeypatch.setattr(near_search, "_MOST_WILDCARDS", 0)
+    features = tuple(FeatureSpec(f"x{i}", "int", 0, 16) for i in range(12))
+    spec = dataclasses.replace(binary_spec(*features), near_copy_tolerance=0.125)
+    rows, training = jittered_case(8, features, 4000, 3000, 1)
+    found = find_new_rows(rows, training, spec)
+    expected = brute_force_removed(rows, training, spec, 0.125)
+    assert 0 < expected.sum() < len(rows)
+    np.testing.assert_array_equal(~found.keep, expected)
+
+
+def test_nan_in_the_rows_and_the_training_set_never_matches(search_path):
+    spec = dataclasses.replace(binary_spec(FeatureSpec("x0", "float", 0.0, 10.0), FeatureSpec("x1", "float", 0.0, 10.0)),
+                               near_copy_tolerance=0.1)
+    training = pd.DataFrame({"x0": [1.0, np.nan, 5.0], "x1": [np.nan, 2.0, 5.0], "y": [0, 0, 0]})
+    rows = pd.DataFrame({"x0": [1.0, 1.5, 4.5, np.nan], "x1": [np.nan, 2.0, 5.5, 5.0], "y": [0, 0, 0, 0]})
+    # row 0 is an exact copy of training row 0 (NaN included): removed as a copy, not as a near-copy
+    found = find_new_rows(rows, training, spec)
+    assert (~found.keep).tolist() == [True, False, True, False]
+    assert (found.exact_copies, found.near_copies) == (1, 1)

@@ -2,35 +2,48 @@
 
 A query row matches a training row when both have the same group key and every
 feature differs by at most its bound, compared as the rule compares (float64,
-``abs(a - b) <= bound``). Brute force costs rows x training rows; this index keeps
-the search exact and near-linear on data with structure, in bounded memory:
+``abs(a - b) <= bound``). Brute force costs rows x training rows; the search keeps
+it exact and near-linear on data with structure, in bounded memory.
+
+Both searches share the first two steps:
 
 1. **Cells.** Each feature is quantized to int8 cells so that two values within the
    bound are at most ``D`` cells apart (unit cells for small integers such as pixels,
    where the cell test *is* the rule; cells of at least half the bound otherwise).
    Values out of the cell range are clipped, which only admits more candidates.
-2. **Key.** Up to 44 bits, each "cell >= threshold" for a feature, thresholds where
-   few training values lie (a query within ``D`` cells of a threshold may have a
-   neighbour on either side: that bit is a *wildcard*). Training rows are sorted by
-   (group, key); a query probes every key its wildcards allow, so no neighbour is
-   missed. A query with more than 8 wildcards probes a shorter prefix of the key.
-3. **Blocks.** Inside a key bucket, rows are sorted further and cut into blocks of
-   16 with their bounding box; a block whose box is farther than ``D`` cells in any
-   feature is skipped, else its rows are compared cell by cell, then on the features
-   whose cells are not exact, in float64 as the rule does.
-4. **Early exit.** The query's own key first, then keys one wildcard flip away, and
-   so on; the blocks of a bucket in windows of 1, 1, 2, 4... A query is done at its
-   first match: near-copies are cheap, a new row costs its full set of probes.
+2. **Key bits.** Each bit is "cell >= threshold" for a feature, thresholds where few
+   training values lie. A query within ``D`` cells of a threshold may have a neighbour
+   on either side: that bit is a *wildcard*. On every other bit a neighbour has the
+   query's value, so a row that differs there is skipped without reading its cells.
 
-The key length is chosen by the counted work of a sample of queries (the same
-queries whatever the upload's order): the answer is the same for every choice.
-Uniformly random data has no structure to exploit (a quarter of the bits are
-wildcards) and is the slow regime (``bench/RESULTS.md``).
+**Compiled search** (``near_kernel``, when numba is installed, for 50,000 searched rows or more).
+Training rows sorted by (group, key); a hash table names the rows of each bucket,
+(group, first ``p`` key bits). A query probes every bucket its wildcards among those
+``p`` bits allow, its own first (one with more than ``_MOST_WILDCARDS`` probes a
+shorter prefix, by binary search); the key bits after the probed ones, up to its next
+wildcard, narrow the bucket to a range; each row of the range is tested against 128
+key bits (64-row runs at a time), the survivors cell by cell, then in float64 on
+the features whose cells are not exact. A query stops at its first match.
+``p`` is chosen by the counted work of a sample of queries; queries are split
+between two threads (the loop releases the GIL). At 1M x 1M digits, in a fresh
+process: 9.2 CPU-s against the numpy search's 14.1 (load ~7), of which ~1 s is
+numba's import and cache load (``bench/RESULTS.md``).
+
+**Numpy search** (``_Index``, where numba is missing): up to 44 key bits sort the
+training rows; a query probes every key its wildcards allow (fewest flips first); in
+a key bucket, blocks of 16 rows with their bounding box are skipped or compared as
+a whole. The key length is chosen by the counted work of a sample.
+
+Either way the answer is the same for every choice of key, prefix and thread
+count, and is that of brute force (``test_unit_new_rows.py``). Uniformly random
+data has no structure to exploit (a quarter of the bits are wildcards) and is the
+slow regime.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 
 import numpy as np
 
@@ -75,6 +88,9 @@ def rows_within_bounds(rows: list[np.ndarray], train: list[np.ndarray], bounds: 
         return out
     if not cells:  # no feature narrows the search: every row of the group is a candidate
         found = _brute_force(rows, train, bounds, ri, ti, row_group[ri], train_group)
+    elif len(ri) >= _KERNEL_MIN_QUERIES and _kernel_available():
+        found = _walk(rows, train, bounds, cells, ri, ti, row_group[ri], train_group, len(groups),
+                      _sample(ri, row_order_key))
     else:
         index = _Index(rows, train, bounds, cells, ri, ti, row_group[ri], train_group, len(groups))
         sample = _sample(ri, row_order_key)
@@ -82,6 +98,109 @@ def rows_within_bounds(rows: list[np.ndarray], train: list[np.ndarray], bounds: 
         found = index.search(np.arange(len(ri)))
     out[ri[found]] = True
     return out
+
+
+# Below this many searched rows the numpy search is done before numba would have loaded
+# (~1 CPU-s in a fresh process): an evaluation of a few thousand rows never imports it.
+_KERNEL_MIN_QUERIES = 50_000
+
+
+def _kernel_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
+_MOST_WILDCARDS = 10  # at most 2**10 probes per query
+_THREADS = 2
+
+
+def _walk(rows, train, bounds, cell_features, ri, ti, row_group, train_group, group_count,
+          sample: np.ndarray) -> np.ndarray:
+    """The compiled search (``near_kernel``): training rows sorted by (group, key), buckets of a key prefix."""
+    from hokusai.chain import near_kernel
+
+    d = len(cell_features)
+    train_cells, row_cells = np.empty((d, len(ti)), np.int8), np.empty((d, len(ri)), np.int8)
+    slack, exact = np.zeros(d, np.int64), np.zeros(d, bool)
+    for k, j in enumerate(cell_features):
+        train_cells[k], row_cells[k], slack[k], exact[k] = _quantize(
+            _subset(train[j], ti), _subset(rows[j], ri), bounds[j])
+    # features the cells do not decide are compared in float64 on the pairs the keys and cells admit
+    float_features = [j for k, j in enumerate(cell_features) if not exact[k]] + \
+        [j for j in range(len(bounds)) if j not in cell_features]
+    bits = _key_candidates(train_cells, slack)
+    keys = []  # two 64-bit words of key bits: the first sorts and buckets, both filter
+    for word in (bits[:64], bits[64:128]):
+        features, thresholds = np.array([k for k, _ in word], np.int64), np.array([t for _, t in word], np.int64)
+        train_key, _ = near_kernel.key_bits(train_cells, features, thresholds, slack, False)
+        keys.append((train_key, *near_kernel.key_bits(row_cells, features, thresholds, slack, True)))
+    (train_key, row_key, row_wild), (train_key2, row_key2, row_wild2) = keys
+    del keys
+    train_group = np.asarray(train_group, np.int64)
+    order = np.lexsort((train_key, train_group))
+    train_key, train_key2, train_group = train_key[order], train_key2[order], train_group[order]
+    # the features most often violated between rows of one bucket are compared first
+    bucket_start = np.flatnonzero(np.r_[True, (train_key[1:] != train_key[:-1]) | (train_group[1:] != train_group[:-1])])
+    violated = _violation_rates(train_cells, slack, order, bucket_start, np.r_[bucket_start[1:], len(order)])
+    by_rate = np.argsort(-violated, kind="stable")
+    train_cells = np.ascontiguousarray(np.take(np.take(train_cells, by_rate, axis=0), order, axis=1).T)
+    row_cells = np.ascontiguousarray(np.take(row_cells, by_rate, axis=0).T)
+    train_float = np.empty((len(ti), len(float_features)), np.float64)
+    row_float = np.empty((len(ri), len(float_features)), np.float64)
+    for k, j in enumerate(float_features):
+        train_float[:, k] = _as_float(train[j][ti[order]])
+        row_float[:, k] = _as_float(rows[j][ri])
+    row_group = np.asarray(row_group, np.int64)
+    slack, float_bounds = slack[by_rate], np.asarray(bounds, np.float64)[float_features]
+
+    tables = {}
+
+    def search(queries: np.ndarray, prefix: int, found: np.ndarray) -> np.ndarray:
+        work = np.zeros(3, np.int64)
+        if prefix not in tables:  # prefix 0: no table, the group's range is found by binary search
+            tables[prefix] = (near_kernel.bucket_table(train_group, train_key, prefix) if prefix
+                              else (np.zeros((2, 3), np.uint64), np.uint64(63)))
+        table, shift = tables[prefix]
+        near_kernel.search(queries, train_group, train_key, train_key2, train_cells, train_float, row_group, row_key,
+                           row_wild, row_key2, row_wild2, row_cells, row_float, slack, float_bounds, prefix, table,
+                           shift, _MOST_WILDCARDS, found, work)
+        return work
+
+    longest = min(len(bits), 64 - max(1, int(group_count).bit_length()), 32)
+    prefix = _prefix_length(search, sample, longest, len(ri), len(ti), group_count)
+    search(np.zeros(0, np.int64), prefix, np.zeros(0, dtype=bool))  # its table, built once for every thread
+    for unused in set(tables) - {prefix}:
+        del tables[unused]
+    found = np.zeros(len(ri), dtype=bool)
+    # the compiled loop releases the GIL: a thread per core, each on every n-th query (same answer)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = min(_THREADS, cores, max(1, len(ri) // _SAMPLE))
+    if threads == 1:
+        search(np.arange(len(ri)), prefix, found)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda k: search(np.arange(k, len(ri), threads), prefix, found), range(threads)))
+    return found
+
+
+def _prefix_length(search, sample: np.ndarray, longest: int, queries: int, rows: int, groups: int) -> int:
+    """Bits of key that name a bucket: longer, more buckets to probe; shorter, more rows to scan in each.
+
+    Chosen by the counted work of a sample of queries: a probe 1, a scanned row 0.05 (measured
+    at 1M x 1M digits, prefix 16, load ~7: ~0.15 CPU-µs a probe, ~7 ns a row), a compared
+    pair weighed as a probe (not measured apart: few on digits). Small inputs take buckets
+    of ~32 rows. The answer is the same for every choice.
+    """
+    if queries < 20 * _SAMPLE:
+        return int(np.clip(np.log2(max(rows / max(groups, 1) / 32, 1)), 0, longest))
+    costs = {}
+    for bits in sorted({*range(8, longest, 4), longest}):
+        work = search(sample, bits, np.zeros(queries, dtype=bool))
+        costs[bits] = work[0] + 0.05 * work[1] + work[2]
+    return min(costs, key=lambda bits: (costs[bits], bits))
 
 
 def _comparable(columns: list[np.ndarray], bounds: np.ndarray) -> np.ndarray:

@@ -16,10 +16,10 @@ with pixels nudged by ±1 or ±2 is caught, while a different handwritten digit 
 same class differs from its nearest training image by at least 4 levels in some
 pixel (measured: ``docs/reward-path.md``).
 
-The search is exact: candidates come from buckets of the numeric features
-quantized on a grid twice the tolerance wide (two values within the tolerance fall
-in the same or a neighbouring cell), on a few of the most varied features, and each
-candidate pair is then compared feature by feature.
+The search is exact (``hokusai.chain.near_search``): candidates come from buckets
+of "feature >= threshold" bits of the numeric features quantized into cells (a
+value within the tolerance of a threshold counts on both sides), and each candidate
+pair is then compared feature by feature.
 """
 
 from __future__ import annotations
