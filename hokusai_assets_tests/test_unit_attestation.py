@@ -1,4 +1,4 @@
-"""Unit tests for ``hokusai.commitments.canonical`` and the pure parts of ``hokusai.claims.attestation``."""
+"""Unit tests for ``hokusai.core.canonical`` and the pure parts of ``hokusai.core.attestation``."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from hokusai.claims.attestation import (
+from hokusai.claims.mint_request import build_mint_request
+from hokusai.core.attestation import (
     ATTESTATION_SCHEMA,
     attestation_hash,
     build_attestation,
-    build_mint_request,
     evaluation_id,
     software_versions,
 )
-from hokusai.commitments.canonical import canonical_hash, canonical_json, sha256_0x, sha256_hex
-from hokusai.evaluation.delta_one import compute_delta_one
+from hokusai.core.canonical import canonical_hash, canonical_json, sha256_0x, sha256_hex
+from hokusai.core.delta_one import compute_delta_one
 from hokusai.claims.eip712 import recover_mint_request_signer, validate_mint_request
 from hokusai.settlement.relayer_rules import relayer_problems
 
