@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hokusai.claims.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
-from hokusai.core.token_ids import token_experiment_name
-from hokusai.core.redaction import uri_has_password
+from hokusai.rules.token_ids import token_experiment_name
+from hokusai.rules.redaction import uri_has_password
 from hokusai.pii.secret import ENV_VAR as PII_SECRET_VAR
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ from eth_account import Account
 
 from hokusai.claims import eip712
 from hokusai.claims.attester_keys import DEV_KEY_RELPATH, ENV_VAR, load_attester_key
-from hokusai.core.wallets import to_checksum_address, validate_wallet_address
+from hokusai.rules.wallets import to_checksum_address, validate_wallet_address
 
 FIXTURES = Path(__file__).parent / "fixtures" / "interop"
 KAV = json.loads((FIXTURES / "mint_request_kav.json").read_text())["vectors"]
@@ -358,7 +358,7 @@ def test_malformed_env_key_rejected_without_echo(tmp_path, capsys, bad):
 
 
 def test_importing_hokusai_modules_is_light():
-    code = ("import sys, hokusai.claims.eip712, hokusai.core.wallets, hokusai.claims.attester_keys; "
+    code = ("import sys, hokusai.claims.eip712, hokusai.rules.wallets, hokusai.claims.attester_keys; "
             "heavy = {'dagster', 'eth_account', 'jsonschema'} & set(sys.modules); "
             "assert not heavy, heavy")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}

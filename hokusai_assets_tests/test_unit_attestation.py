@@ -1,4 +1,4 @@
-"""Unit tests for ``hokusai.core.canonical`` and the pure parts of ``hokusai.core.attestation``."""
+"""Unit tests for ``hokusai.rules.canonical`` and the pure parts of ``hokusai.rules.attestation``."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from hokusai.claims.mint_request import build_mint_request
-from hokusai.core.attestation import (
+from hokusai.rules.attestation import (
     ATTESTATION_SCHEMA,
     attestation_hash,
     build_attestation,
     evaluation_id,
     software_versions,
 )
-from hokusai.core.canonical import canonical_hash, canonical_json, sha256_0x, sha256_hex
-from hokusai.core.delta_one import compute_delta_one
+from hokusai.rules.canonical import canonical_hash, canonical_json, sha256_0x, sha256_hex
+from hokusai.rules.delta_one import compute_delta_one
 from hokusai.claims.eip712 import recover_mint_request_signer, validate_mint_request
 from hokusai.settlement.relayer_rules import relayer_problems
 

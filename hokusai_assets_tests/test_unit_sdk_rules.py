@@ -4,8 +4,8 @@ import pytest
 
 from hokusai.core.champion import head_verdict
 from hokusai.core.contribution import read_contribution
-from hokusai.core.delta_one import primary_metric_for, shared_benchmark_metrics
-from hokusai.core.metric_names import BENCHMARK_METRICS, benchmark_metric_name
+from hokusai.rules.delta_one import primary_metric_for, shared_benchmark_metrics
+from hokusai.rules.metric_names import BENCHMARK_METRICS, benchmark_metric_name
 
 WALLET = "0x742D35cc6634C0532925A3B844BC9E7595f62341"
 SHA = "ab" * 32

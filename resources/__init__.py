@@ -13,7 +13,7 @@ from typing import Any
 from dagster import EnvVar
 
 from hokusai.claims.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
-from hokusai.core.redaction import uri_has_password
+from hokusai.rules.redaction import uri_has_password
 from hokusai.pii.secret import ENV_VAR as PII_SECRET_VAR
 from hokusai.settings import (
     CHAIN_RPC_URL_VAR,

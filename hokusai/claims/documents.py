@@ -1,6 +1,6 @@
 """From measurements to a claim: the DeltaOne document, the signed claim, the output files.
 
-The attestation is assembled by the SDK's ``hokusai.core.attestation.attestation_document``,
+The attestation is assembled by the SDK's ``hokusai.rules.attestation.attestation_document``,
 which a third party's ``PerformanceTracker`` shares.
 
 The attestation and DeltaOne documents carry no run ids or timestamps, so one
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from hokusai.claims.mint_request import build_mint_request
-from hokusai.core.version import __version__
-from hokusai.core.delta_one import DELTA_ONE_DEFINITION, compute_delta_one
+from hokusai.rules.version import __version__
+from hokusai.rules.delta_one import DELTA_ONE_DEFINITION, compute_delta_one
 from hokusai.chain.ledger import PENDING, ChainLink
 from hokusai.models.steps import BaselinePin, BenchmarkResult, CandidateModel
 from hokusai.tokens.spec import TokenSpec

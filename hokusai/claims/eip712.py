@@ -21,7 +21,7 @@ import json
 import re
 from importlib import resources
 
-from hokusai.core.wallets import ZERO_ADDRESS, to_checksum_address, validate_wallet_address
+from hokusai.rules.wallets import ZERO_ADDRESS, to_checksum_address, validate_wallet_address
 
 DOMAIN_NAME, DOMAIN_VERSION = "HokusaiDeltaVerifier", "1"
 MAX_CONTRIBUTORS, TOTAL_WEIGHT_BPS = 100, 10_000

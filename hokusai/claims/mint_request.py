@@ -1,6 +1,6 @@
 """The signed wire message (``mint_request.v1``) for an attestation, for the on-chain DeltaVerifier.
 
-The attestation itself is the SDK's (``hokusai.core.attestation``): a third party computes
+The attestation itself is the SDK's (``hokusai.rules.attestation``): a third party computes
 the same document; signing it with the attester's key is the platform's.
 """
 
@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from hokusai.claims.eip712 import idempotency_key, sign_mint_request
-from hokusai.core.attestation import attestation_hash
+from hokusai.rules.attestation import attestation_hash
 from hokusai.settlement.relayer_rules import mint_request_problems
 
 

@@ -16,10 +16,10 @@ import json
 from importlib import resources
 from typing import Any
 
-from hokusai.core.version import __version__
-from hokusai.core.canonical import canonical_json, sha256_hex
+from hokusai.rules.version import __version__
+from hokusai.rules.canonical import canonical_json, sha256_hex
 from hokusai.commitments.rows import rows_root
-from hokusai.core.metric_names import BENCHMARK_METRICS as METRIC_NAMES
+from hokusai.rules.metric_names import BENCHMARK_METRICS as METRIC_NAMES
 
 ZK_SCHEMA_VERSION = "1.0"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from hokusai.claims.documents import delta_one_document, output_dir_for
-from hokusai.core.attestation import attestation_document, attestation_hash
-from hokusai.core.weights import weights_commitment
+from hokusai.rules.attestation import attestation_document, attestation_hash
+from hokusai.rules.weights import weights_commitment
 from hokusai.drops.store import ContributionStore
 from hokusai.core.client import RegistryClient, sklearn_pip_requirements
 from hokusai.intake.read import IntakePolicy, clean, frame_sha256, read_contribution

@@ -9,7 +9,7 @@ from dagster import AssetExecutionContext, Failure, MetadataValue, Output, Retry
 from hokusai.chain.acceptance import admit, refuse_on_chain_head
 from hokusai.chain.head_check import check_chain_head
 from hokusai.chain.onchain_head import ChainReadError
-from hokusai.core.attestation import attestation_document, attestation_hash
+from hokusai.rules.attestation import attestation_document, attestation_hash
 from hokusai.claims.documents import (
     candidate_link,
     sign_claim,

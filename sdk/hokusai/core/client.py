@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hokusai.core.weights import weights_commitment
+from hokusai.rules.weights import weights_commitment
 from hokusai.core.entities import LoggedModelRef, ModelVersionRef
 from hokusai.core.connection import (  # noqa: F401  (require_reachable: re-exported, the resources' import path)
     TRACKING_URI_VAR, default_artifact_root, normalized_tracking_uri, quiet_mlflow, require_reachable,
@@ -29,7 +29,7 @@ from hokusai.core.connection import (  # noqa: F401  (require_reachable: re-expo
 from hokusai.core.errors import ModelNotFoundError, RegistryError
 from hokusai.core.local_store import prepare_sqlite_store, require_sql_store, sqlite_path
 from hokusai.core.tags import CHAMPION_ALIAS, COMMITMENT_TAG
-from hokusai.core.redaction import redact_uri
+from hokusai.rules.redaction import redact_uri
 
 MODEL_ARTIFACT_NAME = "model"
 _SEARCH_PAGE = 1000
@@ -57,7 +57,7 @@ def _dspy_flavor(function: str) -> Any:
     from importlib import import_module
 
     try:
-        module = import_module(DSPY_FLAVOR_MODULE)
+        module = import_module("hokusai.dspy.mlflow_model")  # a literal, so the import-graph test sees it
     except ModuleNotFoundError as error:
         if error.name is not None and not DSPY_FLAVOR_MODULE.startswith(error.name):
             raise

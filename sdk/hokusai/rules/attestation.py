@@ -14,8 +14,8 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Protocol
 
-from hokusai.core.canonical import canonical_hash, canonical_json, sha256_hex
-from hokusai.core.version import __version__
+from hokusai.rules.canonical import canonical_hash, canonical_json, sha256_hex
+from hokusai.rules.version import __version__
 
 ATTESTATION_SCHEMA = "hokusai.attestation.v1"
 # Implemented by the platform's hokusai.commitments.rows; named here because every attestation pins it.

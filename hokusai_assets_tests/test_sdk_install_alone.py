@@ -1,0 +1,145 @@
+"""The SDK installs on its own: ``pip install ./sdk`` into a fresh virtual environment, no extras,
+then every SDK module imports and the integration guide's examples run against a real MLflow server.
+
+What it proves: the SDK distribution declares every package it imports (an undeclared one fails
+the import of every module here), ships no platform code, and pulls neither Dagster, Great
+Expectations nor DSPy. It needs PyPI (or the machine's configured index) and takes about a minute
+and a half, most of it pip; pip's cache is used when there is one. Its installed size is printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from hokusai.harness.mlflow_server import HEALTH_TIMEOUT_SECONDS, launch_mlflow_server, wait_for_health
+from hokusai.settings import REPO_ROOT
+
+EXAMPLES = ("quick_example", "register_models", "contributor_impact")  # examples/dspy needs the platform
+PLATFORM_ONLY = ("dagster", "great_expectations", "dspy", "hokusai_assets", "hokusai.chain", "hokusai.claims",
+                 "hokusai.settings")
+SIZE_CEILING_MB = 600  # the SDK alone measured ~425 MB (bench/RESULTS.md); the platform ~1.7 GB
+BOOTSTRAP = ("pip", "setuptools", "_distutils_hack", "pkg_resources", "distutils-precedence.pth")
+
+IMPORT_ALL = """
+import importlib, importlib.util, json, pkgutil, sys
+import hokusai
+names = []
+for package in ("hokusai.core", "hokusai.tracking", "hokusai.rules"):
+    module = importlib.import_module(package)
+    names.append(package)
+    for info in pkgutil.walk_packages(module.__path__, package + "."):
+        importlib.import_module(info.name)
+        names.append(info.name)
+def present(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+print(json.dumps({"modules": names, "hokusai_path": list(hokusai.__path__),
+                  "present": [name for name in sys.argv[1:] if present(name)]}))
+"""
+
+
+def _clean_environment(**extra: str) -> dict[str, str]:
+    """The machine's environment without anything that would put this repository on ``sys.path``."""
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}}
+    return env | {"PYTHONNOUSERSITE": "1", **extra}
+
+
+def _site_packages(venv: Path) -> Path:
+    return next((venv / "lib").glob("python*/site-packages"))
+
+
+def installed_megabytes(site_packages: Path) -> float:
+    """What the install put in site-packages, without the venv's own pip and setuptools."""
+    total = 0
+    for entry in site_packages.iterdir():
+        if entry.name.split("-")[0] in BOOTSTRAP or entry.name in BOOTSTRAP:
+            continue
+        files = [entry] if entry.is_file() else [p for p in entry.rglob("*") if p.is_file() and not p.is_symlink()]
+        total += sum(p.stat().st_size for p in files)
+    return total / 1e6
+
+
+@pytest.fixture(scope="module")
+def sdk_venv():
+    """A fresh venv with ``pip install ./sdk`` (not editable: the wheel's files only)."""
+    with tempfile.TemporaryDirectory(prefix="hokusai-sdk-alone-") as scratch:
+        venv = Path(scratch) / "venv"
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=_clean_environment())
+        python = venv / "bin" / "python"
+        # a copy of sdk/, so the build leaves nothing (build/, *.egg-info) in the work tree
+        source = Path(scratch) / "sdk"
+        shutil.copytree(REPO_ROOT / "sdk", source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
+        install = subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "--no-compile", str(source)],
+            capture_output=True, text=True, env=_clean_environment(), cwd=scratch)
+        assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+        yield {"python": python, "site_packages": _site_packages(venv), "scratch": Path(scratch),
+               "install_seconds": time.monotonic() - started}
+
+
+@pytest.fixture(scope="module")
+def own_mlflow_server(tmp_path_factory):
+    """A server of its own: the examples register fixed model names, which test_sdk_examples checks too."""
+    server = launch_mlflow_server(tmp_path_factory.mktemp("mlflow-sdk-alone"))
+    try:
+        wait_for_health(server, HEALTH_TIMEOUT_SECONDS)
+        yield server
+    finally:
+        server.stop()
+
+
+def test_every_sdk_module_imports_with_only_the_declared_dependencies(sdk_venv, capsys):
+    result = subprocess.run([str(sdk_venv["python"]), "-c", IMPORT_ALL, *PLATFORM_ONLY], capture_output=True,
+                            text=True, env=_clean_environment(), cwd=sdk_venv["scratch"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(result.stdout)
+    expected = {f"hokusai.{p.relative_to(REPO_ROOT / 'sdk' / 'hokusai').with_suffix('').as_posix().replace('/', '.')}"
+                .removesuffix(".__init__") for p in (REPO_ROOT / "sdk" / "hokusai").rglob("*.py")}
+    assert set(seen["modules"]) == expected  # every module of sdk/ was installed and imported
+    assert seen["hokusai_path"] == [str(sdk_venv["site_packages"] / "hokusai")]  # no repository portion
+    assert seen["present"] == [], f"platform packages in the SDK's environment: {seen['present']}"
+    size = installed_megabytes(sdk_venv["site_packages"])
+    with capsys.disabled():
+        print(f"\nhokusai-sdk installed alone: {size:.0f} MB in site-packages (without pip/setuptools); "
+              f"venv + install {sdk_venv['install_seconds']:.0f} s")
+    assert size < SIZE_CEILING_MB, f"the SDK alone installs {size:.0f} MB: a heavy dependency crept in?"
+
+
+def test_the_sdk_examples_run_in_the_sdk_alone(sdk_venv, own_mlflow_server):
+    """The examples as a third party runs them: ``python examples/X.py``, printing a JSON result."""
+    outputs = {}
+    for name in EXAMPLES:
+        run = subprocess.run([str(sdk_venv["python"]), str(REPO_ROOT / "examples" / f"{name}.py")],
+                             capture_output=True, text=True, cwd=sdk_venv["scratch"], timeout=300,
+                             env=_clean_environment(MLFLOW_TRACKING_URI=own_mlflow_server.url))
+        assert run.returncode == 0, f"{name}: {run.stderr[-3000:]}"
+        outputs[name] = json.loads(run.stdout)
+    quick = outputs["quick_example"]
+    assert quick["improved"] == "hokusai-example-quick/2" and quick["alias"] == "champion"
+    assert quick["delta_one_bps"] >= 100 and quick["eligible"] is True and quick["attestation_hash"].startswith("0x")
+    digits = outputs["register_models"]
+    assert digits["tokenized"] == "example-digits-release/1" and [s["role"] for s in digits["lineage"]] == [
+        "baseline", "improvement"]
+    impact = outputs["contributor_impact"]
+    assert impact["total_contributions"] == 2 and impact["tokens"] == ["example-even", "example-odd"]
+
+
+def test_a_local_sqlite_store_without_the_local_extra_says_what_to_install(sdk_venv):
+    code = ("from hokusai.core import ModelRegistry\n"
+            "try:\n    ModelRegistry('sqlite:///x.db')\nexcept ValueError as e:\n    print(e)\n")
+    run = subprocess.run([str(sdk_venv["python"]), "-c", code], capture_output=True, text=True,
+                         cwd=sdk_venv["scratch"], env=_clean_environment())
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "hokusai-sdk[local]" in run.stdout and not (sdk_venv["scratch"] / "x.db").exists()
