@@ -140,6 +140,25 @@ def test_build_attestation_is_deterministic_and_carries_the_result():
     canonical_json(built)  # plain JSON throughout
 
 
+def test_software_versions_in_an_sdk_only_environment(monkeypatch):
+    """The SDK alone has mlflow-skinny and no pyarrow: MLflow's version comes from the skinny
+    distribution (same code), a package not installed is recorded as None, not a crash."""
+    from importlib.metadata import PackageNotFoundError
+
+    import hokusai.rules.attestation as attestation
+
+    installed = {"scikit-learn": "1.9.1", "numpy": "2.4.6", "pandas": "2.3.3", "mlflow-skinny": "3.17.2"}
+
+    def version(name):
+        if name not in installed:
+            raise PackageNotFoundError(name)
+        return installed[name]
+
+    monkeypatch.setattr(attestation, "version", version)
+    assert attestation.software_versions() == {"scikit-learn": "1.9.1", "numpy": "2.4.6", "pandas": "2.3.3",
+                                               "pyarrow": None, "mlflow": "3.17.2", "hokusai": attestation.__version__}
+
+
 # --- build_mint_request -----------------------------------------------------------------------
 
 def build(att=None, now=NOW, deadline_seconds=3600):
