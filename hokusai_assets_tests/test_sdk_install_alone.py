@@ -78,6 +78,20 @@ print(json.dumps({"modules": names, "hokusai_path": list(hokusai.__path__),
 """
 
 
+RUN_EXAMPLES = """
+import contextlib, io, json, runpy, sys
+folder, names = sys.argv[1], sys.argv[2:]
+sys.path.insert(0, folder)
+outputs = {}
+for name in names:
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        runpy.run_path(f"{folder}/{name}.py", run_name="__main__")
+    outputs[name] = json.loads(printed.getvalue())
+print(json.dumps(outputs))
+"""
+
+
 def _clean_environment(**extra: str) -> dict[str, str]:
     """The machine's environment without anything that would put this repository on ``sys.path``."""
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}}
@@ -96,7 +110,18 @@ def closure_size(python: str | Path, distribution: str, cwd: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def sdk_venv():
+def own_mlflow_server(tmp_path_factory):
+    """A server of its own (the examples register fixed model names, which test_sdk_examples checks
+    too), launched first so that it boots while pip installs; waited for where it is used."""
+    server = launch_mlflow_server(tmp_path_factory.mktemp("mlflow-sdk-alone"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def sdk_venv(own_mlflow_server):
     """A fresh venv with ``pip install ./sdk`` (not editable: the wheel's files only)."""
     with tempfile.TemporaryDirectory(prefix="hokusai-sdk-alone-") as scratch:
         venv = Path(scratch) / "venv"
@@ -106,23 +131,13 @@ def sdk_venv():
         # a copy of sdk/, so the build leaves nothing (build/, *.egg-info) in the work tree
         source = Path(scratch) / "sdk"
         shutil.copytree(REPO_ROOT / "sdk", source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
+        # --no-compile: bytecode only for what is imported, when it is (the examples import a fraction)
         install = subprocess.run(
             [str(python), "-m", "pip", "install", "--quiet", "--no-compile", str(source)],
             capture_output=True, text=True, env=_clean_environment(), cwd=scratch)
         assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
         yield {"python": python, "site_packages": _site_packages(venv), "scratch": Path(scratch),
                "install_seconds": time.monotonic() - started}
-
-
-@pytest.fixture(scope="module")
-def own_mlflow_server(tmp_path_factory):
-    """A server of its own: the examples register fixed model names, which test_sdk_examples checks too."""
-    server = launch_mlflow_server(tmp_path_factory.mktemp("mlflow-sdk-alone"))
-    try:
-        wait_for_health(server, HEALTH_TIMEOUT_SECONDS)
-        yield server
-    finally:
-        server.stop()
 
 
 def test_every_sdk_module_imports_with_only_the_declared_dependencies(sdk_venv, capsys):
@@ -146,14 +161,15 @@ def test_every_sdk_module_imports_with_only_the_declared_dependencies(sdk_venv, 
 
 
 def test_the_sdk_examples_run_in_the_sdk_alone(sdk_venv, own_mlflow_server):
-    """The examples as a third party runs them: ``python examples/X.py``, printing a JSON result."""
-    outputs = {}
-    for name in EXAMPLES:
-        run = subprocess.run([str(sdk_venv["python"]), str(REPO_ROOT / "examples" / f"{name}.py")],
-                             capture_output=True, text=True, cwd=sdk_venv["scratch"], timeout=300,
-                             env=_clean_environment(MLFLOW_TRACKING_URI=own_mlflow_server.url))
-        assert run.returncode == 0, f"{name}: {run.stderr[-3000:]}"
-        outputs[name] = json.loads(run.stdout)
+    """The examples as ``python examples/X.py`` runs them (as ``__main__``, their folder on
+    ``sys.path``, each printing a JSON result), all three in one interpreter of the SDK's venv:
+    a fresh one each would cost MLflow's import three times."""
+    wait_for_health(own_mlflow_server, HEALTH_TIMEOUT_SECONDS)
+    run = subprocess.run([str(sdk_venv["python"]), "-c", RUN_EXAMPLES, str(REPO_ROOT / "examples"), *EXAMPLES],
+                         capture_output=True, text=True, cwd=sdk_venv["scratch"], timeout=600,
+                         env=_clean_environment(MLFLOW_TRACKING_URI=own_mlflow_server.url))
+    assert run.returncode == 0, run.stderr[-3000:]
+    outputs = json.loads(run.stdout.splitlines()[-1])
     quick = outputs["quick_example"]
     assert quick["improved"] == "hokusai-example-quick/2" and quick["alias"] == "champion"
     assert quick["delta_one_bps"] >= 100 and quick["eligible"] is True and quick["attestation_hash"].startswith("0x")
