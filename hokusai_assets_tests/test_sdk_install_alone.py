@@ -181,9 +181,13 @@ def test_the_sdk_examples_run_in_the_sdk_alone(sdk_venv, own_mlflow_server):
 
 
 def test_a_local_sqlite_store_without_the_local_extra_says_what_to_install(sdk_venv):
-    code = ("from hokusai.core import ModelRegistry\n"
-            "try:\n    ModelRegistry('sqlite:///x.db')\nexcept ValueError as e:\n    print(e)\n")
+    """mlflow-skinny has no SQL store: a ``sqlite:///`` URI fails at once, before MLflow is imported."""
+    code = ("import sys\nfrom hokusai.core import ModelRegistry\n"
+            "try:\n    ModelRegistry('sqlite:///x.db')\nexcept ValueError as e:\n    print(e)\n"
+            "print('mlflow imported' if 'mlflow' in sys.modules else 'mlflow not imported')\n")
     run = subprocess.run([str(sdk_venv["python"]), "-c", code], capture_output=True, text=True,
                          cwd=sdk_venv["scratch"], env=_clean_environment())
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "hokusai-sdk[local]" in run.stdout and not (sdk_venv["scratch"] / "x.db").exists()
+    assert "pip install 'hokusai-sdk[local]'" in run.stdout and "sqlalchemy" in run.stdout, run.stdout
+    assert run.stdout.splitlines()[-1] == "mlflow not imported"
+    assert not (sdk_venv["scratch"] / "x.db").exists()

@@ -79,12 +79,12 @@ class RegistryClient:
 
     def __init__(self, tracking_uri: str | None = None, artifact_root: str | None = None,
                  cache_dir: Path | None = None):
+        tracking_uri = normalized_tracking_uri(tracking_uri or tracking_uri_from_environment())
+        if sqlite_path(tracking_uri) is not None:
+            require_sql_store(tracking_uri)  # before MLflow's import: a missing SQL store fails at once
         import mlflow
         from mlflow import MlflowClient
 
-        tracking_uri = normalized_tracking_uri(tracking_uri or tracking_uri_from_environment())
-        if sqlite_path(tracking_uri) is not None:
-            require_sql_store(tracking_uri)
         if cache_dir is not None:
             prepare_sqlite_store(tracking_uri, Path(cache_dir))
         quiet_mlflow()
