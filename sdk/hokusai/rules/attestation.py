@@ -37,7 +37,7 @@ def _installed_version(distributions: tuple[str, ...]) -> str | None:
 
 def software_versions() -> dict[str, str | None]:
     """Versions of the packages that determine an evaluation's numbers (None: not installed,
-    as in an SDK-only environment without pandas or pyarrow)."""
+    as pyarrow in an SDK-only environment)."""
     return {name: _installed_version(dists) for name, dists in _SOFTWARE.items()} | {"hokusai": __version__}
 
 
