@@ -50,7 +50,7 @@ def setting():
 
 def verdicts(spec, baseline, candidate, placebo) -> dict:
     """Every variant's verdict and the figures behind it, for these (already sliced) scores."""
-    from hokusai.evaluation.delta_one import eligibility_verdict, score_bps, seed_robust_verdict
+    from hokusai.rules.delta_one import eligibility_verdict, score_bps, seed_robust_verdict
     from hokusai.evaluation.seeded import SeedRobustGain, paired_seeds_bootstrap
     from hokusai.evaluation.significance import paired_bootstrap
 

@@ -12,7 +12,7 @@ import json
 
 from _common import benchmark_metrics, data_hash, digits, tracking_uri, train
 
-from hokusai.claims.attestation import attestation_hash
+from hokusai.rules.attestation import attestation_hash
 from hokusai.core import ModelRegistry
 from hokusai.tracking import ExperimentManager, PerformanceTracker, log_model_metrics
 

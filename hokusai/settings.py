@@ -23,11 +23,14 @@ from pathlib import Path
 
 from hokusai.claims.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
 from hokusai.intake.limits import LoadLimits
-from hokusai.tokens.ids import token_experiment_name
-from hokusai.redaction import uri_has_password
+from hokusai.rules.token_ids import token_experiment_name
+from hokusai.rules.redaction import uri_has_password
 from hokusai.pii.secret import ENV_VAR as PII_SECRET_VAR
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# A checkout's two source folders: the platform's and the SDK's (sdk/), the two portions of the
+# `hokusai` namespace package. A subprocess that must run this checkout's code gets both on PYTHONPATH.
+SOURCE_PATH = f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'sdk'}"
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 DEFAULT_DEADLINE_SECONDS = 5 * 24 * 3600

@@ -13,15 +13,21 @@ import ast
 from pathlib import Path
 
 
-def module_files(package_dir: Path) -> dict[str, Path]:
-    """Dotted module name -> file, for every ``.py`` under ``package_dir`` (a package's name is its folder)."""
-    root = package_dir.parent
+def module_files(*package_dirs: Path) -> dict[str, Path]:
+    """Dotted module name -> file, for every ``.py`` under each of ``package_dirs`` (a package's
+    name is its folder; the portions of one namespace package, e.g. ``hokusai/`` and ``sdk/hokusai/``,
+    make one package)."""
     modules = {}
-    for path in sorted(package_dir.rglob("*.py")):
-        parts = list(path.relative_to(root).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        modules[".".join(parts)] = path
+    for package_dir in package_dirs:
+        root = package_dir.parent
+        for path in sorted(package_dir.rglob("*.py")):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            name = ".".join(parts)
+            if name in modules:
+                raise ValueError(f"{name} is both {modules[name]} and {path}")
+            modules[name] = path
     return modules
 
 
@@ -52,9 +58,9 @@ def _imported_names(module: str, path: Path) -> set[str]:
     return names
 
 
-def import_graph(package_dir: Path) -> dict[str, set[str]]:
+def import_graph(*package_dirs: Path) -> dict[str, set[str]]:
     """Module -> the modules of the same package it imports (directly, or via their packages' ``__init__``)."""
-    modules = module_files(package_dir)
+    modules = module_files(*package_dirs)
     graph = {}
     for module, path in modules.items():
         targets = set()

@@ -102,7 +102,8 @@ def test_only_the_settings_module_reads_the_environment():
 
     root = Path(__file__).resolve().parents[1]
     readers = []
-    for folder in ("hokusai", "hokusai_assets", "resources", "sensors"):
+    assert (root / "sdk" / "hokusai" / "core" / "connection.py").exists()  # the SDK's folder is scanned too
+    for folder in ("hokusai", "sdk/hokusai", "hokusai_assets", "resources", "sensors"):
         for path in sorted((root / folder).rglob("*.py")):
             if path == root / "hokusai" / "settings.py" or (root / "hokusai" / "harness") in path.parents:
                 continue
@@ -118,14 +119,43 @@ def test_only_the_settings_module_reads_the_environment():
 
 
 def test_no_import_circle_in_the_domain_library():
-    """Imports point one way in ``hokusai/``: no circle, lazy (function-level) imports included."""
+    """Imports point one way in ``hokusai`` (both portions, ``hokusai/`` and ``sdk/hokusai/``): no circle,
+    lazy (function-level) imports included."""
     from hokusai.settings import REPO_ROOT
     from hokusai_assets_tests.import_graph import describe_cycle, import_cycles, import_graph
 
-    graph = import_graph(REPO_ROOT / "hokusai")
+    graph = import_graph(*library_dirs(REPO_ROOT))
     assert {"hokusai.core.registry", "hokusai.core.client", "hokusai.tracking.experiments"} <= set(graph)
     cycles = import_cycles(graph)
     assert cycles == [], "import circles: " + " | ".join(describe_cycle(graph, c) for c in cycles)
+
+
+def library_dirs(root):
+    """The two portions of the ``hokusai`` namespace package: the platform's and the SDK's."""
+    return root / "hokusai", root / "sdk" / "hokusai"
+
+
+# The SDK's only way into platform code: DSPy token models, whose flavor is the platform's
+# (hokusai.core.client._dspy_flavor, imported by name for such a model only, a clear error without it).
+SDK_OPTIONAL_PLATFORM_IMPORTS = {"hokusai.core.client": {"hokusai.dspy", "hokusai.dspy.mlflow_model"}}
+
+
+def test_the_sdk_imports_no_platform_module():
+    """``sdk/`` is its own distribution: its modules import only each other (and their declared
+    dependencies, which the install-alone test checks), never a module of ``hokusai/``."""
+    from hokusai.settings import REPO_ROOT
+    from hokusai_assets_tests.import_graph import import_graph, module_files
+
+    platform_dir, sdk_dir = library_dirs(REPO_ROOT)
+    sdk_modules = set(module_files(sdk_dir))
+    assert {"hokusai.core", "hokusai.rules.attestation", "hokusai.tracking.performance"} <= sdk_modules
+    assert not (sdk_modules & set(module_files(platform_dir))), "a module in both portions"
+    assert not (platform_dir / "__init__.py").exists() and not (sdk_dir / "__init__.py").exists(), \
+        "hokusai is a namespace package shared by two distributions: no hokusai/__init__.py in either"
+    graph = import_graph(platform_dir, sdk_dir)
+    reaching = {module: sorted(graph[module] - sdk_modules - SDK_OPTIONAL_PLATFORM_IMPORTS.get(module, set()))
+                for module in sorted(sdk_modules)}
+    assert not {m: t for m, t in reaching.items() if t}, reaching
 
 
 def test_the_import_circle_check_finds_lazy_and_package_circles(tmp_path):
@@ -159,7 +189,7 @@ def test_the_sdk_core_is_layered_value_types_client_operations_facade():
     from hokusai.settings import REPO_ROOT
     from hokusai_assets_tests.import_graph import import_graph
 
-    graph = import_graph(REPO_ROOT / "hokusai")
+    graph = import_graph(*library_dirs(REPO_ROOT))
     core = {m for m in graph if m.startswith("hokusai.core.")}
     assert core == set().union(*CORE_LAYERS), "a new hokusai.core module: give it a layer here"
     for level, layer in enumerate(CORE_LAYERS):
@@ -169,14 +199,36 @@ def test_the_sdk_core_is_layered_value_types_client_operations_facade():
             assert not upward, f"{module} imports {sorted(upward)}, which are not below it"
     into_tracking = {m for m in core | {"hokusai.core"} if any(d.startswith("hokusai.tracking") for d in graph[m])}
     assert not into_tracking, f"hokusai.core must not import hokusai.tracking (it sits on top): {sorted(into_tracking)}"
+    rules = {m for m in graph if m == "hokusai.rules" or m.startswith("hokusai.rules.")}
+    assert "hokusai.rules.delta_one" in rules
+    upward = {m: sorted(d for d in graph[m] if not d.startswith("hokusai.rules")) for m in rules}
+    assert not any(upward.values()), f"hokusai.rules sits below the SDK and the platform, it imports only itself: {upward}"
 
 
 def test_the_readme_layout_table_names_every_package_of_the_library():
-    """A newcomer reads the layout from the README: each folder of ``hokusai/`` is in its table."""
+    """A newcomer reads the layout from the README: each folder of ``hokusai/`` and ``sdk/hokusai/`` is in its table."""
     from hokusai.settings import REPO_ROOT
 
     readme = (REPO_ROOT / "README.md").read_text()
     table = readme[readme.index("## Layout"):].split("\n## ")[0]
-    packages = sorted(p.parent.name for p in (REPO_ROOT / "hokusai").glob("*/__init__.py"))
-    missing = [name for name in packages if f"`hokusai/{name}/`" not in table]
+    folders = sorted(f"{p.parent.relative_to(REPO_ROOT).as_posix()}/"
+                     for portion in library_dirs(REPO_ROOT) for p in portion.glob("*/__init__.py"))
+    assert "sdk/hokusai/core/" in folders and "hokusai/chain/" in folders
+    missing = [folder for folder in folders if f"`{folder}`" not in table]
     assert not missing, f"README's layout table lacks {missing}"
+
+
+def test_both_distributions_carry_the_one_version_and_the_platform_pins_the_sdk_at_it():
+    """``hokusai.rules.version`` is the one number (the SDK reads it as its version); the platform
+    states the same and requires exactly that SDK, so the two are always released together."""
+    import tomllib
+
+    from hokusai.rules.version import __version__
+    from hokusai.settings import REPO_ROOT
+
+    platform = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    sdk = tomllib.loads((REPO_ROOT / "sdk" / "pyproject.toml").read_text())
+    assert sdk["project"]["name"] == "hokusai-sdk" and sdk["project"]["dynamic"] == ["version"]
+    assert sdk["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "hokusai.rules.version.__version__"}
+    assert platform["version"] == __version__
+    assert f"hokusai-sdk=={__version__}" in platform["dependencies"]

@@ -21,7 +21,7 @@ from hokusai.drops.keys import (
     partition_key_for,
     plan_drops,
 )
-from hokusai.tokens.ids import validate_token_id
+from hokusai.rules.token_ids import validate_token_id
 
 WALLET = "0x" + "ab12" * 10
 CHECKSUMMED = to_checksum_address("0x" + "5aaeb6053f3e94c9b9a09f33669435e7ef1beaed")

@@ -22,7 +22,8 @@ from eth_account import Account
 
 from hokusai.claims import eip712
 from hokusai.claims.attester_keys import DEV_KEY_RELPATH, ENV_VAR, load_attester_key
-from hokusai.claims.wallets import to_checksum_address, validate_wallet_address
+from hokusai.rules.wallets import to_checksum_address, validate_wallet_address
+from hokusai.settings import SOURCE_PATH
 
 FIXTURES = Path(__file__).parent / "fixtures" / "interop"
 KAV = json.loads((FIXTURES / "mint_request_kav.json").read_text())["vectors"]
@@ -279,7 +280,7 @@ def test_digest_sign_recover_do_not_import_eth_account():
             "print(eip712.recover_mint_request_signer(w, 31337, c, sig)); "
             "heavy = {'eth_account', 'eth_keyfile', 'py_ecc'} & set(sys.modules); "
             "assert not heavy, heavy")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": SOURCE_PATH}
     example = str(FIXTURES / "mint_request.v1.example.json")
     out = subprocess.run([sys.executable, "-c", code, example, KEYS[1]],
                          check=True, env=env, capture_output=True, text=True)
@@ -358,8 +359,8 @@ def test_malformed_env_key_rejected_without_echo(tmp_path, capsys, bad):
 
 
 def test_importing_hokusai_modules_is_light():
-    code = ("import sys, hokusai.claims.eip712, hokusai.claims.wallets, hokusai.claims.attester_keys; "
+    code = ("import sys, hokusai.claims.eip712, hokusai.rules.wallets, hokusai.claims.attester_keys; "
             "heavy = {'dagster', 'eth_account', 'jsonschema'} & set(sys.modules); "
             "assert not heavy, heavy")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": SOURCE_PATH}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)

@@ -7,8 +7,8 @@ import pytest
 pytest.register_assert_rewrite("hokusai_assets_tests.sdk_fixtures")
 
 from hokusai.core import ModelNotFoundError, ModelRegistry, RegistryError, validate_token_id
-from hokusai.evaluation.delta_one import compute_delta_one
-from hokusai.claims.wallets import to_checksum_address
+from hokusai.rules.delta_one import compute_delta_one
+from hokusai.rules.wallets import to_checksum_address
 from hokusai_assets_tests.sdk_fixtures import data_hash, five_metrics, random_wallet, tiny_model, unique_token
 
 pytest_plugins = ["hokusai_assets_tests.sdk_fixtures"]
@@ -184,7 +184,7 @@ def test_contributor_impact_across_two_tokens(registry):
 
 
 def test_improvement_from_a_delta_one_document_and_a_logged_model_uri(registry):
-    from hokusai.claims.attestation import attestation_hash
+    from hokusai.rules.attestation import attestation_hash
     from hokusai.tracking import PerformanceTracker
 
     token = unique_token("doc")
@@ -212,9 +212,9 @@ def test_bad_token_ids_are_refused(registry, token_id):
 
 
 def test_validate_token_id_is_public_and_the_one_rule():
-    import hokusai.tokens.ids
+    import hokusai.rules.token_ids
 
-    assert validate_token_id is hokusai.tokens.ids.validate_token_id is ModelRegistry.validate_token_id
+    assert validate_token_id is hokusai.rules.token_ids.validate_token_id is ModelRegistry.validate_token_id
     assert validate_token_id("a" * 64) == "a" * 64
 
 

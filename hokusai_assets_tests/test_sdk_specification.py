@@ -16,7 +16,7 @@ from hokusai.tracking import (
     ExperimentManager, PerformanceTracker, log_model_metrics, log_pipeline_metrics, log_usage_metrics,
     migrate_metric_name,
 )
-from hokusai.claims.wallets import validate_wallet_address
+from hokusai.rules.wallets import validate_wallet_address
 from hokusai_assets_tests.sdk_fixtures import data_hash, tiny_model, unique_token
 
 pytest_plugins = ["hokusai_assets_tests.sdk_fixtures"]

@@ -4,9 +4,9 @@ import pytest
 
 pytest.register_assert_rewrite("hokusai_assets_tests.sdk_fixtures")
 
-from hokusai.claims.attestation import attestation_hash
+from hokusai.rules.attestation import attestation_hash
 from hokusai.core import ModelNotFoundError
-from hokusai.evaluation.delta_one import DELTA_ONE_DEFINITION, compute_delta_one
+from hokusai.rules.delta_one import DELTA_ONE_DEFINITION, compute_delta_one
 from hokusai.settings import REPO_ROOT
 from hokusai.tracking import (
     ExperimentManager, PerformanceTracker, from_mlflow_key, log_model_metrics, log_pipeline_metrics,
@@ -100,7 +100,7 @@ def test_compare_models_errors():
 
 def test_track_improvement_is_the_pipelines_delta_one_and_attestation():
     """Same evaluation in, same documents out: the SDK and hokusai.claims.documents share one definition."""
-    from hokusai.claims.documents import attestation_document
+    from hokusai.rules.attestation import attestation_document
     from hokusai.tokens.spec import load_token_spec
 
     spec = load_token_spec(REPO_ROOT / "tokens" / "digits-demo.yaml")

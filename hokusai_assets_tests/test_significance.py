@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics
 
-from hokusai.evaluation.delta_one import eligibility_verdict
+from hokusai.rules.delta_one import eligibility_verdict
 from hokusai.evaluation.significance import paired_bootstrap, weighted_metric
 
 LABELS = [0, 1, 2, 3]

@@ -1,4 +1,4 @@
-"""Unit tests for ``hokusai.commitments.canonical`` and the pure parts of ``hokusai.claims.attestation``."""
+"""Unit tests for ``hokusai.rules.canonical`` and the pure parts of ``hokusai.rules.attestation``."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from hokusai.claims.attestation import (
+from hokusai.claims.mint_request import build_mint_request
+from hokusai.rules.attestation import (
     ATTESTATION_SCHEMA,
     attestation_hash,
     build_attestation,
-    build_mint_request,
     evaluation_id,
     software_versions,
 )
-from hokusai.commitments.canonical import canonical_hash, canonical_json, sha256_0x, sha256_hex
-from hokusai.evaluation.delta_one import compute_delta_one
+from hokusai.rules.canonical import canonical_hash, canonical_json, sha256_0x, sha256_hex
+from hokusai.rules.delta_one import compute_delta_one
 from hokusai.claims.eip712 import recover_mint_request_signer, validate_mint_request
 from hokusai.settlement.relayer_rules import relayer_problems
 
@@ -138,6 +138,25 @@ def test_build_attestation_is_deterministic_and_carries_the_result():
     assert built["software"] == software_versions()
     assert set(built["software"]) == {"scikit-learn", "numpy", "pandas", "pyarrow", "mlflow", "hokusai"}
     canonical_json(built)  # plain JSON throughout
+
+
+def test_software_versions_in_an_sdk_only_environment(monkeypatch):
+    """The SDK alone has mlflow-skinny and no pyarrow: MLflow's version comes from the skinny
+    distribution (same code), a package not installed is recorded as None, not a crash."""
+    from importlib.metadata import PackageNotFoundError
+
+    import hokusai.rules.attestation as attestation
+
+    installed = {"scikit-learn": "1.9.1", "numpy": "2.4.6", "pandas": "2.3.3", "mlflow-skinny": "3.17.2"}
+
+    def version(name):
+        if name not in installed:
+            raise PackageNotFoundError(name)
+        return installed[name]
+
+    monkeypatch.setattr(attestation, "version", version)
+    assert attestation.software_versions() == {"scikit-learn": "1.9.1", "numpy": "2.4.6", "pandas": "2.3.3",
+                                               "pyarrow": None, "mlflow": "3.17.2", "hokusai": attestation.__version__}
 
 
 # --- build_mint_request -----------------------------------------------------------------------

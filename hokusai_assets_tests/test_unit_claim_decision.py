@@ -7,7 +7,7 @@ import json
 import pytest
 
 from hokusai.claims.documents import CLAIM_FILES, write_evaluation_outputs
-from hokusai.evaluation.delta_one import REASONS
+from hokusai.rules.delta_one import REASONS
 from hokusai.settlement.decision import claim_decision
 
 

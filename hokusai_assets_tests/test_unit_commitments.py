@@ -1,4 +1,4 @@
-"""Unit tests for ``hokusai.commitments.weights``: sha256-merkle-v1 known answers and the weights commitment."""
+"""Unit tests for ``hokusai.rules.weights``: sha256-merkle-v1 known answers and the weights commitment."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hokusai.commitments.weights import WEIGHTS_COMMITMENT_SCHEME, committed_files, merkle_root, weights_commitment
+from hokusai.rules.weights import WEIGHTS_COMMITMENT_SCHEME, committed_files, merkle_root, weights_commitment
 
 
 def h(data: bytes) -> bytes:

@@ -1,4 +1,4 @@
-"""Unit tests for ``hokusai.evaluation.delta_one``: bps rounding, the threshold verdict, the DeltaOne document."""
+"""Unit tests for ``hokusai.rules.delta_one``: bps rounding, the threshold verdict, the DeltaOne document."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from hokusai.evaluation.delta_one import (
+from hokusai.rules.delta_one import (
     DELTA_ONE_DEFINITION,
     REASON_ACCEPTED,
     REASON_BELOW_THRESHOLD,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hokusai.settings import REPO_ROOT
+from hokusai.settings import REPO_ROOT, SOURCE_PATH
 
 dspy_pkg = pytest.importorskip("hokusai.dspy")
 from hokusai.dspy import (DSPyLoadError, DSPyModelLoader, DSPyPipelineExecutor, EmailDraft,  # noqa: E402
@@ -231,7 +231,7 @@ def test_the_scikit_learn_path_and_the_code_location_never_import_dspy():
     code = ("import sys, hokusai_assets.definitions, hokusai.models.steps, hokusai.models.training, hokusai.tokens.spec, "
             "hokusai.models.registration, hokusai.claims.documents; heavy = {'dspy', 'litellm'} & set(sys.modules); "
             "assert not heavy, heavy")
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env = {**os.environ, "PYTHONPATH": SOURCE_PATH}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
 
 
@@ -244,7 +244,7 @@ def test_hokusai_dspy_does_not_import_dagster_and_keeps_the_cost_map_local():
             "bad = [m for m in sys.modules if m.split('.')[0] in {'dagster', 'hokusai_assets'}]; "
             "assert not bad, bad; assert os.environ['LITELLM_LOCAL_MODEL_COST_MAP'] == 'True'")
     env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}
-    subprocess.run([sys.executable, "-c", code], check=True, env={**env, "PYTHONPATH": str(REPO_ROOT)})
+    subprocess.run([sys.executable, "-c", code], check=True, env={**env, "PYTHONPATH": SOURCE_PATH})
 
 
 def test_lm_choice_comes_from_settings_and_never_holds_a_key():

@@ -19,7 +19,7 @@ from dagster._config.field_utils import EnvVar as EnvVarType
 from hokusai.claims.attester_keys import DEV_KEY_RELPATH
 from hokusai.claims.attester_keys import ENV_VAR as KEY_VAR
 from hokusai.core.registry import RegistryUnavailableError, require_reachable
-from hokusai.redaction import redact_uri, uri_has_password
+from hokusai.rules.redaction import redact_uri, uri_has_password
 from hokusai.pii.secret import DEV_SECRET_RELPATH
 from hokusai.pii.secret import ENV_VAR as PII_VAR
 from hokusai.settings import TRACKING_URI_VAR, load_settings

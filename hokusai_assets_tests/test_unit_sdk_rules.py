@@ -4,8 +4,8 @@ import pytest
 
 from hokusai.core.champion import head_verdict
 from hokusai.core.contribution import read_contribution
-from hokusai.evaluation.delta_one import primary_metric_for, shared_benchmark_metrics
-from hokusai.evaluation.metric_names import BENCHMARK_METRICS, benchmark_metric_name
+from hokusai.rules.delta_one import primary_metric_for, shared_benchmark_metrics
+from hokusai.rules.metric_names import BENCHMARK_METRICS, benchmark_metric_name
 
 WALLET = "0x742D35cc6634C0532925A3B844BC9E7595f62341"
 SHA = "ab" * 32
@@ -88,3 +88,16 @@ def test_a_contribution_names_one_contributor():
     with pytest.raises(ValueError, match="EIP-55"):
         read_contribution({"contributor": "0x742d35Cc6634C0532925a3b844Bc9e7595f62341"})
     assert read_contribution({"contributor": WALLET}, contributor_address=WALLET.lower()).wallet == WALLET.lower()
+
+
+def test_a_dspy_model_without_the_platform_says_what_to_install(monkeypatch):
+    """The SDK alone has no DSPy flavor (``hokusai.dspy`` is the platform's): a clear RegistryError."""
+    import sys
+
+    from hokusai.core.client import _dspy_flavor
+    from hokusai.core.errors import RegistryError
+
+    assert callable(_dspy_flavor("load_token_model"))  # with the platform installed: the flavor itself
+    monkeypatch.setitem(sys.modules, "hokusai.dspy.mlflow_model", None)  # as if not installed
+    with pytest.raises(RegistryError, match="needs the Hokusai Data Platform"):
+        _dspy_flavor("load_token_model")

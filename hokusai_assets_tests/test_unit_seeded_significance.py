@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hokusai.evaluation.delta_one import (REASON_ACCEPTED, REASON_BELOW_THRESHOLD, REASON_NOT_ABOVE_PLACEBO,
+from hokusai.rules.delta_one import (REASON_ACCEPTED, REASON_BELOW_THRESHOLD, REASON_NOT_ABOVE_PLACEBO,
                                REASON_NOT_SIGNIFICANT, SEED_ROBUST_ELIGIBILITY_RULE, compute_delta_one, score_bps,
                                seed_robust_verdict)
 from hokusai.evaluation.metrics import benchmark_rows, evaluate_model
@@ -215,7 +215,7 @@ HARDEST_NO_INFORMATION = (
 
 
 def test_no_information_contributions_that_today_s_rule_pays_are_not_eligible(demo):
-    from hokusai.evaluation.delta_one import eligibility_verdict
+    from hokusai.rules.delta_one import eligibility_verdict
     from hokusai.evaluation.significance import paired_bootstrap
     from hokusai.harness.no_information import no_information_cases
 

@@ -14,7 +14,7 @@ from dagster import EnvVar
 
 from hokusai.claims.attester_keys import ENV_VAR as ATTESTER_KEY_VAR
 from hokusai.drops.s3 import S3ContributionStore, contribution_store_for
-from hokusai.redaction import uri_has_password
+from hokusai.rules.redaction import uri_has_password
 from hokusai.pii.secret import ENV_VAR as PII_SECRET_VAR
 from hokusai.settings import (
     CHAIN_RPC_URL_VAR,

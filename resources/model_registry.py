@@ -15,7 +15,7 @@ from pydantic import Field
 
 from hokusai.core import ModelRegistry
 from hokusai.core.registry import require_reachable
-from hokusai.tokens.ids import token_experiment_name
+from hokusai.rules.token_ids import token_experiment_name
 
 
 class ModelRegistryResource(ConfigurableResource):

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from hokusai import __version__
+from hokusai.rules.version import __version__
 from hokusai.api import problems
 from hokusai.api.body_limit import BodyLimit
 from hokusai.api.state import ApiState

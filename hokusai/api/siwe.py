@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from hokusai.claims.wallets import to_checksum_address
+from hokusai.rules.wallets import to_checksum_address
 
 HEADER_SUFFIX = " wants you to sign in with your Ethereum account:"
 NONCE_SECONDS = 300

@@ -1,4 +1,7 @@
-"""From measurements to a claim: the DeltaOne document, the attestation, the output files.
+"""From measurements to a claim: the DeltaOne document, the signed claim, the output files.
+
+The attestation is assembled by the SDK's ``hokusai.rules.attestation.attestation_document``,
+which a third party's ``PerformanceTracker`` shares.
 
 The attestation and DeltaOne documents carry no run ids or timestamps, so one
 evaluation (same contribution, same champion, same data) always hashes the same.
@@ -12,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hokusai import __version__
-from hokusai.claims.attestation import build_attestation, build_mint_request, evaluation_id
-from hokusai.commitments.rows import ROWS_COMMITMENT_SCHEME
-from hokusai.evaluation.delta_one import DELTA_ONE_DEFINITION, compute_delta_one
+from hokusai.claims.mint_request import build_mint_request
+from hokusai.rules.version import __version__
+from hokusai.rules.delta_one import DELTA_ONE_DEFINITION, compute_delta_one
 from hokusai.chain.ledger import PENDING, ChainLink
 from hokusai.models.steps import BaselinePin, BenchmarkResult, CandidateModel
 from hokusai.tokens.spec import TokenSpec
@@ -64,34 +66,6 @@ def delta_one_document(spec: TokenSpec, result: BenchmarkResult) -> dict[str, An
         significance=measured.get("bootstrap"),
         min_samples=spec.min_benchmark_samples,
         seed_robust=measured.get("seed_robust"),
-    )
-
-
-def attestation_document(spec: TokenSpec, delta_one: dict[str, Any]) -> dict[str, Any]:
-    """The attestation for this evaluation, built from its DeltaOne document alone."""
-    baseline, candidate = delta_one["baseline_model"], delta_one["new_model"]
-    contributor, evaluation = delta_one["contributor_attribution"], delta_one["evaluation_metadata"]
-    partition_key = contributor["data_manifest"]["partition_key"]
-    return build_attestation(
-        # the baseline's chain position (an SDK document without a chain: its registry version)
-        eval_id=evaluation_id(spec.token_id, partition_key, baseline.get("chain_position", baseline["version"]),
-                              baseline["weights_commitment"]),
-        token={"token_id": spec.token_id, "model_name": spec.model_name, "model_id_uint": str(spec.model_id_uint),
-               "metric_family": spec.metric_family, "spec_sha256": spec.spec_sha256, "seed": spec.seed},
-        contribution={"partition_key": partition_key, "wallet_address": contributor["wallet_address"],
-                      "sha256": contributor["data_hash"], "clean_rows": contributor["contributed_samples"],
-                      "clean_rows_sha256": contributor["data_manifest"]["clean_rows_sha256"],
-                      "clean_rows_root": contributor["data_manifest"]["clean_rows_root"]},
-        data={"benchmark_spec_id": evaluation["benchmark_spec_id"], "benchmark_sha256": evaluation["benchmark_sha256"],
-              "benchmark_rows_root": evaluation["benchmark_rows_root"], "rows_commitment_scheme": ROWS_COMMITMENT_SCHEME,
-              "benchmark_rows": evaluation["benchmark_rows"], "benchmark_sample_size": evaluation["sample_size"],
-              "training_rows": candidate["training_rows"], "training_sha256": candidate["training_sha256"],
-              "training_lineage": evaluation.get("training_lineage", []),
-              "merge_strategy": evaluation["merge_strategy"],
-              **({"dspy": evaluation["dspy"]} if "dspy" in evaluation else {})},
-        baseline_model=baseline,
-        candidate_model={"weights_commitment": candidate["weights_commitment"]},
-        delta_one=delta_one,
     )
 
 

@@ -21,7 +21,7 @@ import json
 import re
 from importlib import resources
 
-from hokusai.claims.wallets import ZERO_ADDRESS, to_checksum_address, validate_wallet_address
+from hokusai.rules.wallets import ZERO_ADDRESS, to_checksum_address, validate_wallet_address
 
 DOMAIN_NAME, DOMAIN_VERSION = "HokusaiDeltaVerifier", "1"
 MAX_CONTRIBUTORS, TOTAL_WEIGHT_BPS = 100, 10_000
@@ -227,7 +227,7 @@ def order_signatures(wire: dict, chain_id: int, verifying_contract: str,
 @functools.lru_cache(maxsize=1)
 def _schema_validator():
     from jsonschema import Draft202012Validator
-    text = resources.files("hokusai").joinpath("schemas/mint_request.v1.json").read_text("utf-8")
+    text = resources.files("hokusai.schemas").joinpath("mint_request.v1.json").read_text("utf-8")
     return Draft202012Validator(json.loads(text))
 
 

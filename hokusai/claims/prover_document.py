@@ -16,10 +16,10 @@ import json
 from importlib import resources
 from typing import Any
 
-from hokusai import __version__
-from hokusai.commitments.canonical import canonical_json, sha256_hex
+from hokusai.rules.version import __version__
+from hokusai.rules.canonical import canonical_json, sha256_hex
 from hokusai.commitments.rows import rows_root
-from hokusai.evaluation.metric_names import BENCHMARK_METRICS as METRIC_NAMES
+from hokusai.rules.metric_names import BENCHMARK_METRICS as METRIC_NAMES
 
 ZK_SCHEMA_VERSION = "1.0"
 
@@ -126,7 +126,7 @@ def zk_document(envelope: dict[str, Any], delta_one: dict[str, Any], mint_reques
 
 @functools.lru_cache(maxsize=1)
 def _schema() -> dict[str, Any]:
-    return json.loads(resources.files("hokusai").joinpath("schemas/zk_output_schema.json").read_text("utf-8"))
+    return json.loads(resources.files("hokusai.schemas").joinpath("zk_output_schema.json").read_text("utf-8"))
 
 
 def validate_zk_document(document: dict[str, Any]) -> list[str]:

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hokusai.claims.attestation import attestation_hash
-from hokusai.claims.documents import attestation_document, delta_one_document, output_dir_for
-from hokusai.commitments.weights import weights_commitment
+from hokusai.claims.documents import delta_one_document, output_dir_for
+from hokusai.rules.attestation import attestation_document, attestation_hash
+from hokusai.rules.weights import weights_commitment
 from hokusai.drops.store import ContributionStore
 from hokusai.core.client import RegistryClient, sklearn_pip_requirements
 from hokusai.intake.read import IntakePolicy, clean, frame_sha256, read_contribution

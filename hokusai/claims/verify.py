@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hokusai.claims.attestation import attestation_hash
-from hokusai.commitments.canonical import canonical_hash
+from hokusai.rules.attestation import attestation_hash
+from hokusai.rules.canonical import canonical_hash
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def verify_path(path: Path, expected_signer: str | None = None, expected_root: s
 
 def verify_model_dir(path: Path, expected: str | None) -> Check:
     """Recompute a downloaded model's ``sha256-merkle-v1`` weights commitment."""
-    from hokusai.commitments.weights import weights_commitment
+    from hokusai.rules.weights import weights_commitment
 
     commitment = weights_commitment(path)
     if expected is None:

@@ -25,7 +25,7 @@ from hokusai.workers import Task, pool_for
 if TYPE_CHECKING:  # worker processes import this module: no pandas for them
     import pandas as pd
 
-ROWS_COMMITMENT_SCHEME = "sha256-rows-merkle-v1"
+from hokusai.rules.attestation import ROWS_COMMITMENT_SCHEME  # named where every attestation pins it
 _LEAF, _NODE = b"\x00", b"\x01"
 
 

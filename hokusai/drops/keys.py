@@ -12,8 +12,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hokusai.tokens.ids import is_token_id, validate_token_id
-from hokusai.claims.wallets import validate_wallet_address
+from hokusai.rules.token_ids import is_token_id, validate_token_id
+from hokusai.rules.wallets import validate_wallet_address
 
 TEXT_FORMATS = ("csv", "tsv", "json", "jsonl", "ndjson")
 FORMATS = (*TEXT_FORMATS, "parquet")

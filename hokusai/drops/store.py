@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from hokusai.drops.keys import StoredObject, parse_partition_key
-from hokusai.claims.wallets import to_checksum_address
+from hokusai.rules.wallets import to_checksum_address
 
 _TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", "~")
 _MD5_CACHE: dict[tuple[str, int, int, int, int], str] = {}

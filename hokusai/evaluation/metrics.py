@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hokusai.evaluation.metric_names import BENCHMARK_METRICS
+from hokusai.rules.metric_names import BENCHMARK_METRICS
 from hokusai.tokens.spec import TokenSpec
 from hokusai.models.training import features_and_labels
 
-METRIC_NAMES = BENCHMARK_METRICS  # the one list (hokusai.evaluation.metric_names), under its old name here
+METRIC_NAMES = BENCHMARK_METRICS  # the one list (hokusai.rules.metric_names), under its old name here
 
 
 def benchmark_rows(benchmark: pd.DataFrame, spec: TokenSpec) -> pd.DataFrame:

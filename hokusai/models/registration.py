@@ -12,7 +12,7 @@ from hokusai.core.tags import (
     ATTESTATION_HASH_TAG, BASELINE_VERSION_TAG, BENCHMARK_METRIC_TAG, BENCHMARK_SCORE_BPS_TAG, BENCHMARK_VALUE_TAG,
     CONTRIBUTOR_WALLET_TAG, DATA_HASH_TAG, DELTA_ONE_BPS_TAG, ELIGIBLE_TAG, PARTITION_KEY_TAG, TOKEN_ID_TAG,
 )
-from hokusai.evaluation.metric_names import migrate_metric_name, to_mlflow_key
+from hokusai.rules.metric_names import migrate_metric_name, to_mlflow_key
 from hokusai.models.steps import CandidateModel
 from hokusai.tokens.spec import TokenSpec
 

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from hokusai.tokens.dspy_spec import DSPyProgramSpec, parse_dspy_section
-from hokusai.tokens.ids import validate_token_id
-from hokusai.evaluation.metric_names import BENCHMARK_METRICS
+from hokusai.rules.token_ids import validate_token_id
+from hokusai.rules.metric_names import BENCHMARK_METRICS
 
 TASKS = ("binary_classification", "multiclass_classification")
 PRIMARY_METRICS = BENCHMARK_METRICS

@@ -6,12 +6,11 @@ from typing import Any
 
 from dagster import AssetExecutionContext, Failure, MetadataValue, Output, RetryRequested, asset
 
-from hokusai.claims.attestation import attestation_hash
 from hokusai.chain.acceptance import admit, refuse_on_chain_head
 from hokusai.chain.head_check import check_chain_head
 from hokusai.chain.onchain_head import ChainReadError
+from hokusai.rules.attestation import attestation_document, attestation_hash
 from hokusai.claims.documents import (
-    attestation_document,
     candidate_link,
     sign_claim,
     write_evaluation_outputs,

@@ -5,7 +5,7 @@ from typing import Any
 from dagster import MetadataValue, Output, asset
 
 from hokusai.claims.documents import delta_one_document
-from hokusai.evaluation.delta_one import metric_table_markdown
+from hokusai.rules.delta_one import metric_table_markdown
 from hokusai.intake.read import CleanDataset
 from hokusai.models.steps import BaselinePin, BenchmarkResult, CandidateModel, champion_training_set, measure_on_benchmark
 from hokusai_assets.partitions import contributions

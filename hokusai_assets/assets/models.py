@@ -13,7 +13,7 @@ from hokusai.models.steps import (
     pinned_baseline,
     train_candidate,
 )
-from hokusai.redaction import redact_uri
+from hokusai.rules.redaction import redact_uri
 from hokusai_assets.partitions import contributions
 from hokusai_assets.pools import REGISTRY_POOL
 from hokusai_assets.retries import mlflow_step

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
-from hokusai import __version__
+from hokusai.rules.version import __version__
 from hokusai.api.auth import api_state, bearer, client_ip, identify, limit
 from hokusai.api.problems import Problem
 from hokusai.api.schemas import Health

@@ -11,7 +11,7 @@ from hokusai.api.auth import api_state, require
 from hokusai.api.problems import Problem
 from hokusai.api.schemas import TokenList, TokenSummary
 from hokusai.api.scopes import MODELS_READ
-from hokusai.tokens.ids import is_token_id
+from hokusai.rules.token_ids import is_token_id
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
 TOKEN_ID = Path(max_length=64, pattern=r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$",

@@ -1,16 +1,16 @@
 """PerformanceTracker: DeltaOne and the attestation for an improvement measured outside the pipeline.
 
 One definition, not two: the DeltaOne document comes from
-``hokusai.evaluation.delta_one.compute_delta_one`` (its eligibility rule included) and the
-attestation from the pipeline's own assembly, ``hokusai.claims.documents.attestation_document``
-(``hokusai.claims.attestation.build_attestation``; hash: ``attestation_hash``). The SDK
+``hokusai.rules.delta_one.compute_delta_one`` (its eligibility rule included) and the
+attestation from the assembly the pipeline uses too, ``hokusai.rules.attestation.attestation_document``
+(``build_attestation``; hash: ``attestation_hash``). The SDK
 only fills in, from ``data_contribution``, what the pipeline reads from its token
 spec and its measurements; a test checks that both give the same documents for the
 same evaluation. DeltaOne is computed over the benchmark metrics both sets give
 (any of accuracy, precision, recall, f1, auroc; aliases ``f1_score``, ``auc`` and
 convention names such as ``model:f1_score`` accepted); ``metrics_included`` says which.
 The primary metric is ``primary_metric`` when given, else accuracy when given, else the
-first given in that order (``hokusai.evaluation.delta_one.primary_metric_for``).
+first given in that order (``hokusai.rules.delta_one.primary_metric_for``).
 """
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from hokusai import __version__
-from hokusai.claims.attestation import attestation_hash
+from hokusai.rules.attestation import attestation_document, attestation_hash
+from hokusai.rules.version import __version__
 from hokusai.core.contribution import read_contribution
 from hokusai.core.tags import integer_value
-from hokusai.evaluation.delta_one import (
+from hokusai.rules.delta_one import (
     DELTA_ONE_DEFINITION, compute_delta_one, primary_metric_for, shared_benchmark_metrics,
 )
-from hokusai.tokens.ids import token_model_name, validate_token_id
-from hokusai.evaluation.metric_names import BENCHMARK_METRICS as METRIC_NAMES
-from hokusai.evaluation.metric_names import benchmark_metric_name, metric_value, to_mlflow_key
+from hokusai.rules.token_ids import token_model_name, validate_token_id
+from hokusai.rules.metric_names import BENCHMARK_METRICS as METRIC_NAMES
+from hokusai.rules.metric_names import benchmark_metric_name, metric_value, to_mlflow_key
 
 NOT_COMMITTED_KEY = "uncommitted"  # the partition-key segment of a contribution without a data hash
 
@@ -87,7 +87,7 @@ class PerformanceTracker:
         bootstrap from ``hokusai.evaluation.significance``), ``seed``, and the other fields the
         pipeline records (``task``, ``estimator``, row roots...). Inside an
         active MLflow run, DeltaOne is logged and both documents are stored as artifacts.
-        ``hokusai.claims.attestation.attestation_hash(attestation)`` is its on-chain hash.
+        ``hokusai.rules.attestation.attestation_hash(attestation)`` is its on-chain hash.
         """
         baseline = benchmark_metrics(baseline_metrics, "baseline_metrics")
         improved = benchmark_metrics(improved_metrics, "improved_metrics")
@@ -148,9 +148,7 @@ class SdkToken:
 
 
 def _attestation(contribution: dict[str, Any], delta_one: dict[str, Any]) -> dict[str, Any]:
-    """The attestation, assembled by the pipeline's ``hokusai.claims.documents.attestation_document``."""
-    from hokusai.claims.documents import attestation_document
-
+    """The attestation, assembled by ``hokusai.rules.attestation.attestation_document``, as the pipeline's is."""
     token = SdkToken(contribution["token_id"], contribution["model_name"], contribution["model_id_uint"],
                      contribution["metric_family"], contribution["spec_sha256"], contribution["seed"])
     return attestation_document(token, delta_one)

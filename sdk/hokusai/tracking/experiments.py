@@ -10,7 +10,7 @@
   another metric.
 
 Scores are compared in basis points rounded as DeltaOne rounds them
-(``hokusai.evaluation.delta_one.score_bps``), so the recommendation and the DeltaOne agree.
+(``hokusai.rules.delta_one.score_bps``), so the recommendation and the DeltaOne agree.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from hokusai.core.tags import (
     TOKEN_ID_TAG, stored_float,
 )
 from hokusai.core.versions import needs_run_metrics, run_metrics, version_metrics
-from hokusai.evaluation.delta_one import primary_metric_for, score_bps
-from hokusai.tokens.ids import token_experiment_name
-from hokusai.evaluation.metric_names import (
+from hokusai.rules.delta_one import primary_metric_for, score_bps
+from hokusai.rules.token_ids import token_experiment_name
+from hokusai.rules.metric_names import (
     BENCHMARK_METRICS, benchmark_metric_name, metric_value, plain_metric_name, to_mlflow_key, validate_metric_name,
 )
 

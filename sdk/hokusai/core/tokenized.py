@@ -21,8 +21,8 @@ from hokusai.core.tags import (
     BENCHMARK_METRIC_TAG, BENCHMARK_VALUE_TAG, REQUIRED_TOKEN_TAGS, TOKEN_ID_TAG, normalize_tags, numeric_value,
 )
 from hokusai.core.versions import resolve_run_id, version_view
-from hokusai.tokens.ids import validate_token_id
-from hokusai.evaluation.metric_names import validate_metric_name
+from hokusai.rules.token_ids import validate_token_id
+from hokusai.rules.metric_names import validate_metric_name
 
 
 def tokenized_view(version: Any) -> dict[str, Any]:

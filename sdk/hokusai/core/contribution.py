@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hokusai.core.tags import data_hash_value, integer_value, is_sha256, numeric_value
-from hokusai.claims.wallets import validate_wallet_address
+from hokusai.rules.wallets import validate_wallet_address
 
 WALLET_KEYS = ("contributor_address", "contributor", "wallet_address")
 SAMPLES_KEYS = ("samples", "contributed_samples")

@@ -26,7 +26,7 @@ from hokusai.core.tags import CANDIDATE_ALIAS, CHAMPION_ALIAS, COMMITMENT_TAG  #
 from hokusai.core.tokenized import (
     get_tokenized_model, list_models_by_token, register_tokenized_model, update_model_tags,
 )
-from hokusai.tokens.ids import validate_token_id
+from hokusai.rules.token_ids import validate_token_id
 
 
 class ModelRegistry(RegistryClient):

@@ -16,9 +16,9 @@ from decimal import Decimal
 from numbers import Real
 from typing import Any
 
-from hokusai.tokens.ids import validate_token_id
-from hokusai.evaluation.metric_names import validate_metric_name
-from hokusai.claims.wallets import validate_wallet_address
+from hokusai.rules.token_ids import validate_token_id
+from hokusai.rules.metric_names import validate_metric_name
+from hokusai.rules.wallets import validate_wallet_address
 
 CHAMPION_ALIAS = "champion"  # the lineage head: what the next contribution is trained on and measured against
 CANDIDATE_ALIAS = "candidate"  # the newest version that is not the head

@@ -12,8 +12,8 @@ from hokusai.core.entities import LoggedModelRef, ModelVersionRef
 from hokusai.core.errors import ModelNotFoundError, RegistryError
 from hokusai.core.registry import ModelRegistry
 from hokusai.core.tags import CANDIDATE_ALIAS, CHAMPION_ALIAS
-from hokusai.tokens.ids import validate_token_id
-from hokusai.claims.wallets import validate_wallet_address
+from hokusai.rules.token_ids import validate_token_id
+from hokusai.rules.wallets import validate_wallet_address
 
 __all__ = [
     "CANDIDATE_ALIAS",

@@ -4,7 +4,7 @@ An improvement is a new version **of its baseline's registered model**, tagged w
 the pipeline's tags (contributor wallet, data hash, DeltaOne, eligibility, the
 baseline version it was measured against), so ``get_model_lineage`` and
 ``get_contributor_impact`` read SDK and pipeline versions alike. DeltaOne is the
-pipeline's ``hokusai-delta-one-v1`` (``hokusai.evaluation.delta_one``): the primary metric's
+pipeline's ``hokusai-delta-one-v1`` (``hokusai.rules.delta_one``): the primary metric's
 ``new_bps - baseline_bps``, each score rounded by ``score_bps``; the primary metric is
 the baseline's ``benchmark_metric``, else the rule of ``primary_metric_for`` (accuracy
 when measured, else the first measured of precision, recall, f1, auroc). Eligibility is
@@ -33,9 +33,9 @@ from hokusai.core.tags import (
     normalize_tags, stored_float, stored_metrics,
 )
 from hokusai.core.versions import logged_ref, version_view
-from hokusai.evaluation.delta_one import eligibility_verdict, primary_metric_for, score_bps
-from hokusai.tokens.ids import token_experiment_name, token_model_name, validate_token_id
-from hokusai.evaluation.metric_names import (
+from hokusai.rules.delta_one import eligibility_verdict, primary_metric_for, score_bps
+from hokusai.rules.token_ids import token_experiment_name, token_model_name, validate_token_id
+from hokusai.rules.metric_names import (
     BENCHMARK_METRICS, benchmark_metric_name, metric_value, plain_metric_name, to_mlflow_key, validate_metric_name,
 )
 

@@ -15,7 +15,7 @@ from typing import Any
 from hokusai.core.client import RegistryClient
 from hokusai.core.tags import CONTRIBUTOR_WALLET_TAG
 from hokusai.core.versions import is_accepted, version_view
-from hokusai.claims.wallets import to_checksum_address, validate_wallet_address
+from hokusai.rules.wallets import to_checksum_address, validate_wallet_address
 
 
 def get_contributor_impact(registry: RegistryClient, address: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from hokusai.core.tags import (
     DELTA_ONE_BPS_TAG, ELIGIBLE_TAG, METRICS_TAG, ROLE_BASELINE, ROLE_IMPROVEMENT, ROLE_TAG, TOKEN_ID_TAG,
     stored_float, stored_int, stored_metrics,
 )
-from hokusai.evaluation.metric_names import CATEGORIES, from_mlflow_key
+from hokusai.rules.metric_names import CATEGORIES, from_mlflow_key
 
 PIPELINE_NEW_PREFIX = "new_"
 PIPELINE_BASELINE_PREFIX = "baseline_"  # pipeline runs before the naming convention

@@ -8,7 +8,7 @@ from typing import Any
 
 from hokusai.core.errors import RegistryUnavailableError
 from hokusai.core.local_store import sqlite_path
-from hokusai.redaction import redact_uri
+from hokusai.rules.redaction import redact_uri
 
 TRACKING_URI_VAR = "MLFLOW_TRACKING_URI"
 

@@ -1,6 +1,6 @@
-"""Logging metrics to MLflow under the naming convention (``hokusai.evaluation.metric_names``).
+"""Logging metrics to MLflow under the naming convention (``hokusai.rules.metric_names``).
 
-The names, their categories and their MLflow keys are defined in ``hokusai.evaluation.metric_names``
+The names, their categories and their MLflow keys are defined in ``hokusai.rules.metric_names``
 (one vocabulary for the pipeline and the SDK); they are re-exported here, where the SDK
 has always offered them.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from hokusai.evaluation.metric_names import (  # noqa: F401  (re-exported: the SDK's import path)
+from hokusai.rules.metric_names import (  # noqa: F401  (re-exported: the SDK's import path)
     BENCHMARK_METRICS, CATEGORIES, LEGACY_METRIC_NAMES, METRIC_NAME_PATTERN, MLFLOW_CATEGORY_SEPARATOR,
     STANDARD_METRICS, benchmark_metric_name, from_mlflow_key, metric_category, metric_value, migrate_metric_name,
     plain_metric_name, to_mlflow_key, validate_metric_name,

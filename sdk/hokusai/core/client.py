@@ -20,16 +20,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hokusai.commitments.weights import weights_commitment
+from hokusai.rules.weights import weights_commitment
 from hokusai.core.entities import LoggedModelRef, ModelVersionRef
 from hokusai.core.connection import (  # noqa: F401  (require_reachable: re-exported, the resources' import path)
     TRACKING_URI_VAR, default_artifact_root, normalized_tracking_uri, quiet_mlflow, require_reachable,
     tracking_uri_from_environment,
 )
 from hokusai.core.errors import ModelNotFoundError, RegistryError
-from hokusai.core.local_store import prepare_sqlite_store
+from hokusai.core.local_store import prepare_sqlite_store, require_sql_store, sqlite_path
 from hokusai.core.tags import CHAMPION_ALIAS, COMMITMENT_TAG
-from hokusai.redaction import redact_uri
+from hokusai.rules.redaction import redact_uri
 
 MODEL_ARTIFACT_NAME = "model"
 _SEARCH_PAGE = 1000
@@ -45,6 +45,29 @@ def sklearn_pip_requirements() -> list[str]:
     return [f"scikit-learn=={version('scikit-learn')}", f"numpy=={version('numpy')}"]
 
 
+DSPY_FLAVOR_MODULE = "hokusai.dspy.mlflow_model"  # the platform's; the SDK alone registers scikit-learn models
+
+
+def _dspy_flavor(function: str) -> Any:
+    """The platform's DSPy flavor (``hokusai.dspy``), which the SDK distribution does not ship.
+
+    Imported by name only for a DSPy token model, so the SDK alone imports no platform code;
+    without the platform installed, the error says what to install.
+    """
+    from importlib import import_module
+
+    try:
+        module = import_module("hokusai.dspy.mlflow_model")  # a literal, so the import-graph test sees it
+    except ModuleNotFoundError as error:
+        if error.name is not None and not DSPY_FLAVOR_MODULE.startswith(error.name):
+            raise
+        raise RegistryError(
+            "this is a DSPy token model: logging or loading it needs the Hokusai Data Platform "
+            f"(hokusai-data-platform, which ships {DSPY_FLAVOR_MODULE}); the SDK alone handles scikit-learn models"
+        ) from None
+    return getattr(module, function)
+
+
 class RegistryClient:
     """MLflow tracking and registry calls for Hokusai models, at one tracking URI.
 
@@ -56,10 +79,12 @@ class RegistryClient:
 
     def __init__(self, tracking_uri: str | None = None, artifact_root: str | None = None,
                  cache_dir: Path | None = None):
+        tracking_uri = normalized_tracking_uri(tracking_uri or tracking_uri_from_environment())
+        if sqlite_path(tracking_uri) is not None:
+            require_sql_store(tracking_uri)  # before MLflow's import: a missing SQL store fails at once
         import mlflow
         from mlflow import MlflowClient
 
-        tracking_uri = normalized_tracking_uri(tracking_uri or tracking_uri_from_environment())
         if cache_dir is not None:
             prepare_sqlite_store(tracking_uri, Path(cache_dir))
         quiet_mlflow()
@@ -111,9 +136,7 @@ class RegistryClient:
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=run_tags, nested=nested) as run:
             mlflow.log_params({k: _param(v) for k, v in params.items()})
             if getattr(model, "hokusai_flavor", None) == "dspy":  # its JSON state and source (hokusai.dspy)
-                from hokusai.dspy.mlflow_model import log_dspy_model
-
-                info = log_dspy_model(model, MODEL_ARTIFACT_NAME)
+                info = _dspy_flavor("log_dspy_model")(model, MODEL_ARTIFACT_NAME)
             else:
                 info = mlflow.sklearn.log_model(
                     model,
@@ -339,9 +362,7 @@ class RegistryClient:
                     f"but the version was registered with {expected}; refusing to load it"
                 )
             if not (Path(local) / "model.pkl").exists() and any(Path(local).rglob("hokusai_dspy.json")):
-                from hokusai.dspy.mlflow_model import load_token_model
-
-                return load_token_model(Path(local))
+                return _dspy_flavor("load_token_model")(Path(local))
             with open(Path(local) / "model.pkl", "rb") as handle:
                 return pickle.load(handle)
 

@@ -1,73 +1,18 @@
-"""The attestation: a canonical, hashed statement of exactly what was evaluated.
+"""The signed wire message (``mint_request.v1``) for an attestation, for the on-chain DeltaVerifier.
 
-It pins everything that decides the result (contribution, base data, benchmark,
-baseline version and weights, candidate weights, spec, seed, software versions)
-and nothing that varies between identical evaluations (run ids, timestamps), so
-the same evaluation always hashes the same. The signed EIP-712 mint request for
-the on-chain DeltaVerifier is built from it.
+The attestation itself is the SDK's (``hokusai.rules.attestation``): a third party computes
+the same document; signing it with the attester's key is the platform's.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from importlib.metadata import version
 from typing import Any
 
-from hokusai import __version__
-from hokusai.commitments.canonical import canonical_hash, canonical_json, sha256_hex
 from hokusai.claims.eip712 import idempotency_key, sign_mint_request
+from hokusai.rules.attestation import attestation_hash
 from hokusai.settlement.relayer_rules import mint_request_problems
-
-ATTESTATION_SCHEMA = "hokusai.attestation.v1"
-
-
-def software_versions() -> dict[str, str]:
-    """Versions of the packages that determine an evaluation's numbers."""
-    return {name: version(name) for name in ("scikit-learn", "numpy", "pandas", "pyarrow", "mlflow")} | {
-        "hokusai": __version__}
-
-
-def evaluation_id(token_id: str, partition_key: str, baseline_position: int, baseline_commitment: str) -> str:
-    """A stable id for one evaluation: same contribution against the same chain head, same id."""
-    digest = sha256_hex(f"{token_id}|{partition_key}|{baseline_position}|{baseline_commitment}".encode())
-    return f"eval-{digest[:24]}"
-
-
-def build_attestation(
-    *,
-    eval_id: str,
-    token: dict[str, Any],
-    contribution: dict[str, Any],
-    data: dict[str, Any],
-    baseline_model: dict[str, Any],
-    candidate_model: dict[str, Any],
-    delta_one: dict[str, Any],
-) -> dict[str, Any]:
-    """The attestation document; every value is plain JSON and deterministic."""
-    computation = delta_one["delta_computation"]
-    return {
-        "schema": ATTESTATION_SCHEMA,
-        "eval_id": eval_id,
-        "token": token,
-        "contribution": contribution,
-        "data": data,
-        "baseline_model": baseline_model,
-        "candidate_model": candidate_model,
-        "result": {
-            "definition": computation["computation_method"],
-            "metric_name": computation["primary_metric"],
-            "baseline_score_bps": computation["baseline_score_bps"],
-            "new_score_bps": computation["new_score_bps"],
-            "delta_one_bps": computation["delta_one_bps"],
-            "eligible": delta_one["eligibility"]["eligible"],
-            "reason": delta_one["eligibility"]["reason"],
-            "min_improvement_bps": delta_one["eligibility"]["min_improvement_bps"],
-            "statistics": computation.get("primary_metric_statistics"),
-            "delta_one_sha256": canonical_hash(delta_one),
-        },
-        "software": software_versions(),
-    }
 
 
 def _statistics_fields(statistics: dict[str, Any] | None) -> dict[str, Any]:
@@ -83,11 +28,6 @@ def _statistics_fields(statistics: dict[str, Any] | None) -> dict[str, Any]:
         "effect_size_bps": clamp(statistics["effect_size_bps"]),
         "statistical_method": statistics["method"],
     }
-
-
-def attestation_hash(attestation: dict[str, Any]) -> str:
-    """0x + SHA-256 of the canonical attestation: the on-chain ``attestationHash``."""
-    return "0x" + sha256_hex(canonical_json(attestation))
 
 
 def build_mint_request(

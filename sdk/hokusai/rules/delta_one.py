@@ -27,7 +27,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from hokusai.evaluation.metric_names import BENCHMARK_METRICS as METRIC_NAMES
+from hokusai.rules.metric_names import BENCHMARK_METRICS as METRIC_NAMES
 
 DELTA_ONE_DEFINITION = "hokusai-delta-one-v1"
 DELTA_ONE_SCHEMA_VERSION = "1.0"

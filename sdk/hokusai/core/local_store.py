@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from importlib.metadata import version
+from importlib.util import find_spec
 from pathlib import Path
 
 SQLITE_PREFIX = "sqlite:///"
@@ -24,7 +24,10 @@ def sqlite_path(tracking_uri: str) -> Path | None:
 def prepare_sqlite_store(tracking_uri: str, cache_dir: Path) -> None:
     """Make sure a SQLite tracking store exists, copying the cached empty database if it does not."""
     database = sqlite_path(tracking_uri)
-    if database is None or database.exists():
+    if database is None:
+        return
+    require_sql_store(tracking_uri)
+    if database.exists():
         return
     database.parent.mkdir(parents=True, exist_ok=True)
     template = _empty_database(Path(cache_dir))
@@ -33,8 +36,21 @@ def prepare_sqlite_store(tracking_uri: str, cache_dir: Path) -> None:
     os.replace(staged, database)
 
 
+def require_sql_store(tracking_uri: str) -> None:
+    """A SQLite store needs MLflow's SQL store (SQLAlchemy, Alembic): the full ``mlflow``
+    distribution, not ``mlflow-skinny`` alone. Say so, rather than fail deep in MLflow."""
+    missing = [name for name in ("sqlalchemy", "alembic") if find_spec(name) is None]
+    if missing:
+        raise ValueError(
+            f"tracking URI {tracking_uri} is a local SQLite store, which needs MLflow's SQL store "
+            f"({', '.join(missing)} not installed): install the SDK with its 'local' extra "
+            "(pip install 'hokusai-sdk[local]'), or use an MLflow server URI (http://host:port)")
+
+
 def _empty_database(cache_dir: Path) -> Path:
-    template = cache_dir / f"mlflow-{version('mlflow')}-empty.db"
+    import mlflow
+
+    template = cache_dir / f"mlflow-{mlflow.__version__}-empty.db"
     if template.exists():
         return template
     cache_dir.mkdir(parents=True, exist_ok=True)
