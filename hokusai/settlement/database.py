@@ -12,13 +12,15 @@ PostgreSQL creation runs under a transaction-scoped advisory lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData
 
 METADATA = MetaData()
+# Schema upgrades of ledgers made by older code: run by ``create_tables``, in order, in its transaction.
+UPGRADES: list[Callable[[Any], None]] = []
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _CREATE_LOCK_ID = 0x686F6B75  # "hoku": any fixed 64-bit number shared by every process
 
@@ -81,28 +83,47 @@ def key_in(column: Any, keys: Sequence[str], dialect: str) -> Any:
 def write_many(connection: Any, table: Any, rows: Sequence[dict[str, Any]], key: str | None = None) -> None:
     """INSERT ``rows`` into ``table``, or with ``key``: UPDATE the row whose ``key`` column is each row's.
 
-    Every row has the same columns. Sent through the driver's executemany: SQLAlchemy's
-    building of each row's parameters costs more than the database's own work for the
-    thousands of rows of a settlement tick. Values are stored as the driver adapts them,
-    as SQLAlchemy stores them for these column types (text, numbers, NULL).
+    Every row has the same columns; with ``key``, no two rows have the same key. Sent through the
+    driver: SQLAlchemy's building of each row's parameters costs more than the database's own work
+    for the thousands of rows of a settlement tick. SQLite takes an ``executemany`` (each statement
+    is a call into the library, no round trip); PostgreSQL one statement for all rows
+    (``INSERT … VALUES …`` or ``UPDATE … FROM (VALUES …)``), not a round trip per page of rows.
+    Values are stored as the driver adapts them, as SQLAlchemy stores them for these column types
+    (text, numbers, NULL).
     """
     if not rows:
         return
     quote = connection.dialect.identifier_preparer.quote
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     columns = [name for name in rows[0] if name != key]
+    ordered = [*columns, key] if key is not None else columns
+    values = [tuple(row[c] for c in ordered) for row in rows]
+    if connection.dialect.name == "postgresql":
+        from psycopg2.extras import execute_values
+
+        if key is None:
+            statement = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES %s"
+            template = None
+        else:  # VALUES' columns are typed by their casts: a column that is NULL in every row is not text
+            statement = (f"UPDATE {quote(table.name)} AS t SET "
+                         f"{', '.join(f'{quote(c)} = v.{quote(c)}' for c in columns)} FROM (VALUES %s) AS v("
+                         f"{', '.join(quote(c) for c in ordered)}) WHERE t.{quote(key)} = v.{quote(key)}")
+            template = "(" + ", ".join(f"%s::{table.c[c].type.compile(dialect=connection.dialect)}"
+                                       for c in ordered) + ")"
+        with connection.connection.cursor() as cursor:  # the DBAPI connection, in this transaction
+            execute_values(cursor, statement, values, template=template, page_size=len(values))
+        return
     if key is None:
         statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-                     f"VALUES ({', '.join(mark for _ in columns)})")
+                     f"VALUES ({', '.join('?' for _ in columns)})")
     else:
-        statement = (f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(c)} = {mark}' for c in columns)} "
-                     f"WHERE {quote(key)} = {mark}")
-        columns = [*columns, key]
-    connection.exec_driver_sql(statement, [tuple(row[c] for c in columns) for row in rows])
+        statement = (f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(c)} = ?' for c in columns)} "
+                     f"WHERE {quote(key)} = ?")
+    connection.exec_driver_sql(statement, values)
 
 
 def create_tables(engine: Any) -> None:
-    """Create every table on ``METADATA`` that is missing; safe to run from many processes at once."""
+    """Create every table on ``METADATA`` that is missing and upgrade older ledgers; safe to run from
+    many processes at once."""
     from sqlalchemy import text
 
     with engine.begin() as connection:
@@ -112,6 +133,15 @@ def create_tables(engine: Any) -> None:
         for table in METADATA.tables.values():  # an index added to a table created before it
             for index in table.indexes:
                 index.create(connection, checkfirst=True)
+        for upgrade in UPGRADES:  # each checks whether its ledger needs it: idempotent
+            upgrade(connection)
+
+
+def schema_upgrade(function: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Register ``function(connection)`` to bring an older ledger up to date (after its missing tables
+    are created, under the same lock, in the same transaction: all or nothing)."""
+    UPGRADES.append(function)
+    return function
 
 
 _ENGINES: dict[str, tuple[Any, frozenset[str]]] = {}
