@@ -12,6 +12,7 @@ PostgreSQL creation runs under a transaction-scoped advisory lock.
 from __future__ import annotations
 
 import threading
+from operator import itemgetter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,7 @@ def write_many(connection: Any, table: Any, rows: Sequence[dict[str, Any]], key:
     quote = connection.dialect.identifier_preparer.quote
     columns = [name for name in rows[0] if name != key]
     ordered = [*columns, key] if key is not None else columns
-    values = [tuple(row[c] for c in ordered) for row in rows]
+    values = list(map(itemgetter(*ordered), rows)) if len(ordered) > 1 else [(row[ordered[0]],) for row in rows]
     if connection.dialect.name == "postgresql":
         from psycopg2.extras import execute_values
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -254,6 +255,18 @@ def _storable(raw: str) -> str:
 
 
 def _parse(raw: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The message, or why it is set aside.
+
+    orjson parses a tick's thousands of messages ~4x faster than ``json``; a message it refuses or
+    that breaks a rule is parsed again by ``json``, so what is set aside, and the reason, stay exactly
+    as ``json`` gives them (orjson reads an integer beyond 64 bits as a float, ``json`` as an int).
+    """
+    try:
+        message = orjson.loads(raw)
+        if not settlement_problems(message):
+            return message, None
+    except ValueError:
+        pass
     try:  # ASCII text parses as its bytes would; other text as its bytes (not UTF-8: not JSON)
         message = json.loads(raw if raw.isascii() else raw.encode("utf-8", "surrogateescape"))
     except ValueError as error:
