@@ -12,7 +12,6 @@ PostgreSQL creation runs under a transaction-scoped advisory lock.
 from __future__ import annotations
 
 import threading
-from operator import itemgetter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,23 +80,22 @@ def key_in(column: Any, keys: Sequence[str], dialect: str) -> Any:
         func.json_each(bindparam(None, json.dumps(list(keys)), type_=String))))
 
 
-def write_many(connection: Any, table: Any, rows: Sequence[dict[str, Any]], key: str | None = None) -> None:
-    """INSERT ``rows`` into ``table``, or with ``key``: UPDATE the row whose ``key`` column is each row's.
+def write_many(connection: Any, table: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+               key: str | None = None) -> None:
+    """INSERT ``rows`` (values in ``columns``' order) into ``table``; or with ``key``: UPDATE the row
+    whose ``key`` column is each row's last value, setting ``columns`` to the others.
 
-    Every row has the same columns; with ``key``, no two rows have the same key. Sent through the
-    driver: SQLAlchemy's building of each row's parameters costs more than the database's own work
-    for the thousands of rows of a settlement tick. SQLite takes an ``executemany`` (each statement
-    is a call into the library, no round trip); PostgreSQL one statement for all rows
-    (``INSERT … VALUES …`` or ``UPDATE … FROM (VALUES …)``), not a round trip per page of rows.
-    Values are stored as the driver adapts them, as SQLAlchemy stores them for these column types
-    (text, numbers, NULL).
+    With ``key``, no two rows have the same key. Sent through the driver: SQLAlchemy's building of
+    each row's parameters costs more than the database's own work for the thousands of rows of a
+    settlement tick. SQLite takes an ``executemany`` (each statement a call into the library, no
+    round trip); PostgreSQL one statement for all rows (``INSERT … VALUES …`` or
+    ``UPDATE … FROM (VALUES …)``), not a round trip per page of rows. Values are stored as the
+    driver adapts them, as SQLAlchemy stores them for these column types (text, numbers, NULL).
     """
     if not rows:
         return
     quote = connection.dialect.identifier_preparer.quote
-    columns = [name for name in rows[0] if name != key]
-    ordered = [*columns, key] if key is not None else columns
-    values = list(map(itemgetter(*ordered), rows)) if len(ordered) > 1 else [(row[ordered[0]],) for row in rows]
+    ordered = [*columns, key] if key is not None else list(columns)
     if connection.dialect.name == "postgresql":
         from psycopg2.extras import execute_values
 
@@ -111,7 +109,7 @@ def write_many(connection: Any, table: Any, rows: Sequence[dict[str, Any]], key:
             template = "(" + ", ".join(f"%s::{table.c[c].type.compile(dialect=connection.dialect)}"
                                        for c in ordered) + ")"
         with connection.connection.cursor() as cursor:  # the DBAPI connection, in this transaction
-            execute_values(cursor, statement, values, template=template, page_size=len(values))
+            execute_values(cursor, statement, rows, template=template, page_size=len(rows))
         return
     if key is None:
         statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
@@ -119,7 +117,7 @@ def write_many(connection: Any, table: Any, rows: Sequence[dict[str, Any]], key:
     else:
         statement = (f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(c)} = ?' for c in columns)} "
                      f"WHERE {quote(key)} = ?")
-    connection.exec_driver_sql(statement, values)
+    connection.exec_driver_sql(statement, list(rows))
 
 
 def create_tables(engine: Any) -> None:

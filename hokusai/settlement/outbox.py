@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
@@ -107,6 +107,9 @@ claim_settlements = Table(
 )
 
 
+_LOG_COLUMNS = ("message_sha256", "idempotency_key", "status", "outcome", "reason", "raw", "received_at")
+
+
 class UnknownClaimError(LookupError):
     """No claim in the outbox has this idempotency key."""
 
@@ -120,9 +123,9 @@ class RetryPolicy:
     budget_retry_seconds: float | None = None  # None: only on operator request (a top-up is a human act)
 
 
-@dataclass(frozen=True)
-class ClaimChange:
-    """One claim that changed state; what the lineage chain reacts to."""
+class ClaimChange(NamedTuple):
+    """One claim that changed state; what the lineage chain reacts to. A named tuple, not a
+    dataclass: a busy tick makes 20,000 of them, and a tuple is built ~3x faster."""
 
     idempotency_key: str
     partition_key: str | None
@@ -133,6 +136,26 @@ class ClaimChange:
     previous: str | None  # None: newly recorded
     status: str
     settlement: dict[str, Any] | None = None  # the relayer's message, when one caused the change
+
+
+# What a ClaimChange names of its claim, in its order, then what the tick decides with
+_CHANGE_FIELDS = ("idempotency_key", "partition_key", "token_id", "model_id_uint", "attestation_hash", "eval_id")
+_SUMMARY = (*_CHANGE_FIELDS, "attempt", "status", "error_retries")
+
+
+class PendingClaim(NamedTuple):
+    """A recorded claim to publish (``claims_to_publish``): a plain tuple, cheap to read 10,000 times."""
+
+    idempotency_key: str
+    partition_key: str | None
+    token_id: str | None
+    model_id_uint: str
+    attestation_hash: str
+    eval_id: str
+    attempt: int
+    status: str
+    error_retries: int
+    message: str
 
 
 @dataclass
@@ -212,11 +235,7 @@ def list_claims(engine: Any, statuses: Iterable[str] | None = None, limit: int |
         return list(connection.execute(query.limit(limit)))
 
 
-_SUMMARY = ("idempotency_key", "attempt", "status", "partition_key", "token_id", "model_id_uint", "attestation_hash",
-            "eval_id", "error_retries")
-
-
-def claims_to_publish(engine: Any, limit: int, keys: Sequence[str] | None = None) -> list[Any]:
+def claims_to_publish(engine: Any, limit: int, keys: Sequence[str] | None = None) -> list[PendingClaim]:
     """Recorded claims, oldest first: key, attempt, message and what a ``ClaimChange`` names."""
     query = (select(*(claims.c[name] for name in _SUMMARY), claim_messages.c.message)
              .join(claim_messages, claim_messages.c.idempotency_key == claims.c.idempotency_key)
@@ -224,10 +243,10 @@ def claims_to_publish(engine: Any, limit: int, keys: Sequence[str] | None = None
     if keys is not None:
         query = query.where(key_in(claims.c.idempotency_key, keys, engine.dialect.name))
     with engine.connect() as connection:
-        return connection.execute(query).all()
+        return list(map(PendingClaim._make, connection.execute(query).all()))
 
 
-def mark_published(engine: Any, pending: Sequence[Any], now: float | None = None) -> list[ClaimChange]:
+def mark_published(engine: Any, pending: Sequence[PendingClaim], now: float | None = None) -> list[ClaimChange]:
     """Mark claims published (rows from ``claims_to_publish``) if still recorded at that attempt: a
     settlement may have arrived first, or an operator re-queued it."""
     now = time.time() if now is None else now
@@ -242,7 +261,7 @@ def mark_published(engine: Any, pending: Sequence[Any], now: float | None = None
                                           claims.c.status == RECORDED, claims.c.attempt == attempt))
                 .values(status=PUBLISHED, published_at=now, updated_at=now)
                 .returning(claims.c.idempotency_key)).scalars())
-    return [_change(row, RECORDED, PUBLISHED) for row in pending if row.idempotency_key in changed]
+    return [ClaimChange(*row[:6], RECORDED, PUBLISHED) for row in pending if row.idempotency_key in changed]
 
 
 def _sha(raw: str) -> str:
@@ -323,35 +342,33 @@ def apply_settlements(engine: Any, raws: Sequence[str], *, now: float | None = N
         if keys:
             query = select(*(claims.c[name] for name in _SUMMARY)).where(key_in(claims.c.idempotency_key, keys, dialect))
             rows = {row[0]: SimpleNamespace(**dict(zip(_SUMMARY, row))) for row in connection.execute(query).all()}
-        updates, log = [], []
+        updates, log = {}, []
         for raw, sha, message, problem in parsed:
             row = rows.get(message["idempotency_key"]) if message else None
             if message and row is None:
                 problem = f"no claim with idempotency key {message['idempotency_key']}"
             elif message and row.attestation_hash != message["attestation_hash"]:
                 problem = f"attestation_hash {message['attestation_hash']} is not the claim's {row.attestation_hash}"
-            entry = {"message_sha256": sha, "raw": None, "received_at": now,
-                     "idempotency_key": message["idempotency_key"] if message else None,
-                     "status": message["status"] if message else None}
+            key, status = (message["idempotency_key"], message["status"]) if message else (None, None)
             if problem:
                 report.rejected.append((raw, problem))
-                log.append({**entry, "raw": _storable(raw), "outcome": "rejected", "reason": problem})
+                log.append((sha, key, status, "rejected", problem, _storable(raw), now))
                 continue
-            if row.status in FINAL or row.status == message["status"]:
+            if row.status in FINAL or row.status == status:
                 report.unchanged += 1
-                log.append({**entry, "raw": _storable(raw), "outcome": "unchanged",
-                            "reason": f"claim already {row.status}"})
+                log.append((sha, key, status, "unchanged", f"claim already {row.status}", _storable(raw), now))
                 continue
             values = _settled_values(row, message, now, policy, settled_by)
-            updates.append({"idempotency_key": row.idempotency_key, **values})
-            report.changes.append(_change(row, row.status, message["status"], message))
-            log.append({**entry, "outcome": "applied", "reason": None})  # its fields live in the claim row
+            updates[key] = values  # a claim settled twice in this batch is written once, with its last values
+            report.changes.append(ClaimChange(key, row.partition_key, row.token_id, row.model_id_uint,
+                                              row.attestation_hash, row.eval_id, row.status, status, message))
+            log.append((sha, key, status, "applied", None, None, now))  # its fields live in the claim row
             vars(row).update(values)  # a second message for this claim in the same batch sees it
-        # a claim settled twice in this batch is written once, with its last values (every settlement
-        # sets the same columns): one UPDATE per tick, each row once
-        write_many(connection, claims, list({u["idempotency_key"]: u for u in updates}.values()),
-                   key="idempotency_key")
-        write_many(connection, claim_settlements, log)
+        # every settlement sets the same columns: one UPDATE per tick, each claim once
+        if updates:
+            write_many(connection, claims, list(next(iter(updates.values()))),
+                       [(*values.values(), key) for key, values in updates.items()], key="idempotency_key")
+        write_many(connection, claim_settlements, _LOG_COLUMNS, log)
         if on_changes is not None and report.changes:
             on_changes(connection, report.changes)
     return report
