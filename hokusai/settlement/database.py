@@ -26,7 +26,7 @@ _CREATE_LOCK_ID = 0x686F6B75  # "hoku": any fixed 64-bit number shared by every 
 
 
 def make_engine(url: str) -> Any:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and IMMEDIATE transactions."""
+    """An engine for ``url``; SQLite gets WAL, durable commits, a busy timeout and IMMEDIATE transactions."""
     from sqlalchemy import create_engine, event
     from sqlalchemy.engine import make_url
 
@@ -42,7 +42,10 @@ def make_engine(url: str) -> Any:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a commit is on disk (the WAL fsynced) before it returns. Other systems act on our
+            # commits (a settlement leaves Redis once applied, a claim is pushed once recorded); with
+            # NORMAL a power loss could undo a commit they already acted on (docs/claims.md, "Durability").
+            cursor.execute("PRAGMA synchronous=FULL")
             cursor.close()
 
         @event.listens_for(engine, "begin")
