@@ -87,7 +87,7 @@ claims = Table(
 )
 
 # The signed wire message, exactly as published, beside its claim row rather than in it: a claim row is
-# then ~300 bytes, not ~1.8 kB, and a tick that changes 10,000 claims' status rewrites that much less.
+# then ~300 bytes, not ~1.7 kB, and a tick that changes 10,000 claims' status rewrites that much less.
 claim_messages = Table(
     "claim_messages", METADATA,
     Column("idempotency_key", String(66), ForeignKey("claims.idempotency_key"), primary_key=True),
