@@ -74,13 +74,14 @@ def test_upload_lands_where_a_drop_would_and_status_follows_the_records(api):
     assert evaluated["claim"] is None
     from sqlalchemy import insert
 
-    from hokusai.settlement.outbox import claims
+    from hokusai.settlement.outbox import claim_messages, claims
 
     with api.state.engine.begin() as connection:
         connection.execute(insert(claims).values(
             idempotency_key="0x" + "c1" * 32, attestation_hash="0x" + "ab" * 32, model_id="m", model_id_uint="1",
-            eval_id="e", token_id="digits-demo", partition_key=partition_key, message="{}", deadline=0,
+            eval_id="e", token_id="digits-demo", partition_key=partition_key, deadline=0,
             status="minted", attempt=1, error_retries=0, recorded_at=time.time(), updated_at=time.time()))
+        connection.execute(insert(claim_messages).values(idempotency_key="0x" + "c1" * 32, message="{}"))
     assert status()["claim"] == {"idempotency_key": "0x" + "c1" * 32, "status": "minted"}
 
 

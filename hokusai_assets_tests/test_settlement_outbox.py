@@ -109,6 +109,23 @@ def test_malformed_and_foreign_settlements_are_set_aside_with_a_reason(engine):
     assert get_claim(engine, EXAMPLE["idempotency_key"]).status == "published"
 
 
+def test_numbers_are_read_as_json_reads_them_and_one_beyond_the_ledger_is_set_aside(engine):
+    """orjson reads an integer beyond 64 bits as a float; json as the integer it is. A block number
+    beyond BIGINT used to fail the whole batch's write (every later tick again): now it is set aside."""
+    published(engine, EXAMPLE)
+    other = claim_message(7)
+    published(engine, other)
+    huge_gas = json.dumps({**SETTLEMENTS["valid"]["minted"], "gas_used": 10**23})
+    huge_block = json.dumps(settlement_message(other, "minted", settled_at="2026-06-11T12:00:00Z",
+                                               block_number=2**63))
+    report = apply_settlements(engine, [huge_gas, huge_block], now=NOW)
+    assert [c.idempotency_key for c in report.changes] == [EXAMPLE["idempotency_key"]]
+    assert get_claim(engine, EXAMPLE["idempotency_key"]).gas_used == str(10**23)
+    [(raw, reason)] = report.rejected
+    assert raw == huge_block and reason.startswith("$.block_number: must be an integer >= 0 (at most 2**63 - 1)")
+    assert get_claim(engine, other["idempotency_key"]).status == "published"
+
+
 def test_a_transient_error_is_retried_with_backoff_then_left_for_the_operator(engine):
     policy = RetryPolicy(max_error_retries=2, error_retry_base_seconds=10)
     published(engine, EXAMPLE)
@@ -223,6 +240,7 @@ def test_tables_are_created_safely_when_processes_start_at_once(tmp_path, proces
     with make_engine(url).connect() as connection:
         assert connection.execute(select(func.count()).select_from(outbox.claims)).scalar() == processes
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: a commit is on disk
 
 
 def test_only_psycopg2_postgres_urls_are_taken():

@@ -12,19 +12,21 @@ PostgreSQL creation runs under a transaction-scoped advisory lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData
 
 METADATA = MetaData()
+# Schema upgrades of ledgers made by older code: run by ``create_tables``, in order, in its transaction.
+UPGRADES: list[Callable[[Any], None]] = []
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _CREATE_LOCK_ID = 0x686F6B75  # "hoku": any fixed 64-bit number shared by every process
 
 
 def make_engine(url: str) -> Any:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and IMMEDIATE transactions."""
+    """An engine for ``url``; SQLite gets WAL, durable commits, a busy timeout and IMMEDIATE transactions."""
     from sqlalchemy import create_engine, event
     from sqlalchemy.engine import make_url
 
@@ -40,7 +42,10 @@ def make_engine(url: str) -> Any:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a commit is on disk (the WAL fsynced) before it returns. Other systems act on our
+            # commits (a settlement leaves Redis once applied, a claim is pushed once recorded); with
+            # NORMAL a power loss could undo a commit they already acted on (docs/claims.md, "Durability").
+            cursor.execute("PRAGMA synchronous=FULL")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -78,31 +83,52 @@ def key_in(column: Any, keys: Sequence[str], dialect: str) -> Any:
         func.json_each(bindparam(None, json.dumps(list(keys)), type_=String))))
 
 
-def write_many(connection: Any, table: Any, rows: Sequence[dict[str, Any]], key: str | None = None) -> None:
-    """INSERT ``rows`` into ``table``, or with ``key``: UPDATE the row whose ``key`` column is each row's.
+def write_many(connection: Any, table: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+               key: str | None = None) -> None:
+    """INSERT ``rows`` (values in ``columns``' order) into ``table``; or with ``key``: UPDATE the row
+    whose ``key`` column is each row's last value, setting ``columns`` to the others.
 
-    Every row has the same columns. Sent through the driver's executemany: SQLAlchemy's
-    building of each row's parameters costs more than the database's own work for the
-    thousands of rows of a settlement tick. Values are stored as the driver adapts them,
-    as SQLAlchemy stores them for these column types (text, numbers, NULL).
+    With ``key``, no two rows have the same key. Sent through the driver: SQLAlchemy's building of
+    each row's parameters costs more than the database's own work for the thousands of rows of a
+    settlement tick. SQLite takes an ``executemany`` (each statement a call into the library, no
+    round trip); PostgreSQL one statement for all rows (``INSERT … SELECT`` or ``UPDATE … FROM``
+    the rows as one JSON document), not a round trip per page of rows. Values are text, numbers
+    (integers within 64 bits) or NULL, stored as SQLAlchemy stores them for these column types.
     """
     if not rows:
         return
     quote = connection.dialect.identifier_preparer.quote
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    columns = [name for name in rows[0] if name != key]
+    ordered = [*columns, key] if key is not None else list(columns)
+    if connection.dialect.name == "postgresql":
+        import orjson
+
+        # The rows go as one JSON parameter read by json_populate_recordset (typed by the table's own
+        # row type): psycopg2 interpolates parameters into the SQL text, and the server's parsing and
+        # planning of 10,000 rows of literals (VALUES, or arrays) cost more than the UPDATE itself.
+        rows_json = orjson.dumps([dict(zip(ordered, row)) for row in rows]).decode()
+        source = f"json_populate_recordset(NULL::{quote(table.name)}, %s)"
+        if key is None:
+            names = ", ".join(quote(c) for c in columns)
+            statement = f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM {source}"
+        else:
+            assignments = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
+            statement = (f"UPDATE {quote(table.name)} AS t SET {assignments} FROM {source} AS v "
+                         f"WHERE t.{quote(key)} = v.{quote(key)}")
+        with connection.connection.cursor() as cursor:  # the DBAPI connection, in this transaction
+            cursor.execute(statement, (rows_json,))
+        return
     if key is None:
         statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-                     f"VALUES ({', '.join(mark for _ in columns)})")
+                     f"VALUES ({', '.join('?' for _ in columns)})")
     else:
-        statement = (f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(c)} = {mark}' for c in columns)} "
-                     f"WHERE {quote(key)} = {mark}")
-        columns = [*columns, key]
-    connection.exec_driver_sql(statement, [tuple(row[c] for c in columns) for row in rows])
+        statement = (f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(c)} = ?' for c in columns)} "
+                     f"WHERE {quote(key)} = ?")
+    connection.exec_driver_sql(statement, list(rows))
 
 
 def create_tables(engine: Any) -> None:
-    """Create every table on ``METADATA`` that is missing; safe to run from many processes at once."""
+    """Create every table on ``METADATA`` that is missing and upgrade older ledgers; safe to run from
+    many processes at once."""
     from sqlalchemy import text
 
     with engine.begin() as connection:
@@ -112,6 +138,15 @@ def create_tables(engine: Any) -> None:
         for table in METADATA.tables.values():  # an index added to a table created before it
             for index in table.indexes:
                 index.create(connection, checkfirst=True)
+        for upgrade in UPGRADES:  # each checks whether its ledger needs it: idempotent
+            upgrade(connection)
+
+
+def schema_upgrade(function: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Register ``function(connection)`` to bring an older ledger up to date (after its missing tables
+    are created, under the same lock, in the same transaction: all or nothing)."""
+    UPGRADES.append(function)
+    return function
 
 
 _ENGINES: dict[str, tuple[Any, frozenset[str]]] = {}

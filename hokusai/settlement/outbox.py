@@ -20,11 +20,26 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table, Text, and_, select, update
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    inspect,
+    select,
+    update,
+)
 
-from hokusai.settlement.database import METADATA, key_in, write_many
+from hokusai.settlement.database import METADATA, key_in, schema_upgrade, write_many
 from hokusai.settlement.settlement_messages import (
     BUDGET_BLOCKED,
     ERROR,
@@ -52,7 +67,6 @@ claims = Table(
     Column("eval_id", String(256), nullable=False),
     Column("token_id", String(64)),
     Column("partition_key", Text),
-    Column("message", Text, nullable=False),  # the signed wire message, exactly as published
     Column("deadline", BigInteger, nullable=False),
     Column("status", String(16), nullable=False),  # indexed with recorded_at, below
     Column("attempt", Integer, nullable=False),  # publish attempt; a retry is attempt + 1
@@ -68,9 +82,16 @@ claims = Table(
     Column("recorded_at", Float, nullable=False),
     Column("published_at", Float),
     Column("updated_at", Float, nullable=False),
-    # the publisher's query (recorded claims, oldest first) reads this index in order: no sort of
-    # thousands of 1.5 kB messages
+    # the publisher's query (recorded claims, oldest first) reads this index in order: no sort
     Index("ix_claims_status_recorded_at", "status", "recorded_at"),
+)
+
+# The signed wire message, exactly as published, beside its claim row rather than in it: a claim row is
+# then ~300 bytes, not ~1.7 kB, and a tick that changes 10,000 claims' status rewrites that much less.
+claim_messages = Table(
+    "claim_messages", METADATA,
+    Column("idempotency_key", String(66), ForeignKey("claims.idempotency_key"), primary_key=True),
+    Column("message", Text, nullable=False),
 )
 
 claim_settlements = Table(
@@ -86,6 +107,9 @@ claim_settlements = Table(
 )
 
 
+_LOG_COLUMNS = ("message_sha256", "idempotency_key", "status", "outcome", "reason", "raw", "received_at")
+
+
 class UnknownClaimError(LookupError):
     """No claim in the outbox has this idempotency key."""
 
@@ -99,9 +123,9 @@ class RetryPolicy:
     budget_retry_seconds: float | None = None  # None: only on operator request (a top-up is a human act)
 
 
-@dataclass(frozen=True)
-class ClaimChange:
-    """One claim that changed state; what the lineage chain reacts to."""
+class ClaimChange(NamedTuple):
+    """One claim that changed state; what the lineage chain reacts to. A named tuple, not a
+    dataclass: a busy tick makes 20,000 of them, and a tuple is built ~3x faster."""
 
     idempotency_key: str
     partition_key: str | None
@@ -114,6 +138,26 @@ class ClaimChange:
     settlement: dict[str, Any] | None = None  # the relayer's message, when one caused the change
 
 
+# What a ClaimChange names of its claim, in its order, then what the tick decides with
+_CHANGE_FIELDS = ("idempotency_key", "partition_key", "token_id", "model_id_uint", "attestation_hash", "eval_id")
+_SUMMARY = (*_CHANGE_FIELDS, "attempt", "status", "error_retries")
+
+
+class PendingClaim(NamedTuple):
+    """A recorded claim to publish (``claims_to_publish``): a plain tuple, cheap to read 10,000 times."""
+
+    idempotency_key: str
+    partition_key: str | None
+    token_id: str | None
+    model_id_uint: str
+    attestation_hash: str
+    eval_id: str
+    attempt: int
+    status: str
+    error_retries: int
+    message: str
+
+
 @dataclass
 class ApplyReport:
     changes: list[ClaimChange] = field(default_factory=list)
@@ -123,6 +167,26 @@ class ApplyReport:
 
 
 OnChanges = Callable[[Any, list[ClaimChange]], None]
+
+
+@schema_upgrade
+def _move_messages_out_of_claim_rows(connection: Any) -> None:
+    """Ledgers made before ``claim_messages`` keep each signed message in its claim row: move it there."""
+    if "message" not in {column["name"] for column in inspect(connection).get_columns("claims")}:
+        return
+    connection.exec_driver_sql("INSERT INTO claim_messages (idempotency_key, message) "
+                               "SELECT idempotency_key, message FROM claims")
+    connection.exec_driver_sql("ALTER TABLE claims DROP COLUMN message")
+
+
+def _with_message() -> Any:
+    """Claims with their message, as one row each (what ``get_claim`` and ``list_claims`` give)."""
+    return select(claims, claim_messages.c.message).join(
+        claim_messages, claim_messages.c.idempotency_key == claims.c.idempotency_key)
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    return json.dumps(message, sort_keys=True, separators=(",", ":"))
 
 
 def _change(row: Any, previous: str | None, status: str, settlement: dict[str, Any] | None = None) -> ClaimChange:
@@ -145,45 +209,44 @@ def record_claim(engine: Any, message: dict[str, Any], *, token_id: str | None =
     now = time.time() if now is None else now
     row = {"idempotency_key": message["idempotency_key"], "attestation_hash": message["attestation_hash"],
            "model_id": message["model_id"], "model_id_uint": message["model_id_uint"], "eval_id": message["eval_id"],
-           "token_id": token_id, "partition_key": partition_key,
-           "message": json.dumps(message, sort_keys=True, separators=(",", ":")), "deadline": message["deadline"],
+           "token_id": token_id, "partition_key": partition_key, "deadline": message["deadline"],
            "status": RECORDED, "attempt": 1, "error_retries": 0, "recorded_at": now, "updated_at": now}
+    key = row["idempotency_key"]
     with engine.begin() as connection:
         created = connection.execute(
             _insert_ignore(engine, claims).values(**row).on_conflict_do_nothing(
                 index_elements=["idempotency_key"])).rowcount == 1
-        stored = connection.execute(select(claims).where(claims.c.idempotency_key == row["idempotency_key"])).one()
+        if created:
+            connection.execute(claim_messages.insert().values(idempotency_key=key, message=_message_text(message)))
+        stored = connection.execute(_with_message().where(claims.c.idempotency_key == key)).one()
     return stored, created
 
 
 def get_claim(engine: Any, idempotency_key: str) -> Any | None:
     with engine.connect() as connection:
-        return connection.execute(select(claims).where(claims.c.idempotency_key == idempotency_key)).one_or_none()
+        return connection.execute(_with_message().where(claims.c.idempotency_key == idempotency_key)).one_or_none()
 
 
 def list_claims(engine: Any, statuses: Iterable[str] | None = None, limit: int | None = None) -> list[Any]:
-    query = select(claims).order_by(claims.c.recorded_at, claims.c.idempotency_key)
+    query = _with_message().order_by(claims.c.recorded_at, claims.c.idempotency_key)
     if statuses is not None:
         query = query.where(claims.c.status.in_(list(statuses)))
     with engine.connect() as connection:
         return list(connection.execute(query.limit(limit)))
 
 
-_SUMMARY = ("idempotency_key", "attempt", "status", "partition_key", "token_id", "model_id_uint", "attestation_hash",
-            "eval_id", "error_retries")
-
-
-def claims_to_publish(engine: Any, limit: int, keys: Sequence[str] | None = None) -> list[Any]:
+def claims_to_publish(engine: Any, limit: int, keys: Sequence[str] | None = None) -> list[PendingClaim]:
     """Recorded claims, oldest first: key, attempt, message and what a ``ClaimChange`` names."""
-    query = (select(*(claims.c[name] for name in _SUMMARY), claims.c.message)
+    query = (select(*(claims.c[name] for name in _SUMMARY), claim_messages.c.message)
+             .join(claim_messages, claim_messages.c.idempotency_key == claims.c.idempotency_key)
              .where(claims.c.status == RECORDED).order_by(claims.c.recorded_at).limit(limit))
     if keys is not None:
         query = query.where(key_in(claims.c.idempotency_key, keys, engine.dialect.name))
     with engine.connect() as connection:
-        return connection.execute(query).all()
+        return list(map(PendingClaim._make, connection.execute(query).all()))
 
 
-def mark_published(engine: Any, pending: Sequence[Any], now: float | None = None) -> list[ClaimChange]:
+def mark_published(engine: Any, pending: Sequence[PendingClaim], now: float | None = None) -> list[ClaimChange]:
     """Mark claims published (rows from ``claims_to_publish``) if still recorded at that attempt: a
     settlement may have arrived first, or an operator re-queued it."""
     now = time.time() if now is None else now
@@ -198,7 +261,7 @@ def mark_published(engine: Any, pending: Sequence[Any], now: float | None = None
                                           claims.c.status == RECORDED, claims.c.attempt == attempt))
                 .values(status=PUBLISHED, published_at=now, updated_at=now)
                 .returning(claims.c.idempotency_key)).scalars())
-    return [_change(row, RECORDED, PUBLISHED) for row in pending if row.idempotency_key in changed]
+    return [ClaimChange(*row[:6], RECORDED, PUBLISHED) for row in pending if row.idempotency_key in changed]
 
 
 def _sha(raw: str) -> str:
@@ -211,6 +274,18 @@ def _storable(raw: str) -> str:
 
 
 def _parse(raw: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The message, or why it is set aside.
+
+    orjson parses a tick's thousands of messages ~4x faster than ``json``; a message it refuses or
+    that breaks a rule is parsed again by ``json``, so what is set aside, and the reason, stay exactly
+    as ``json`` gives them (orjson reads an integer beyond 64 bits as a float, ``json`` as an int).
+    """
+    try:
+        message = orjson.loads(raw)
+        if not settlement_problems(message):
+            return message, None
+    except ValueError:
+        pass
     try:  # ASCII text parses as its bytes would; other text as its bytes (not UTF-8: not JSON)
         message = json.loads(raw if raw.isascii() else raw.encode("utf-8", "surrogateescape"))
     except ValueError as error:
@@ -267,33 +342,33 @@ def apply_settlements(engine: Any, raws: Sequence[str], *, now: float | None = N
         if keys:
             query = select(*(claims.c[name] for name in _SUMMARY)).where(key_in(claims.c.idempotency_key, keys, dialect))
             rows = {row[0]: SimpleNamespace(**dict(zip(_SUMMARY, row))) for row in connection.execute(query).all()}
-        updates, log = [], []
+        updates, log = {}, []
         for raw, sha, message, problem in parsed:
             row = rows.get(message["idempotency_key"]) if message else None
             if message and row is None:
                 problem = f"no claim with idempotency key {message['idempotency_key']}"
             elif message and row.attestation_hash != message["attestation_hash"]:
                 problem = f"attestation_hash {message['attestation_hash']} is not the claim's {row.attestation_hash}"
-            entry = {"message_sha256": sha, "raw": None, "received_at": now,
-                     "idempotency_key": message["idempotency_key"] if message else None,
-                     "status": message["status"] if message else None}
+            key, status = (message["idempotency_key"], message["status"]) if message else (None, None)
             if problem:
                 report.rejected.append((raw, problem))
-                log.append({**entry, "raw": _storable(raw), "outcome": "rejected", "reason": problem})
+                log.append((sha, key, status, "rejected", problem, _storable(raw), now))
                 continue
-            if row.status in FINAL or row.status == message["status"]:
+            if row.status in FINAL or row.status == status:
                 report.unchanged += 1
-                log.append({**entry, "raw": _storable(raw), "outcome": "unchanged",
-                            "reason": f"claim already {row.status}"})
+                log.append((sha, key, status, "unchanged", f"claim already {row.status}", _storable(raw), now))
                 continue
             values = _settled_values(row, message, now, policy, settled_by)
-            updates.append({"idempotency_key": row.idempotency_key, **values})
-            report.changes.append(_change(row, row.status, message["status"], message))
-            log.append({**entry, "outcome": "applied", "reason": None})  # its fields live in the claim row
+            updates[key] = values  # a claim settled twice in this batch is written once, with its last values
+            report.changes.append(ClaimChange(key, row.partition_key, row.token_id, row.model_id_uint,
+                                              row.attestation_hash, row.eval_id, row.status, status, message))
+            log.append((sha, key, status, "applied", None, None, now))  # its fields live in the claim row
             vars(row).update(values)  # a second message for this claim in the same batch sees it
-        for columns in dict.fromkeys(tuple(u) for u in updates):  # one executemany per column set, in order
-            write_many(connection, claims, [u for u in updates if tuple(u) == columns], key="idempotency_key")
-        write_many(connection, claim_settlements, log)
+        # every settlement sets the same columns: one UPDATE per tick, each claim once
+        if updates:
+            write_many(connection, claims, list(next(iter(updates.values()))),
+                       [(*values.values(), key) for key, values in updates.items()], key="idempotency_key")
+        write_many(connection, claim_settlements, _LOG_COLUMNS, log)
         if on_changes is not None and report.changes:
             on_changes(connection, report.changes)
     return report
@@ -334,8 +409,9 @@ def _requeue(connection: Any, row: Any, now: float, message: dict[str, Any] | No
         return None
     values = {"status": RECORDED, "attempt": row.attempt + 1, "next_retry_at": None, "updated_at": now}
     if message:
-        values |= {"message": json.dumps(message, sort_keys=True, separators=(",", ":")),
-                   "deadline": message["deadline"]}
+        values["deadline"] = message["deadline"]
+        connection.execute(update(claim_messages).where(claim_messages.c.idempotency_key == row.idempotency_key)
+                           .values(message=_message_text(message)))
     connection.execute(update(claims).where(claims.c.idempotency_key == row.idempotency_key).values(**values))
     return _change(row, row.status, RECORDED)
 

@@ -34,6 +34,7 @@ BATCH = 500  # messages per script call: bounds a call's arguments and its time 
 
 # Arguments come packed: ARGV[1] the byte lengths, comma-separated, ARGV[2] the items end to end
 # (one argument each to send and parse, not two per claim); items alternate "{key}:{attempt}", message.
+# The publish script answers "1" (pushed now) or "0" (pushed before) per item, as one string.
 _UNPACK = """
 local function unpack_items(lengths, blob)
   local items, offset = {}, 1
@@ -50,12 +51,12 @@ local flags = {}
 for i = 1, #items, 2 do
   if redis.call('SADD', KEYS[1], items[i]) == 1 then
     redis.call('LPUSH', KEYS[2], items[i + 1])
-    flags[#flags + 1] = 1
+    flags[#flags + 1] = '1'
   else
-    flags[#flags + 1] = 0
+    flags[#flags + 1] = '0'
   end
 end
-return flags
+return table.concat(flags)
 """
 # The moved messages come back as one string and their byte lengths: one reply to parse, not one per message.
 _MOVE = """
@@ -95,7 +96,8 @@ def publish(client: Any, items: Sequence[tuple[str, int, str]], queues: RelayerQ
         for key, attempt, message in items[start:start + BATCH]:
             parts += [f"{key}:{attempt}", message]
         script(keys=[queues.published, queues.mint_requests], args=_packed(parts), client=pipe)
-    return [bool(flag) for flags in (pipe.execute() if items else []) for flag in flags]
+    # each call answers one string of 1s and 0s: one reply to parse per call, not one per item
+    return [flag == 49 for flags in (pipe.execute() if items else []) for flag in _bytes(flags)]  # 49: b"1"
 
 
 def take_settlements(client: Any, limit: int, queues: RelayerQueues = DEFAULT_QUEUES) -> list[str]:
