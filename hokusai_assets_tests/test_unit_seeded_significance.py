@@ -209,7 +209,7 @@ def assert_same_scores(a: SeededScores, b: SeededScores) -> None:
     assert np.array_equal(a.probabilities, b.probabilities)
 
 
-def test_the_registered_fit_and_the_worker_pool_change_no_score(demo):
+def test_the_registered_fit_and_the_worker_pool_change_no_score(demo, monkeypatch):
     """The seed-0 fit reused (the registered model) and the other fits run in worker processes give
     the very scores of fitting every seed here: the attestation signs the same numbers."""
     from hokusai import workers
@@ -224,6 +224,7 @@ def test_the_registered_fit_and_the_worker_pool_change_no_score(demo):
         here = seeded_benchmark_scores(champion, rows, DEMO, seeds)
         reused = seeded_benchmark_scores(champion, rows, DEMO, seeds, {DEMO.seed: registered})
         workers.configure(2)
+        monkeypatch.setattr("hokusai.evaluation.seeded.FIT_POOL_MIN_ROWS", 0)
         pooled = seeded_benchmark_scores(champion, rows, DEMO, seeds, {DEMO.seed: registered})
         assert workers._pools.get(2) is not None  # the fits did run in the pool
     finally:

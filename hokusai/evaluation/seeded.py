@@ -39,6 +39,11 @@ from hokusai.tokens.spec import TokenSpec
 METHOD = "paired_seeds_bootstrap_v1"
 SEED_DERIVATION = "spec.seed + i (mod 2**32), i = 0..eligibility_seeds-1"
 PLACEBO = "champion_row_copies_v1"
+# Below this many training rows over a call's fits, they stay in this process: the demo token's 30
+# fits of 150-500 rows cost ~3.5 CPU-s, about what starting two spawned workers costs (imports), and
+# an evaluation runs in a fresh process (a run worker, a CLI call), so a pool would cost more CPU than
+# it saves (measured: bench/RESULTS.md, "Eligibility's seeded fits: cost").
+FIT_POOL_MIN_ROWS = 200_000
 
 
 def eligibility_seeds(spec: TokenSpec, count: int | None = None) -> tuple[int, ...]:
@@ -81,8 +86,9 @@ def seeded_benchmark_scores(training: pd.DataFrame | list[pd.DataFrame], rows: p
     copied rows are drawn with the seed they are fitted with). ``fitted``: models already
     fitted on that training set with those seeds (the registered champion and candidate
     are the spec's seed's fit: refitting them gives the same model, at a fit's cost).
-    The other fits run in the worker pool (``hokusai.workers``) when one is allowed: each
-    is independent and deterministic, so where it runs changes no number. Only the
+    The other fits run in the worker pool (``hokusai.workers``) when they hold at least
+    ``FIT_POOL_MIN_ROWS`` rows in all and a pool is allowed: each is independent and
+    deterministic, so where it runs changes no number. Only the
     primary metric is computed per fit (``evaluate_model``'s five cost as much as a small fit).
     """
     from hokusai.evaluation.metrics import class_probabilities
@@ -95,9 +101,9 @@ def seeded_benchmark_scores(training: pd.DataFrame | list[pd.DataFrame], rows: p
     fitted = fitted or {}
     features, truth = features_and_labels(rows, spec)
     labels, binary = list(spec.label_values), spec.task == "binary_classification"
-    to_fit = [seed for seed in seeds if seed not in fitted]
+    fit_rows = sum(len(frame) for frame, seed in zip(frames, seeds) if seed not in fitted)
     # DSPy programs call a language model: they are compiled here, one at a time
-    pool = pool_for(len(to_fit), min_rows=2) if spec.dspy is None else None
+    pool = pool_for(fit_rows, min_rows=FIT_POOL_MIN_ROWS) if spec.dspy is None else None
     tasks = {seed: Task(pool, fit_and_score, frame, spec, seed, features, labels)
              for frame, seed in zip(frames, seeds) if seed not in fitted}
     scored = {seed: (model.predict(features), class_probabilities(model, features, labels))
