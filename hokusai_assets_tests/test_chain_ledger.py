@@ -99,6 +99,17 @@ def test_a_rolled_back_link_takes_what_was_built_on_it_out_and_asks_for_rebases(
     assert chain.rebase_requested(link("c", "b").partition_key) is None
 
 
+def test_a_claim_rolled_back_and_re_evaluated_on_the_same_head_rejoins_under_its_key(chain):
+    """Its signature expired unsettled: re-evaluated on the same head it is the same claim (same key)."""
+    chain.start(genesis())
+    chain.append(link("a", "genesis"))
+    chain.roll_back(commitment("key-a"), "its deadline passed before it settled")
+    again = chain.append(link("a", "genesis"))
+    assert again.appended and not again.already and again.head.position == 1 and again.head.state == PENDING
+    assert chain.link_by_key(commitment("key-a")) == again.head
+    assert [l.commitment for l in chain.active_links(TOKEN)] == [commitment("genesis"), commitment("a")]
+
+
 def test_settling_marks_a_pending_link_minted(chain):
     chain.start(genesis())
     chain.append(link("a", "genesis"))

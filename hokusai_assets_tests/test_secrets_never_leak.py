@@ -1,8 +1,10 @@
 """Secrets never leave the environment: no surface a person or a process can read shows one.
 
-With a random attester key, PII secret and S3 secret key in the environment, the demo
-token is evaluated through the CLI (accepted, rejected, a too-short PII secret, a
-malformed attester key) and by a real ``dagster-webserver`` and ``dagster-daemon``
+With a random attester key, PII secret, S3 secret key and chain RPC URL (an API key in its
+path and query, as hosted providers put it; a real ``anvil`` with the DeltaVerifier behind it)
+in the environment, the demo token is evaluated through the CLI (accepted, rejected, a
+too-short PII secret, a malformed attester key, the RPC down) and by a real
+``dagster-webserver`` and ``dagster-daemon``
 (files dropped into a SeaweedFS bucket, run by the drop-zone sensor: one evaluated,
 one failing because the MLflow server is down), against a real MLflow server. Then
 every surface is searched for every form of every secret (``leak_scan``): the
@@ -43,12 +45,14 @@ from hokusai.pii.secret import ENV_VAR as PII_VAR
 from hokusai.settings import REPO_ROOT
 from hokusai_assets_tests.conftest import DEMO_TOKEN, SAMPLES, WALLET
 from hokusai_assets_tests.leak_scan import Secret, files_under, leaks_in, scan_files
+from hokusai.harness.anvil import anvil, deploy_verifier
 from hokusai.harness.mlflow_server import start_mlflow_server
 from hokusai.harness.servers import postgres, seaweedfs
 from hokusai_assets_tests.ui_surfaces import collect_surfaces, failure_messages, resource_values, texts
 from hokusai.harness.webserver import running_webserver
 
 BUCKET = "drops"
+RPC_VAR = "HOKUSAI_CHAIN_RPC_URL"
 RUN_TIMEOUT = 240.0
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -132,6 +136,7 @@ class Scenario:
     surfaces: dict
     mlflow: dict
     artifacts_dir: Path
+    genesis: str  # the weights commitment the chain was seeded with
 
 
 @pytest.fixture(scope="module")
@@ -155,13 +160,25 @@ def scenario(tmp_path_factory):
         s3 = stack.enter_context(seaweedfs(root / "seaweedfs", buckets=(BUCKET,)))
         mlflow = start_mlflow_server(root / "mlflow")
         stack.callback(mlflow.stop)
+        node = stack.enter_context(anvil())
+        verifier = deploy_verifier(node)
+        rpc_key = secrets.token_urlsafe(24)  # a provider's API key (anvil serves "/" only: in the query there)
+        rpc_url = f"{node.url}/?apikey={rpc_key}"
+        rpc_down_url = f"http://127.0.0.1:1/v3/{rpc_key}?apikey={rpc_key}"
         env = clean_env(
             HOKUSAI_HOME=str(home), HOKUSAI_CACHE_DIR=str(root / "cache"), DAGSTER_HOME=str(home / "dagster"),
             MLFLOW_TRACKING_URI=mlflow.url, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT="20",
-            HOKUSAI_STEP_RETRIES="0", **s3.env(), **{KEY_VAR: key, PII_VAR: pii_secret})
+            HOKUSAI_STEP_RETRIES="0", HOKUSAI_VERIFYING_CONTRACT=verifier.address,
+            HOKUSAI_CHAIN_ID=str(node.chain_id), **s3.env(), **{KEY_VAR: key, PII_VAR: pii_secret})
         # The CLI drops into the local folder, so the daemon's sensor (on the bucket) sees only its own two files.
-        cli = {
-            "malformed_key": evaluate({**env, KEY_VAR: bad_key}, uploads / "malformed-key.csv"),
+        # The malformed key is met before the chain would be read: its run has no RPC (the genesis is not yet
+        # known, so the chain cannot hold it); the others read the chain through the secret URL.
+        cli = {"malformed_key": evaluate({**env, KEY_VAR: bad_key}, uploads / "malformed-key.csv")}
+        genesis = seed_genesis(verifier, home)
+        env[RPC_VAR] = rpc_url
+        cli |= {
+            # the same eligible upload again, the RPC down: fails closed, naming the variable
+            "rpc_down": evaluate({**env, RPC_VAR: rpc_down_url}, uploads / "malformed-key.csv"),
             # DEBUG: every Dagster event is printed on stderr, so the error output is as large as it gets.
             "accepted": evaluate({**env, "PIPELINE_LOG_LEVEL": "DEBUG"}, uploads / "first-half.csv"),
             "rejected": evaluate(env, uploads / "no-labels.csv"),
@@ -191,8 +208,25 @@ def scenario(tmp_path_factory):
             Secret.of("per-token PII key", pii_key(pii_secret.encode(), DEMO_TOKEN)),
             Secret.of("AWS_SECRET_ACCESS_KEY", s3.secret_key),
             Secret.of(f"malformed {KEY_VAR}", bad_key), Secret.of(f"too-short {PII_VAR}", short_secret),
+            Secret.of(f"{RPC_VAR}'s API key", rpc_key), Secret.of(RPC_VAR, rpc_url),
+            Secret.of(f"unreachable {RPC_VAR}", rpc_down_url),
         )
-        yield Scenario(root, home, forms, address_of(key), cli, sensed_runs, statuses, surfaces, dump, artifacts_dir)
+        yield Scenario(root, home, forms, address_of(key), cli, sensed_runs, statuses, surfaces, dump, artifacts_dir,
+                       genesis)
+
+
+def seed_genesis(verifier, home: Path) -> str:
+    """Governance's once-per-model call, with the genesis the first evaluation recorded in the ledger."""
+    from hokusai.chain.ledger import Chain
+    from hokusai.settlement.database import dispose_engines
+    from hokusai.tokens.spec import load_token_spec
+
+    genesis = Chain(f"sqlite:///{home / 'ledger.db'}").head(DEMO_TOKEN).commitment
+    dispose_engines()
+    model_id = load_token_spec(REPO_ROOT / "tokens" / f"{DEMO_TOKEN}.yaml").model_id_uint
+    verifier.register_model(model_id)
+    verifier.set_genesis(model_id, genesis)
+    return genesis
 
 
 def no_leaks(named_texts: dict[str, str | bytes], secrets_: tuple[Secret, ...]) -> list[tuple[str, str]]:
@@ -209,6 +243,7 @@ def test_the_resources_page_shows_the_variables_names_never_their_values(scenari
     values = resource_values(scenario.surfaces)
     assert values["attester"]["private_key"] == {"value": KEY_VAR, "type": "ENV_VAR"}
     assert values["intake"]["pii_secret"] == {"value": PII_VAR, "type": "ENV_VAR"}
+    assert values["attester"]["chain_rpc_url"] == {"value": RPC_VAR, "type": "ENV_VAR"}
     assert values["model_registry"]["tracking_uri"]["type"] == "VALUE"  # no password in it: shown as it is
     assert not any("aws" in field.lower() or "secret_key" in field for fields in values.values() for field in fields)
     assert no_leaks(texts(scenario.surfaces, "resources"), scenario.secrets) == []
@@ -225,8 +260,8 @@ def test_config_defaults_and_the_instance_configuration_hold_no_secret(scenario)
 
 def test_runs_their_config_and_tags_hold_no_secret(scenario):
     statuses = sorted(scenario.statuses.values())
-    # CLI: accepted, rejected, short secret, malformed key; the sensor's: evaluated, MLflow down
-    assert statuses == ["FAILURE"] * 4 + ["SUCCESS"] * 2, statuses
+    # CLI: accepted, rejected, short secret, malformed key, RPC down; the sensor's: evaluated, MLflow down
+    assert statuses == ["FAILURE"] * 5 + ["SUCCESS"] * 2, statuses
     assert scenario.statuses[scenario.sensed["sensed"]] == "SUCCESS"
     assert scenario.statuses[scenario.sensed["mlflow_down"]] == "FAILURE"
     assert no_leaks(texts(scenario.surfaces, "runs"), scenario.secrets) == []
@@ -240,7 +275,7 @@ def test_the_sensor_ticks_hold_no_secret(scenario):
 
 def test_event_logs_and_asset_metadata_hold_no_secret(scenario):
     events = texts(scenario.surfaces, "events:")
-    assert len(events) == 6
+    assert len(events) == 7
     materialized = [event for name in events for event in scenario.surfaces[name]
                     if event["__typename"] == "MaterializationEvent"]
     assert len(materialized) >= 2 * 8 + 2  # two full evaluations, plus the intake of the failed ones
@@ -260,10 +295,12 @@ def test_failed_runs_name_the_variable_never_its_value(scenario):
     names = run_names(scenario)
     failures = {names[run_id]: "\n".join(failure_messages(scenario.surfaces[f"events:{run_id}"]))
                 for run_id, status in scenario.statuses.items() if status == "FAILURE"}
-    assert set(failures) == {"rejected", "short_secret", "malformed_key", "mlflow_down"}
+    assert set(failures) == {"rejected", "short_secret", "malformed_key", "rpc_down", "mlflow_down"}
     assert f"{PII_VAR} is too short" in failures["short_secret"] and "not shown" in failures["short_secret"]
     assert f"{KEY_VAR} is malformed" in failures["malformed_key"] and "not shown" in failures["malformed_key"]
     assert "is not answering" in failures["mlflow_down"] and "MLFLOW_TRACKING_URI" in failures["mlflow_down"]
+    assert "not signed" in failures["rpc_down"] and "retryable" in failures["rpc_down"]
+    assert RPC_VAR in failures["rpc_down"] and "unreachable" in failures["rpc_down"]
     assert no_leaks(failures, scenario.secrets) == []
 
 
@@ -315,6 +352,11 @@ def test_the_cli_json_and_error_output_hold_no_secret_and_name_the_variable(scen
     accepted, rejected = cli_json(scenario.cli["accepted"]), cli_json(scenario.cli["rejected"])
     assert scenario.cli["accepted"].returncode == 0, scenario.cli["accepted"].stderr[-3000:]
     assert accepted["signer"] == scenario.key_address and accepted["dev_key"] is False
+    attestation = json.loads(Path(accepted["files"]["attestation.json"]).read_text())
+    assert attestation["claim"]["chain_head"]["onchain_head"] == scenario.genesis  # read through the secret URL
+    rpc_down = scenario.cli["rpc_down"]
+    assert rpc_down.returncode == 1 and cli_json(rpc_down)["status"] == "error"
+    assert f"{RPC_VAR}" in rpc_down.stderr and "retryable" in rpc_down.stderr, rpc_down.stderr[-3000:]
     assert scenario.cli["rejected"].returncode == 2 and rejected["status"] == "rejected"
     assert "rejection.json" in rejected["files"]
     assert "DEBUG" in scenario.cli["accepted"].stderr  # the Dagster events were printed

@@ -288,3 +288,70 @@ def test_retrying_an_unknown_claim_names_the_key(engine):
 
     with pytest.raises(UnknownClaimError, match="no claim with idempotency key 0xabc"):
         retry_claim(engine, "0xabc", now=NOW)
+
+
+# -- one idempotency key, one signed message (issue 16: a re-materialized partition signed a new
+# message under the key while the outbox kept the first) ------------------------------------------
+
+def resigned(message: dict, tag: str, deadline: int) -> dict:
+    """The same claim signed again: another id, time, deadline and signature, the same evidence."""
+    return {**message, "message_id": f"msg-{tag}", "timestamp": f"2026-06-11T12:00:{tag}Z", "deadline": deadline,
+            "attester_signatures": ["0x" + tag * 130][:1]}
+
+
+def test_a_re_signed_live_claim_is_answered_with_the_recorded_message(engine):
+    from hokusai.settlement.outbox import REUSED, record_or_resign, resolve_claim
+
+    message = claim_message(11, deadline=int(NOW) + 3600)
+    record_claim(engine, message, now=NOW)
+    again = resigned(message, "b", int(NOW) + 7200)
+    assert outbox.evidence_differences(message, again) == []
+    resolution = resolve_claim(engine, again, now=NOW + 10)
+    assert (resolution.action, resolution.message) == (REUSED, message)
+    row, action = record_or_resign(engine, again, now=NOW + 10)
+    assert action == REUSED and json.loads(row.message) == message and row.attempt == 1
+
+
+def test_other_evidence_under_a_recorded_key_is_refused_and_changes_nothing(engine):
+    from hokusai.settlement.outbox import ClaimConflict, resolve_claim
+
+    message = claim_message(12, deadline=int(NOW) + 3600)
+    record_claim(engine, message, now=NOW)
+    other = {**message, "contributors": [{**message["contributors"][0], "wallet_address": "0x" + "ab" * 20}],
+             "totalSamples": message["totalSamples"] + 1}
+    for now in (NOW + 10, NOW + 7200):  # live or expired: other evidence is never a re-signing
+        with pytest.raises(ClaimConflict, match="contributors, totalSamples differ"):
+            resolve_claim(engine, other, now=now)
+        with pytest.raises(ClaimConflict, match=message["idempotency_key"]):
+            record_claim(engine, other, now=now)
+    row = get_claim(engine, message["idempotency_key"])
+    assert json.loads(row.message) == message and (row.status, row.attempt) == ("recorded", 1)
+
+
+@pytest.mark.parametrize("status", ["budget_blocked", "error"])
+def test_an_expired_unsettled_claim_is_replaced_by_its_re_signing_as_a_new_attempt(engine, status):
+    from hokusai.settlement.outbox import RESIGNED, REUSED, record_or_resign, resolve_claim
+
+    message = claim_message(13, deadline=int(NOW) + 100)
+    published(engine, message)
+    apply_settlements(engine, [settle(message, status, error="MintBudgetExceeded")], now=NOW)
+    fresh = resigned(message, "c", int(NOW) + 10_000)
+    assert resolve_claim(engine, fresh, now=NOW + 50).action == REUSED  # still live: the recorded one stands
+    assert resolve_claim(engine, fresh, now=NOW + 200).action == RESIGNED
+    row, action = record_or_resign(engine, fresh, now=NOW + 200)
+    assert action == RESIGNED and json.loads(row.message) == fresh
+    assert (row.status, row.attempt, row.deadline, row.error) == ("recorded", 2, fresh["deadline"], None)
+    _, action = record_or_resign(engine, resigned(message, "d", int(NOW) + 20_000), now=NOW + 300)
+    assert action == REUSED and json.loads(get_claim(engine, message["idempotency_key"]).message) == fresh
+
+
+@pytest.mark.parametrize("status", ["minted", "no_delta", "replay"])
+def test_a_settled_claim_is_never_re_signed_even_past_its_deadline(engine, status):
+    from hokusai.settlement.outbox import REUSED, resolve_claim
+
+    message = claim_message(14, deadline=int(NOW) + 100)
+    published(engine, message)
+    apply_settlements(engine, [settle(message, status)], now=NOW)
+    resolution = resolve_claim(engine, resigned(message, "e", int(NOW) + 10_000), now=NOW + 200)
+    assert (resolution.action, resolution.message, resolution.status) == (REUSED, message, status)
+    assert resolution.spent == (status != "minted")

@@ -203,6 +203,40 @@ def test_cached_champion_and_placebo_scores_give_the_same_result(demo):
         baseline.for_seeds((7,))
 
 
+def assert_same_scores(a: SeededScores, b: SeededScores) -> None:
+    assert a.seeds == b.seeds and a.primary == b.primary
+    assert np.array_equal(a.truth, b.truth) and np.array_equal(a.predicted, b.predicted)
+    assert np.array_equal(a.probabilities, b.probabilities)
+
+
+def test_the_registered_fit_and_the_worker_pool_change_no_score(demo, monkeypatch):
+    """The seed-0 fit reused (the registered model) and the other fits run in worker processes give
+    the very scores of fitting every seed here: the attestation signs the same numbers."""
+    from hokusai import workers
+
+    champion, rows, baseline = demo
+    seeds = eligibility_seeds(DEMO, 4)
+    registered = train_model(champion, DEMO)  # what the registry holds: the spec's seed
+    assert seeds[0] == DEMO.seed
+    saved = workers._count
+    workers.configure(1)  # no pool: every seed fitted in this process
+    try:
+        here = seeded_benchmark_scores(champion, rows, DEMO, seeds)
+        reused = seeded_benchmark_scores(champion, rows, DEMO, seeds, {DEMO.seed: registered})
+        workers.configure(2)
+        monkeypatch.setattr("hokusai.evaluation.seeded.FIT_POOL_MIN_ROWS", 0)
+        pooled = seeded_benchmark_scores(champion, rows, DEMO, seeds, {DEMO.seed: registered})
+        assert workers._pools.get(2) is not None  # the fits did run in the pool
+    finally:
+        workers._count = saved
+    assert_same_scores(here, baseline.for_seeds(seeds))
+    assert_same_scores(reused, here)
+    assert_same_scores(pooled, here)
+    other = train_model(champion, DEMO, seed=DEMO.seed + 7)  # a model that is not that seed's fit shows
+    assert not np.array_equal(seeded_benchmark_scores(champion, rows, DEMO, seeds, {DEMO.seed: other}).predicted,
+                              here.predicted)
+
+
 # --- no-information contributions are not paid ---------------------------------------
 
 # Ten of the standard set, nine of which today's rule (one fit, row bootstrap) pays:

@@ -60,6 +60,13 @@ def refuse_on_chain_head(chain: Chain, check: HeadCheck, partition_key: str, tok
     return ChainDecision(False, check.reason, rebase=check.rebase, chain_head=check)
 
 
+def spent_claim(idempotency_key: str, status: str) -> ChainDecision:
+    """No claim: this evaluation's claim settled before without a paying mint (``no_delta``,
+    ``replay``), so its key is used up on chain; a re-run signs nothing and appends nothing."""
+    return ChainDecision(False, f"its claim {idempotency_key} already settled as {status}: the key is spent on "
+                                "chain, nothing is signed again")
+
+
 def settle_locally(chain: Chain, idempotency_key: str) -> ChainLink | None:
     """With no relayer configured (the embedded default), a claim settles at once as minted."""
     link = chain.link_by_key(idempotency_key)

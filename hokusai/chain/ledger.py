@@ -197,12 +197,12 @@ class Chain:
         """Make ``link`` the head if the head is still its parent (compare-and-set).
 
         The same claim appended again (a re-run of an accepted evaluation) is reported
-        as already there; a head that moved on is reported with ``appended=False``.
+        as already there; a head that moved on is reported with ``appended=False``. A claim
+        rolled back (its signature expired) and re-evaluated on the same head rejoins in its row.
         """
-        if link.idempotency_key:
-            earlier = self.link_by_key(link.idempotency_key)
-            if earlier is not None and earlier.state in ACTIVE_STATES:
-                return AppendResult(True, earlier, already=True)
+        earlier = self.link_by_key(link.idempotency_key) if link.idempotency_key else None
+        if earlier is not None and earlier.state in ACTIVE_STATES:
+            return AppendResult(True, earlier, already=True)
         now = _now()
         # Write first: in SQLite a transaction that reads before it writes can lose its
         # snapshot to another writer; an UPDATE takes the write lock and waits its turn.
@@ -214,7 +214,11 @@ class Chain:
                 position = conn.execute(select(heads.c.head_position).where(
                     heads.c.token_id == link.token_id)).scalar_one()
                 record = replace(link, position=position, state=PENDING)
-                conn.execute(insert(links).values(**_values(record), created_at=now, updated_at=now))
+                if earlier is not None:  # rolled back, re-evaluated on the same head: the same claim rejoins
+                    conn.execute(update(links).where(links.c.link_id == earlier.link_id).values(
+                        **_values(record), updated_at=now))
+                else:
+                    conn.execute(insert(links).values(**_values(record), created_at=now, updated_at=now))
                 conn.execute(rebases.delete().where(rebases.c.partition_key == link.partition_key))
         head = self.head(link.token_id)
         if head is None:

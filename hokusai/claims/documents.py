@@ -94,13 +94,40 @@ def sign_claim(envelope: dict[str, Any], delta_one: dict[str, Any], *, private_k
                max_cost_usd_micro: int = 0, dry_run: bool = False) -> SignedClaim:
     """Sign the mint request for ``envelope``'s attestation; raises ``ValueError`` if the message or the
     prover document would be refused (schema, contract or relayer rules)."""
-    from hokusai.claims.eip712 import mint_request_digest
-    from hokusai.claims.prover_document import validate_zk_document, zk_document
-
     mint_request = build_mint_request(
         envelope["attestation"], chain_id=chain_id, verifying_contract=verifying_contract,
         attester_private_key=private_key_hex, deadline_seconds=deadline_seconds,
         max_cost_usd_micro=max_cost_usd_micro)
+    return _claim_documents(envelope, delta_one, mint_request, signer=signer, dev_key=dev_key, chain_id=chain_id,
+                            verifying_contract=verifying_contract, dry_run=dry_run)
+
+
+def recorded_claim(envelope: dict[str, Any], delta_one: dict[str, Any], mint_request: dict[str, Any], *,
+                   signer: str, dev_key: bool, chain_id: int, verifying_contract: str,
+                   dry_run: bool = False) -> SignedClaim:
+    """The claim documents of a message the outbox already holds for this attestation (a re-run
+    returns it rather than a second signature). Raises ``ValueError`` if it was signed by another
+    attester or for another chain or contract than the ones configured now."""
+    from hokusai.claims.eip712 import recover_mint_request_signer
+
+    signatures = mint_request.get("attester_signatures") or []
+    recovered = [recover_mint_request_signer(mint_request, chain_id, verifying_contract, s) for s in signatures]
+    if signer.lower() not in {address.lower() for address in recovered}:
+        raise ValueError(
+            f"claim {mint_request['idempotency_key']} is recorded with a signature that is not the configured "
+            f"attester's ({signer}) for chain {chain_id} and contract {verifying_contract}: the attester key, "
+            "HOKUSAI_CHAIN_ID or HOKUSAI_VERIFYING_CONTRACT changed since it was signed. Nothing was signed again "
+            "(one key, one signed message); the recorded claim stands")
+    return _claim_documents(envelope, delta_one, mint_request, signer=signer, dev_key=dev_key, chain_id=chain_id,
+                            verifying_contract=verifying_contract, dry_run=dry_run)
+
+
+def _claim_documents(envelope: dict[str, Any], delta_one: dict[str, Any], mint_request: dict[str, Any], *,
+                     signer: str, dev_key: bool, chain_id: int, verifying_contract: str,
+                     dry_run: bool) -> SignedClaim:
+    from hokusai.claims.eip712 import mint_request_digest
+    from hokusai.claims.prover_document import validate_zk_document, zk_document
+
     eip712 = {"chain_id": chain_id, "verifying_contract": verifying_contract,
               "digest": mint_request_digest(mint_request, chain_id, verifying_contract),
               "signer": signer, "dev_key": dev_key}

@@ -39,6 +39,11 @@ from hokusai.tokens.spec import TokenSpec
 METHOD = "paired_seeds_bootstrap_v1"
 SEED_DERIVATION = "spec.seed + i (mod 2**32), i = 0..eligibility_seeds-1"
 PLACEBO = "champion_row_copies_v1"
+# Below this many training rows over a call's fits, they stay in this process: the demo token's 30
+# fits of 150-500 rows cost ~3.5 CPU-s, about what starting two spawned workers costs (imports), and
+# an evaluation runs in a fresh process (a run worker, a CLI call), so a pool would cost more CPU than
+# it saves (measured: bench/RESULTS.md, "Eligibility's seeded fits: cost").
+FIT_POOL_MIN_ROWS = 200_000
 
 
 def eligibility_seeds(spec: TokenSpec, count: int | None = None) -> tuple[int, ...]:
@@ -74,31 +79,52 @@ class SeededScores:
 
 
 def seeded_benchmark_scores(training: pd.DataFrame | list[pd.DataFrame], rows: pd.DataFrame, spec: TokenSpec,
-                            seeds: tuple[int, ...]) -> SeededScores:
+                            seeds: tuple[int, ...], fitted: dict[int, Any] | None = None) -> SeededScores:
     """Fit the spec's estimator once per seed and score each fit on ``rows``.
 
     ``training`` is one frame for every seed, or one frame per seed (the placebo's
-    copied rows are drawn with the seed they are fitted with). Only the primary metric
-    is computed per fit (``evaluate_model``'s five cost as much as a small fit).
+    copied rows are drawn with the seed they are fitted with). ``fitted``: models already
+    fitted on that training set with those seeds (the registered champion and candidate
+    are the spec's seed's fit: refitting them gives the same model, at a fit's cost).
+    The other fits run in the worker pool (``hokusai.workers``) when they hold at least
+    ``FIT_POOL_MIN_ROWS`` rows in all and a pool is allowed: each is independent and
+    deterministic, so where it runs changes no number. Only the
+    primary metric is computed per fit (``evaluate_model``'s five cost as much as a small fit).
     """
     from hokusai.evaluation.metrics import class_probabilities
-    from hokusai.models.training import features_and_labels, train_model
+    from hokusai.models.training import features_and_labels
+    from hokusai.workers import Task, pool_for
 
     frames = training if isinstance(training, list) else [training] * len(seeds)
     if len(frames) != len(seeds):
         raise ValueError(f"{len(frames)} training frames for {len(seeds)} seeds")
+    fitted = fitted or {}
     features, truth = features_and_labels(rows, spec)
     labels, binary = list(spec.label_values), spec.task == "binary_classification"
-    predicted, probabilities = [], []
-    for frame, seed in zip(frames, seeds):
-        model = train_model(frame, spec, seed=seed)
-        predicted.append(model.predict(features))
-        probabilities.append(class_probabilities(model, features, labels))
-    predicted, probabilities = np.stack(predicted), np.stack(probabilities)
+    fit_rows = sum(len(frame) for frame, seed in zip(frames, seeds) if seed not in fitted)
+    # DSPy programs call a language model: they are compiled here, one at a time
+    pool = pool_for(fit_rows, min_rows=FIT_POOL_MIN_ROWS) if spec.dspy is None else None
+    tasks = {seed: Task(pool, fit_and_score, frame, spec, seed, features, labels)
+             for frame, seed in zip(frames, seeds) if seed not in fitted}
+    scored = {seed: (model.predict(features), class_probabilities(model, features, labels))
+              for seed, model in fitted.items() if seed in seeds}
+    scored |= {seed: task.result() for seed, task in tasks.items()}
+    predicted = np.stack([scored[seed][0] for seed in seeds])
+    probabilities = np.stack([scored[seed][1] for seed in seeds])
     primary = tuple(float(weighted_metric(spec.primary_metric, np.ones((1, len(truth))), truth, predicted[s],
                                           probabilities[s], labels, spec.positive_label, binary)[0])
                     for s in range(len(seeds)))
     return SeededScores(tuple(seeds), truth, predicted, probabilities, primary)
+
+
+def fit_and_score(frame: pd.DataFrame, spec: TokenSpec, seed: int, features: np.ndarray,
+                  labels: list) -> tuple[np.ndarray, np.ndarray]:
+    """One seed's fit and its predictions on the benchmark features (a worker's task)."""
+    from hokusai.evaluation.metrics import class_probabilities
+    from hokusai.models.training import train_model
+
+    model = train_model(frame, spec, seed=seed)
+    return model.predict(features), class_probabilities(model, features, labels)
 
 
 def placebo_rows(champion_training: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
@@ -203,7 +229,8 @@ class SeedRobustGain:
 def seeded_significance(champion_training: pd.DataFrame, candidate_training: pd.DataFrame,
                         rows: pd.DataFrame, spec: TokenSpec, seeds: tuple[int, ...] | None = None, *,
                         contribution_rows: int | None = None, baseline: SeededScores | None = None,
-                        placebo: SeededScores | None = None, with_placebo: bool = True) -> SeedRobustGain:
+                        placebo: SeededScores | None = None, with_placebo: bool = True,
+                        fitted_candidate: dict[int, Any] | None = None) -> SeedRobustGain:
     """Fit champion, candidate and placebo with every seed (paired), score them on ``rows``, bootstrap.
 
     ``rows``: the benchmark rows both are scored on (``benchmark_rows``). ``seeds``:
@@ -211,12 +238,13 @@ def seeded_significance(champion_training: pd.DataFrame, candidate_training: pd.
     (by default the candidate's extra rows). ``baseline`` / ``placebo``: the champion's
     ``seeded_benchmark_scores`` / ``placebo_scores`` on the same rows, if already
     computed for this champion (they do not depend on the contribution's content).
+    ``fitted_candidate``: the candidate's models already fitted, by seed (its registered one).
     """
     seeds = eligibility_seeds(spec) if seeds is None else tuple(seeds)
     size = len(candidate_training) - len(champion_training) if contribution_rows is None else contribution_rows
     baseline = (seeded_benchmark_scores(champion_training, rows, spec, seeds) if baseline is None
                 else baseline.for_seeds(seeds))
-    candidate = seeded_benchmark_scores(candidate_training, rows, spec, seeds)
+    candidate = seeded_benchmark_scores(candidate_training, rows, spec, seeds, fitted_candidate)
     compare = dict(metric=spec.primary_metric, labels=list(spec.label_values), positive_label=spec.positive_label,
                    binary=spec.task == "binary_classification", resamples=spec.bootstrap_resamples, seed=spec.seed)
     against_champion = paired_seeds_bootstrap(baseline=baseline, candidate=candidate, **compare)

@@ -231,7 +231,8 @@ def measure_on_benchmark(registry: RegistryClient, pin: BaselinePin, candidate: 
         "baseline": baseline,
         "new": new,
         "bootstrap": bootstrap_primary_metric(baseline, new, spec),
-        "seed_robust": seed_robust_gain(pin, champion_training, new_rows, rows, benchmark, spec),
+        "seed_robust": seed_robust_gain(pin, champion_training, new_rows, rows, benchmark, spec,
+                                        champion=champion, candidate=candidate.model),
         "benchmark_rows": len(benchmark),
         "sample_size": len(rows),
         "benchmark_sha256": frame_sha256(benchmark),
@@ -245,12 +246,15 @@ def measure_on_benchmark(registry: RegistryClient, pin: BaselinePin, candidate: 
 
 
 def seed_robust_gain(pin: BaselinePin, champion_training: pd.DataFrame, new_rows: pd.DataFrame,
-                     rows: pd.DataFrame, benchmark: pd.DataFrame, spec: TokenSpec) -> dict[str, Any]:
+                     rows: pd.DataFrame, benchmark: pd.DataFrame, spec: TokenSpec, *, champion: Any = None,
+                     candidate: Any = None) -> dict[str, Any]:
     """The candidate's gain over the champion and over a same-size placebo, paired over the spec's seeds.
 
     The champion's seeded scores depend only on its training set (its lineage), the spec and
     the benchmark, and a placebo's also on the contribution's size: both are kept per process,
-    so a warm process fits only the candidate's seeds.
+    so a warm process fits only the candidate's seeds. ``champion`` / ``candidate``: the
+    registered models, fitted with the spec's seed (the first), so that seed is not refitted;
+    a DSPy program is compiled again (its language model's answers are not a pure function).
     """
     from hokusai.evaluation.seeded import eligibility_seeds, placebo_scores, seeded_benchmark_scores, \
         seeded_significance
@@ -261,7 +265,8 @@ def seed_robust_gain(pin: BaselinePin, champion_training: pd.DataFrame, new_rows
     if key not in _CHAMPION_SCORES:
         if len(_CHAMPION_SCORES) >= 4:
             _CHAMPION_SCORES.pop(next(iter(_CHAMPION_SCORES)))
-        _CHAMPION_SCORES[key] = seeded_benchmark_scores(champion_training, rows, spec, seeds)
+        _CHAMPION_SCORES[key] = seeded_benchmark_scores(champion_training, rows, spec, seeds,
+                                                        _registered(champion, spec))
     placebo_key = (*key, len(new_rows))
     if placebo_key not in _PLACEBO_SCORES:
         if len(_PLACEBO_SCORES) >= 16:
@@ -270,8 +275,16 @@ def seed_robust_gain(pin: BaselinePin, champion_training: pd.DataFrame, new_rows
     candidate_training = merge_training_data(champion_training, new_rows, spec)
     gain = seeded_significance(champion_training, candidate_training, rows, spec, seeds,
                                contribution_rows=len(new_rows), baseline=_CHAMPION_SCORES[key],
-                               placebo=_PLACEBO_SCORES[placebo_key])
+                               placebo=_PLACEBO_SCORES[placebo_key],
+                               fitted_candidate=_registered(candidate, spec))
     return gain.as_dict()
+
+
+def _registered(model: Any, spec: TokenSpec) -> dict[int, Any] | None:
+    """The registered model as the spec's seed's fit: ``train_model``'s default seed, unless the spec's
+    estimator params fix another ``random_state``."""
+    same_seed = spec.estimator_params.get("random_state", spec.seed) == spec.seed
+    return {spec.seed: model} if model is not None and spec.dspy is None and same_seed else None
 
 
 _CHAMPION_SCORES: dict[tuple, Any] = {}

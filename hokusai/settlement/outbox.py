@@ -202,24 +202,108 @@ def _insert_ignore(engine: Any, table: Table) -> Any:
     return insert(table)
 
 
+# What a fresh signing of the same claim varies: its id, its time, its deadline and so its signature.
+# Everything else in the message is the claim's evidence, fixed by the attestation.
+PER_SIGNING_FIELDS = frozenset({"message_id", "timestamp", "deadline", "attester_signatures"})
+NEW, REUSED, RESIGNED, SPENT = "new", "reused", "re-signed", "spent"
+
+
+class ClaimConflict(ValueError):
+    """A claim is recorded under this idempotency key with other evidence: one key, one signed message."""
+
+
+@dataclass(frozen=True)
+class ClaimResolution:
+    """Which signed message stands for a key: the fresh one (``new``, ``re-signed``) or the recorded one."""
+
+    action: str  # new | reused (the recorded message is live or settled) | re-signed (it expired unsettled)
+    message: dict[str, Any]
+    status: str | None = None  # the recorded claim's status
+
+    @property
+    def spent(self) -> bool:
+        """Settled without a paying mint (``no_delta``, ``replay``): the key is used up, nothing to claim."""
+        return self.action == REUSED and self.status in FINAL and self.status != MINTED
+
+
+def evidence_differences(recorded: dict[str, Any], fresh: dict[str, Any]) -> list[str]:
+    """The fields, other than the per-signing ones, in which two messages for one key differ."""
+    names = (set(recorded) | set(fresh)) - PER_SIGNING_FIELDS
+    return sorted(name for name in names if recorded.get(name) != fresh.get(name))
+
+
+def _resolve(row: Any, fresh: dict[str, Any], now: float) -> ClaimResolution:
+    key = fresh["idempotency_key"]
+    if row is None:
+        return ClaimResolution(NEW, fresh)
+    recorded = json.loads(row.message)
+    differences = evidence_differences(recorded, fresh)
+    if differences:  # the money path is adversarial: never a second signed message for a key
+        raise ClaimConflict(
+            f"claim {key} is already recorded ({row.status}, partition {row.partition_key}) with other "
+            f"evidence: {', '.join(differences)} differ. One idempotency key stands for one signed message, so "
+            "nothing was signed, recorded or written; the recorded claim stands. Compare this run's "
+            "attestation with the recorded message (`hokusai claims list`) to find what changed")
+    if row.status in FINAL or row.deadline > now:
+        return ClaimResolution(REUSED, recorded, row.status)
+    # its signature expired before it settled: the contract refuses it, so a fresh one replaces it
+    return ClaimResolution(RESIGNED, fresh, row.status)
+
+
+def resolve_claim(engine: Any, fresh: dict[str, Any], *, now: float | None = None) -> ClaimResolution:
+    """Which message stands for ``fresh``'s key (read only; ``record_claim`` applies it): a re-run of an
+    evaluation re-signs, but the recorded message is the claim while it is live or settled; an expired,
+    unsettled one is replaced. Raises ``ClaimConflict`` when the recorded evidence is not the same."""
+    now = time.time() if now is None else now
+    return _resolve(get_claim(engine, fresh["idempotency_key"]), fresh, now)
+
+
 def record_claim(engine: Any, message: dict[str, Any], *, token_id: str | None = None,
                  partition_key: str | None = None, now: float | None = None) -> tuple[Any, bool]:
-    """Record a signed claim; a second record of the same idempotency key is a no-op.
-    Returns (the stored row, whether it was created now)."""
+    """Record a signed claim; a second record of the same idempotency key keeps the first (see
+    ``record_or_resign``). Returns (the stored row, whether it was created now)."""
+    row, action = record_or_resign(engine, message, token_id=token_id, partition_key=partition_key, now=now)
+    return row, action == NEW
+
+
+def record_or_resign(engine: Any, message: dict[str, Any], *, token_id: str | None = None,
+                     partition_key: str | None = None, now: float | None = None) -> tuple[Any, str]:
+    """Record a signed claim once per key; returns (the stored row, ``resolve_claim``'s action).
+
+    The same evidence again keeps the recorded message (``reused``), unless it expired unsettled:
+    then ``message`` replaces it as a new publish attempt (``re-signed``; compare-and-set on the
+    expired text). Other evidence raises ``ClaimConflict`` and changes nothing.
+    """
     now = time.time() if now is None else now
+    text = _message_text(message)
     row = {"idempotency_key": message["idempotency_key"], "attestation_hash": message["attestation_hash"],
            "model_id": message["model_id"], "model_id_uint": message["model_id_uint"], "eval_id": message["eval_id"],
            "token_id": token_id, "partition_key": partition_key, "deadline": message["deadline"],
            "status": RECORDED, "attempt": 1, "error_retries": 0, "recorded_at": now, "updated_at": now}
     key = row["idempotency_key"]
+    by_key = claims.c.idempotency_key == key
     with engine.begin() as connection:
         created = connection.execute(
             _insert_ignore(engine, claims).values(**row).on_conflict_do_nothing(
                 index_elements=["idempotency_key"])).rowcount == 1
         if created:
-            connection.execute(claim_messages.insert().values(idempotency_key=key, message=_message_text(message)))
-        stored = connection.execute(_with_message().where(claims.c.idempotency_key == key)).one()
-    return stored, created
+            connection.execute(claim_messages.insert().values(idempotency_key=key, message=text))
+        stored = connection.execute(_with_message().where(by_key)).one()
+        if created:
+            return stored, NEW
+        resolution = _resolve(stored, message, now)
+        if resolution.action == RESIGNED and stored.message != text:
+            # compare-and-set on the expired text: of two re-signers, one replaces it
+            replaced = connection.execute(update(claim_messages).where(and_(
+                claim_messages.c.idempotency_key == key, claim_messages.c.message == stored.message)).values(
+                message=text)).rowcount == 1
+            if replaced:
+                connection.execute(update(claims).where(by_key).values(
+                    deadline=message["deadline"], status=RECORDED, attempt=stored.attempt + 1,
+                    next_retry_at=None, error=None, updated_at=now))
+            stored = connection.execute(_with_message().where(by_key)).one()
+            return stored, RESIGNED if replaced else _resolve(stored, message, now).action
+    return stored, resolution.action
 
 
 def get_claim(engine: Any, idempotency_key: str) -> Any | None:
@@ -403,9 +487,9 @@ def _requeue(connection: Any, row: Any, now: float, message: dict[str, Any] | No
     if deadline <= now:
         connection.execute(update(claims).where(claims.c.idempotency_key == row.idempotency_key).values(
             next_retry_at=None, updated_at=now,
-            error=f"not re-published: its signature expired at {deadline}; re-sign it (re-materialize the "
-                  f"attestation partition, then `hokusai claims retry {row.idempotency_key} --message "
-                  "mint_request.json`)"))
+            error=f"not re-published: its signature expired at {deadline}; re-sign it: re-materialize the "
+                  "attestation partition (it re-signs the same claim and queues it again), or pass a freshly "
+                  f"signed message to `hokusai claims retry {row.idempotency_key} --message mint_request.json`"))
         return None
     values = {"status": RECORDED, "attempt": row.attempt + 1, "next_retry_at": None, "updated_at": now}
     if message:

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hokusai.settlement.outbox import (
+    NEW,
     RECORDED,
+    RESIGNED,
     ApplyReport,
     ClaimChange,
     OnChanges,
@@ -24,7 +26,7 @@ from hokusai.settlement.outbox import (
     get_claim,
     mark_published,
     promote_due_retries,
-    record_claim,
+    record_or_resign,
     settle_locally,
 )
 from hokusai.settlement.queues import DEFAULT_QUEUES, RelayerQueues, ack_settlements, publish, take_settlements
@@ -36,7 +38,7 @@ NO_RELAYER_NOTE = "settled locally: no relayer configured (HOKUSAI_RELAYER_REDIS
 @dataclass(frozen=True)
 class ClaimSubmission:
     idempotency_key: str
-    created: bool  # False: this claim was recorded before (a re-run); nothing new was queued
+    created: bool  # False: this claim was recorded before (a re-run); nothing new was queued unless re-signed
     status: str
     note: str
 
@@ -98,17 +100,19 @@ def settlement_tick(engine: Any, client: Any, *, queues: RelayerQueues = DEFAULT
 
 def submit_claim(engine: Any, client: Any | None, mint_request: dict[str, Any], *, token_id: str,
                  partition_key: str, queues: RelayerQueues = DEFAULT_QUEUES) -> ClaimSubmission:
-    """Record a signed claim (once per idempotency key), then publish it or settle it locally."""
-    row, created = record_claim(engine, mint_request, token_id=token_id, partition_key=partition_key)
-    key = row.idempotency_key
+    """Record a signed claim (once per idempotency key; an expired unsettled one is replaced by this
+    re-signed message), then publish it or settle it locally."""
+    row, action = record_or_resign(engine, mint_request, token_id=token_id, partition_key=partition_key)
+    key, created = row.idempotency_key, action == NEW
     if not created and row.status != RECORDED:
         return ClaimSubmission(key, False, row.status, f"already recorded ({row.status}); nothing queued again")
+    again = f"re-signed (the recorded signature had expired), attempt {row.attempt}; " if action == RESIGNED else ""
     if client is None:
         settle_locally(engine, key)
-        return ClaimSubmission(key, created, get_claim(engine, key).status, NO_RELAYER_NOTE)
+        return ClaimSubmission(key, created, get_claim(engine, key).status, again + NO_RELAYER_NOTE)
     try:
         publish_pending(engine, client, queues=queues, keys=[key])
         note = f"published to {queues.mint_requests}; the settlement sensor records the relayer's answer"
     except Exception as error:  # Redis down: the claim stays recorded and the sensor publishes it
         note = f"recorded; publishing failed ({type(error).__name__}), the settlement sensor will retry"
-    return ClaimSubmission(key, created, get_claim(engine, key).status, note)
+    return ClaimSubmission(key, created, get_claim(engine, key).status, again + note)

@@ -6,12 +6,13 @@ from typing import Any
 
 from dagster import AssetExecutionContext, Failure, MetadataValue, Output, RetryRequested, asset
 
-from hokusai.chain.acceptance import admit, refuse_on_chain_head
+from hokusai.chain.acceptance import admit, refuse_on_chain_head, spent_claim
 from hokusai.chain.head_check import check_chain_head
 from hokusai.chain.onchain_head import ChainReadError
 from hokusai.rules.attestation import attestation_document, attestation_hash
 from hokusai.claims.documents import (
     candidate_link,
+    recorded_claim,
     sign_claim,
     write_evaluation_outputs,
     write_json_outputs,
@@ -23,6 +24,7 @@ from hokusai.models.registration import register_candidate
 from hokusai.intake.rejections import clear_rejection
 from hokusai.settlement.decision import claim_decision
 from hokusai.settlement.genesis import GENESIS_FILE, weight_genesis
+from hokusai.settlement.outbox import REUSED, ClaimResolution, resolve_claim
 from hokusai.settlement.relay import submit_claim
 from hokusai_assets.partitions import contributions
 from hokusai_assets.pools import REGISTRY_POOL
@@ -58,21 +60,27 @@ def attestation(
     key = idempotency_key(spec.model_id_uint, envelope["attestation_hash"])
     eligibility = claim_decision(delta_one)
     head_check = _chain_head_check(context, attester, chain, spec, delta_one, key) if eligibility.claim else None
-    signed, attester_key = None, None
+    signed, attester_key, resolution = None, None, None
     if head_check is not None and not head_check.allowed:  # the contract would revert: not signed
         decision = refuse_on_chain_head(chain, head_check, context.partition_key, spec.token_id)
         context.log.warning(f"not signed: {head_check.reason}")
     else:
         if eligibility.claim:  # sign first: a key that cannot sign must not leave a link without its claim
             attester_key = attester.get_key()
-            signed = sign_claim(
-                envelope, delta_one, private_key_hex=attester_key.private_key_hex, signer=attester_key.address,
-                dev_key=attester_key.is_dev_key, chain_id=attester.chain_id,
-                verifying_contract=attester.verifying_contract, deadline_seconds=attester.deadline_seconds,
-                max_cost_usd_micro=attester.max_cost_usd_micro,
-                dry_run=context.run.tags.get("hokusai/dry_run") == "true")
-        decision = replace(admit(chain, eligibility, candidate_link(spec, baseline_model, new_model, document, key,
-                                                                    directory / ROWS_FILE)), chain_head=head_check)
+            settings = {"signer": attester_key.address, "dev_key": attester_key.is_dev_key,
+                        "chain_id": attester.chain_id, "verifying_contract": attester.verifying_contract,
+                        "dry_run": context.run.tags.get("hokusai/dry_run") == "true"}
+            signed = sign_claim(envelope, delta_one, private_key_hex=attester_key.private_key_hex,
+                                deadline_seconds=attester.deadline_seconds,
+                                max_cost_usd_micro=attester.max_cost_usd_micro, **settings)
+            signed, resolution = _one_message_per_key(claims_ledger.get_engine(), envelope, delta_one, signed,
+                                                      settings)
+        if resolution is not None and resolution.spent:
+            decision = spent_claim(key, resolution.status)
+        else:
+            decision = replace(admit(chain, eligibility, candidate_link(spec, baseline_model, new_model, document,
+                                                                        key, directory / ROWS_FILE)),
+                               chain_head=head_check)
     envelope["claim"] = decision.as_dict()
     if not decision.rebase:
         chain.close_rebase(context.partition_key)  # evaluated on the head it was asked to re-base on
@@ -109,6 +117,7 @@ def attestation(
             "claim": decision.summary,
             "chain_position": decision.link.position if decision.link else -1,
             "rebase_requested": decision.rebase,
+            **({"claim_message": resolution.action} if resolution else {}),
             **({"chain_head": head_check.code, "onchain_head": head_check.onchain_head} if head_check else {}),
             **claim,
             **({"weight_genesis": genesis["call"]} if genesis else {}),
@@ -119,6 +128,19 @@ def attestation(
             "attestation": MetadataValue.json(document),
         },
     )
+
+
+def _one_message_per_key(engine: Any, envelope: dict[str, Any], delta_one: dict[str, Any], fresh: Any,
+                         settings: dict[str, Any]) -> tuple[Any, ClaimResolution]:
+    """A re-run gets the claim the outbox holds for its key, never a second signed message; other
+    evidence under the key fails the step before anything is appended or written."""
+    try:
+        resolution = resolve_claim(engine, fresh.mint_request)
+        if resolution.action == REUSED:
+            return recorded_claim(envelope, delta_one, resolution.message, **settings), resolution
+    except ValueError as exc:  # ClaimConflict, or a recorded signature that is not this attester's
+        raise Failure(description=f"not signed: {exc}", allow_retries=False) from None
+    return fresh, resolution
 
 
 def _chain_head_check(context: AssetExecutionContext, attester: AttesterResource, chain: Any, spec: Any,
