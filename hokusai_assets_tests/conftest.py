@@ -85,21 +85,13 @@ def restore_mlflow_environment():
             os.environ[name] = value
 
 
-# The modules that start real servers (PostgreSQL, SeaweedFS, an MLflow server, Redis, anvil,
-# Dagster's processes, chromium): marked ``services``, so the quick local loop is
-# ``scripts/test -m "not services"``. CI runs everything.
-SERVICE_MODULES = frozenset({
-    "test_api_key_store.py", "test_api_mlflow_proxy.py", "test_api_rate_limits.py", "test_api_run_state.py",
-    "test_api_uploads.py",
-    "test_chain_ledger.py",
-    "test_chain_settlement.py", "test_chain_view.py", "test_claim_rematerialization.py", "test_postgres_storage.py", "test_s3_drop_zone.py",
-    "test_s3_io_manager.py", "test_sdk_examples.py", "test_sdk_install_alone.py", "test_sdk_pipeline.py", "test_sdk_server.py",
-    "test_sdk_specification.py", "test_secrets_never_leak.py", "test_settlement_sensor.py",
-    "test_settlement_migration.py", "test_settlement_transport.py", "test_topology.py", "test_ui_browser.py", "test_unit_chain_head.py",
-})
+# The tests that start real servers (PostgreSQL, SeaweedFS, an MLflow server, Redis, anvil,
+# Dagster's processes, chromium) live in ``services/`` and are marked ``services``, so the quick
+# local loop is ``scripts/test -m "not services"``. CI runs everything.
+SERVICES_FOLDER = Path(__file__).resolve().parent / "services"
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if item.path.name in SERVICE_MODULES:
+        if SERVICES_FOLDER in item.path.parents:
             item.add_marker(pytest.mark.services)

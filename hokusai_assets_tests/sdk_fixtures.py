@@ -45,7 +45,7 @@ def needs_server(item) -> bool:
 def pytest_collection_modifyitems(session, config, items):
     """Among the SDK tests, those that need no server first (stable), so they run while it boots."""
     positions = [i for i, item in enumerate(items)
-                 if getattr(getattr(item, "module", None), "__name__", "").startswith("hokusai_assets_tests.test_sdk_")]
+                 if item.path.name.startswith("test_sdk_")]
     ordered = sorted((items[i] for i in positions), key=needs_server)
     for position, item in zip(positions, ordered):
         items[position] = item

@@ -15,7 +15,7 @@ from hokusai.evaluation.metrics import METRIC_NAMES, benchmark_rows, class_proba
 from hokusai.tokens.spec import FeatureSpec, TokenSpec, load_token_spec
 from hokusai.models.training import features_and_labels, train_model
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO = load_token_spec(REPO_ROOT / "tokens" / "digits-demo.yaml")
 
 TINY = TokenSpec(

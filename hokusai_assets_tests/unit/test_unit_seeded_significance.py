@@ -23,7 +23,7 @@ from hokusai.tokens.spec import load_token_spec, read_token_table
 from hokusai.models.training import merge_training_data, train_model
 from hokusai.harness.no_information import SAMPLES, improving_slice
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO = load_token_spec(REPO_ROOT / "tokens" / "digits-demo.yaml")
 
 

@@ -12,7 +12,7 @@ import pytest
 from hokusai.tokens.spec import FeatureSpec, TokenSpec, load_token_spec, read_token_table
 from hokusai.models.training import build_estimator, features_and_labels, merge_training_data, train_model
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO = load_token_spec(REPO_ROOT / "tokens" / "digits-demo.yaml")
 
 SPEC = TokenSpec(

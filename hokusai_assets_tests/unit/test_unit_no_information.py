@@ -14,7 +14,7 @@ from hokusai.harness.no_information import (
     without_champion_copies,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO = load_token_spec(REPO_ROOT / "tokens" / "digits-demo.yaml")
 CHAMPION = read_token_table(DEMO.base_data_path)
 FEATURES = DEMO.feature_names

@@ -15,7 +15,7 @@ import pytest
 from hokusai.chain.ledger import Chain
 from hokusai.claims.documents import output_dir_for
 from hokusai_assets_tests.conftest import CHAIN_TOKEN, OTHER_WALLET, SAMPLES, WALLET
-from hokusai_assets_tests.test_cli import HOKUSAI, run_cli
+from hokusai_assets_tests.pipeline.test_cli import HOKUSAI, run_cli
 
 IMPROVING = pd.read_csv(SAMPLES / "improving.csv")
 

@@ -15,7 +15,7 @@ import pytest
 
 from hokusai.settlement.relayer_rules import RULES, mint_request_problems, relayer_problems, relayer_violations
 
-FIXTURES = Path(__file__).parent / "fixtures" / "interop"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "interop"
 RULE_FILE = json.loads((FIXTURES / "relayer_rules.json").read_text())
 KAV = {v["name"]: v["wire_message"] for v in json.loads((FIXTURES / "mint_request_kav.json").read_text())["vectors"]}
 

@@ -16,7 +16,7 @@ from hokusai.tokens.demo_data import (
     write_demo_token,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO_ROOT / "tokens" / "digits-demo"
 FILES = {
     "base": "base.csv",

@@ -10,7 +10,7 @@ from hokusai.commitments.rows import canonical_row_lines, prove_row, rows_root, 
 from hokusai.claims.prover_document import hash_tree_root, validate_zk_document
 from hokusai_assets_tests.conftest import SAMPLES, WALLET, checked_mint_request, isolated_settings
 
-FIXTURES = Path(__file__).parent / "fixtures" / "interop"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "interop"
 NOISE_WALLET = "0x00000000000000000000000000000000000000a1"
 
 

@@ -3,7 +3,7 @@ signing secret, its rate limits and key store are the shared production backends
 states from the same PostgreSQL-backed Dagster instance as the daemon."""
 
 from hokusai.settings import REPO_ROOT
-from hokusai_assets_tests.test_compose_file import compose
+from hokusai_assets_tests.unit.test_compose_file import compose
 
 
 def test_api_service_fronts_mlflow():

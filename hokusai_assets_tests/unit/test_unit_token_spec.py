@@ -11,7 +11,7 @@ import yaml
 
 from hokusai.tokens.spec import TokenSpecError, load_token_spec, load_token_specs
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_SPEC = REPO_ROOT / "tokens" / "digits-demo.yaml"
 
 VALID = {

@@ -25,7 +25,7 @@ from hokusai.claims.attester_keys import DEV_KEY_RELPATH, ENV_VAR, load_attester
 from hokusai.rules.wallets import to_checksum_address, validate_wallet_address
 from hokusai.settings import SOURCE_PATH
 
-FIXTURES = Path(__file__).parent / "fixtures" / "interop"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "interop"
 KAV = json.loads((FIXTURES / "mint_request_kav.json").read_text())["vectors"]
 EXAMPLE = json.loads((FIXTURES / "mint_request.v1.example.json").read_text())
 CHAIN, CONTRACT = 31337, "0x1111111111111111111111111111111111111111"

@@ -100,7 +100,7 @@ def test_only_the_settings_module_reads_the_environment():
     import ast
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     readers = []
     assert (root / "sdk" / "hokusai" / "core" / "connection.py").exists()  # the SDK's folder is scanned too
     for folder in ("hokusai", "sdk/hokusai", "hokusai_assets", "resources", "sensors"):

@@ -22,7 +22,7 @@ import pytest
 from hokusai_assets_tests.conftest import SAMPLES, WALLET, isolated_settings
 
 CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ASSETS = ["contributed_dataset", "clean_dataset", "baseline_model", "new_model", "benchmark_metrics",
           "delta_one", "attestation", "registered_token_model"]
 
@@ -54,7 +54,7 @@ def webserver(tmp_path_factory):
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port),
          "-w", "workspace.yaml"],
-        cwd=Path(__file__).resolve().parents[1], env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parents[2], env=env, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
