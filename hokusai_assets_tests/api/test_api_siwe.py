@@ -129,7 +129,7 @@ def test_bad_signatures_and_messages(api):
 def test_a_wallet_session_sees_only_its_own_wallet(api):
     from sqlalchemy import insert
 
-    from hokusai.settlement.outbox import claims
+    from hokusai.settlement.outbox import claim_messages, claims
 
     alice = run(_sign_in(api, ALICE)).json()["token"]
     bob = run(_sign_in(api, BOB)).json()["token"]
@@ -163,8 +163,10 @@ def test_a_wallet_session_sees_only_its_own_wallet(api):
     with api.state.engine.begin() as connection:
         connection.execute(insert(claims).values(
             idempotency_key=idempotency_key, attestation_hash="0x" + "aa" * 32, model_id="m", model_id_uint="1",
-            eval_id="e", token_id="digits-demo", partition_key=key, message='{"contributors": []}', deadline=0,
+            eval_id="e", token_id="digits-demo", partition_key=key, deadline=0,
             status="published", attempt=1, error_retries=0, recorded_at=time.time(), updated_at=time.time()))
+        connection.execute(insert(claim_messages).values(idempotency_key=idempotency_key,
+                                                         message='{"contributors": []}'))
 
     async def claims_scenario():
         async with api.client(alice) as as_alice, api.client(bob) as as_bob:
