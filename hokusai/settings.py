@@ -232,7 +232,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_requests=_positive(env, "RATE_LIMIT_REQUESTS", 100),
         rate_limit_period=_positive(env, "RATE_LIMIT_PERIOD", 60),
         rate_limit_mlflow_requests=_positive(env, "RATE_LIMIT_MLFLOW_REQUESTS", 2000),
-        api_key_cache_seconds=_non_negative_float(env, "HOKUSAI_API_KEY_CACHE_SECONDS", 2.0),
+        api_key_cache_seconds=_float(env, "HOKUSAI_API_KEY_CACHE_SECONDS", 2.0, allow_zero=True),
         siwe_domain=(env.get("HOKUSAI_SIWE_DOMAIN") or "127.0.0.1:8001").strip(),
         siwe_uri=(env.get("HOKUSAI_SIWE_URI") or "http://127.0.0.1:8001").strip(),
         siwe_session_seconds=_positive(env, "HOKUSAI_SIWE_SESSION_SECONDS", 900),
@@ -313,20 +313,8 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _non_negative_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise ValueError(f"{name} must be a number of seconds, 0 or more, got {raw!r}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, *, allow_zero: bool = False) -> float:
+    """A finite number above 0 (or 0 too, with ``allow_zero``); the default when unset."""
     raw = env.get(name)
     if raw in (None, ""):
         return default
@@ -334,8 +322,8 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
+    if not (0 <= value if allow_zero else 0 < value) or value == float("inf"):
+        raise ValueError(f"{name} must be {'0 or more' if allow_zero else 'positive'}, got {raw!r}")
     return value
 
 

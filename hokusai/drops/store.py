@@ -46,14 +46,29 @@ class ContributionStore(ABC):
         """Raise FileNotFoundError when there is no object at ``key``."""
 
     @abstractmethod
-    def put_bytes(self, key: str, data: bytes) -> StoredObject: ...
+    def put_bytes(self, key: str, data: bytes) -> StoredObject:
+        """Write via a hidden temp file and rename, so a reader never sees half a file."""
+        _write_atomically(self._path(key), lambda handle: handle.write(data))
+        return self.stat(key)
 
-    @abstractmethod
     def put_file(self, key: str, path: Path) -> StoredObject:
-        """Put the finished file at ``path`` at ``key`` without holding it in memory (an upload spooled
-        to disk). The file may be moved away; the caller removes ``path`` if it is still there."""
+        """A rename when ``path`` is on the drop folder's file system (atomic: a reader sees no half
+        file); else a copy to a hidden temp file beside the target, then a rename."""
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(path, target)
+        except OSError as error:
+            if error.errno != errno.EXDEV:
+                raise
 
-    @abstractmethod
+            def copy(handle):
+                with open(path, "rb") as source:
+                    shutil.copyfileobj(source, handle, 1 << 20)
+
+            _write_atomically(target, copy)
+        return self.stat(key)
+
     def uri(self, key: str) -> str: ...
 
     @abstractmethod
@@ -99,6 +114,22 @@ def _md5_file(path: Path, st: os.stat_result) -> str:
 
 def _is_listed(name: str) -> bool:
     return not name.startswith(".") and not name.endswith(_TEMP_SUFFIXES)
+
+
+def _write_atomically(target: Path, write) -> None:
+    """``write(handle)`` into a hidden temp file beside ``target``, synced, then renamed onto it:
+    a reader sees the old file or the whole new one, never half of it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, target)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
 
 
 class LocalFolderStore(ContributionStore):

@@ -153,7 +153,7 @@ def test_without_the_cache_a_revocation_is_immediate(tmp_path, shared_cache):
 def test_the_cache_bound_must_be_seconds(tmp_path, shared_cache, value):
     from hokusai_assets_tests.conftest import isolated_settings
 
-    with pytest.raises(ValueError, match="HOKUSAI_API_KEY_CACHE_SECONDS must be a number of seconds"):
+    with pytest.raises(ValueError, match=r"HOKUSAI_API_KEY_CACHE_SECONDS must be (a number|0 or more), got"):
         isolated_settings(tmp_path, shared_cache, {"HOKUSAI_API_KEY_CACHE_SECONDS": value})
 
 
