@@ -348,13 +348,23 @@ def mark_published(engine: Any, pending: Sequence[PendingClaim], now: float | No
     return [ClaimChange(*row[:6], RECORDED, PUBLISHED) for row in pending if row.idempotency_key in changed]
 
 
+def _raw_bytes(raw: str) -> bytes:
+    """The message's bytes: Redis's own for text read from it (surrogateescape), and never an error for a
+    lone surrogate that is not one of those (a caller's text)."""
+    try:
+        return raw.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return raw.encode("utf-8", "surrogatepass")
+
+
 def _sha(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
+    return hashlib.sha256(_raw_bytes(raw)).hexdigest()
 
 
 def _storable(raw: str) -> str:
-    """A message that was not UTF-8 is logged with replacement characters (the database wants text)."""
-    return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """The raw text as the ledger can hold it: bytes that are not UTF-8 and NUL (which PostgreSQL text
+    cannot hold) become replacement characters. A message set aside must not fail the tick's write."""
+    return _raw_bytes(raw).decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
 def _parse(raw: str) -> tuple[dict[str, Any] | None, str | None]:

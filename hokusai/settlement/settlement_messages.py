@@ -12,6 +12,8 @@ import re
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 EVENT_TYPE, MESSAGE_VERSION = "mint_request_settled", "1.0"
 MINTED, NO_DELTA, REPLAY, BUDGET_BLOCKED, ERROR = "minted", "no_delta", "replay", "budget_blocked", "error"
 STATUSES = (MINTED, NO_DELTA, REPLAY, BUDGET_BLOCKED, ERROR)
@@ -80,7 +82,48 @@ def settlement_problems(message: Any) -> list[str]:
     gas = get("gas_used")
     if gas is not None and not ((type(gas) is int and gas >= 0) or (isinstance(gas, str) and _DECIMAL.match(gas))):
         problems.append(f"$.gas_used: must be a decimal string or integer when present, got {gas!r:.60}")
-    return problems
+    return problems + text_problems(message)
+
+
+def _unstorable(text: str) -> str | None:
+    """What in ``text`` no ledger can store as text, or None."""
+    if "\x00" in text:
+        return "a NUL character (\\u0000), which PostgreSQL text cannot hold"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            surrogate = next(c for c in text if "\ud800" <= c <= "\udfff")
+            return f"a lone surrogate (\\u{ord(surrogate):04x}), which is not UTF-8 text"
+    return None
+
+
+def text_problems(message: Any) -> list[str]:
+    """Strings anywhere in ``message`` (values and keys, known fields or not) that the ledger cannot store.
+
+    Valid JSON may still escape a NUL or a lone surrogate: written to the ledger, such a message
+    failed the whole tick's transaction, and every later tick again (issue 16). orjson refuses to
+    write a lone surrogate and writes a NUL as ``\\u0000``: one cheap pass says whether to look."""
+    try:
+        if b"\\u0000" not in orjson.dumps(message):
+            return []
+    except TypeError:  # a lone surrogate (or an integer beyond 64 bits, a false alarm the walk clears)
+        pass
+    problems, stack = [], [("$", message)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            if kind := _unstorable(value):
+                problems.append(f"{where}: holds {kind}; the ledger cannot store it")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if kind := _unstorable(key):
+                    problems.append(f"{where}: a key ({key!r:.60}) holds {kind}; the ledger cannot store it")
+                    key = repr(key)
+                stack.append((f"{where}.{key}", item))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{index}]", item) for index, item in enumerate(value))
+    return sorted(problems)
 
 
 def settlement_message(claim: dict[str, Any], status: str, *, settled_at: str, reward_amount: str = "0",
