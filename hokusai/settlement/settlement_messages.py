@@ -9,7 +9,7 @@ relayer may add later are tolerated; the listed ones must hold.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -30,6 +30,9 @@ _HASH = re.compile(r"^0x[0-9a-f]{64}$")
 _UINT = re.compile(r"^[1-9]\d*$")
 _DECIMAL = re.compile(r"^\d+(\.\d+)?$")
 MAX_BLOCK_NUMBER = 2**63 - 1  # the ledger's BIGINT column: a larger one would fail the whole tick's write
+# The contract's SignatureExpired(deadline, currentTimestamp), as the relayer writes a revert in `error`
+_EXPIRED = re.compile(r"SignatureExpired\(\s*(\d+)")
+CLOCK_SKEW_SECONDS = 900  # between the relayer's settled_at and the chain's block time
 
 
 def _iso(value: Any) -> bool:
@@ -71,7 +74,7 @@ def settlement_problems(message: Any) -> list[str]:
     settled_at = get("settled_at")
     if not _iso(settled_at):
         problems.append(f"$.settled_at: must be an ISO-8601 time, got {settled_at!r:.60}")
-    for key in ("tx_hash", "error"):
+    for key in ("tx_hash", "error", "message_id"):
         value = get(key)
         if value is not None and not isinstance(value, str):
             problems.append(f"$.{key}: must be a string when present, got {value!r:.60}")
@@ -124,6 +127,38 @@ def text_problems(message: Any) -> list[str]:
         elif isinstance(value, list):
             stack.extend((f"{where}[{index}]", item) for index, item in enumerate(value))
     return sorted(problems)
+
+
+def superseded_reason(settlement: dict[str, Any], *, message_id: Any, deadline: int) -> str | None:
+    """Why a (valid) ``settlement`` answers another signed message than the claim's current one (its
+    ``message_id`` and ``deadline``), or None: it is the current one's answer.
+
+    One key may be signed again (a re-sign replaces an expired message), and the relayer may still
+    answer the old one. A settlement that names its ``message_id`` is matched exactly. The upstream
+    relayer's does not: then only a ``SignatureExpired`` is told apart, by the deadline it names
+    (``SignatureExpired(deadline, now)``), else by its time, before the current deadline. Any other
+    answer without a message id is taken as the current message's, as before."""
+    answered = settlement.get("message_id")
+    if answered is not None:
+        if answered == message_id:
+            return None
+        return (f"answers message {answered!r:.80}, not the claim's current signed message {message_id!r:.80} "
+                "(re-signed since)")
+    error = settlement.get("error") or ""
+    if settlement["status"] != ERROR or "SignatureExpired" not in error:
+        return None
+    named = _EXPIRED.search(error)
+    if named:
+        if int(named.group(1)) == deadline:
+            return None
+        return (f"SignatureExpired for the message signed with deadline {named.group(1)}, not the claim's current "
+                f"message (deadline {deadline}; re-signed since)")
+    settled = datetime.fromisoformat(settlement["settled_at"].replace("Z", "+00:00"))
+    settled_at = (settled if settled.tzinfo else settled.replace(tzinfo=timezone.utc)).timestamp()
+    if settled_at + CLOCK_SKEW_SECONDS >= deadline:
+        return None
+    return (f"SignatureExpired at {settlement['settled_at']}, but the claim's current message is valid until "
+            f"{deadline}: it answers an earlier signing (re-signed since)")
 
 
 def settlement_message(claim: dict[str, Any], status: str, *, settled_at: str, reward_amount: str = "0",

@@ -153,3 +153,122 @@ def test_text_with_a_lone_surrogate_handed_to_the_outbox_is_set_aside_too(ledger
     [row] = logged(engine)
     assert row.raw == '{"status": "\ufffd\ufffd\ufffd"}'  # its three bytes (surrogatepass), each replaced
     assert apply_settlements(engine, ['{"status": "\ud800"}'], now=NOW).duplicates == 1
+
+
+# -- 2. a settlement for a message that a re-sign replaced -------------------------------------------
+
+GENESIS, CANDIDATE = "0x" + "11" * 32, "0x" + "22" * 32
+
+
+def resigned_claim(url, engine, client):
+    """A claim published with a short deadline, its chain link pending; its signature expired unsettled and
+    a re-run re-signed it (attempt 2, published too). Both messages are on the relayer's queue, old first."""
+    from hokusai.chain.ledger import ChainLink, Chain
+
+    old = claim_message(5, deadline=int(NOW) + 100)
+    published(engine, client, old)
+    chain = Chain(url)
+    chain.start(ChainLink("digits-demo", 0, "genesis", GENESIS, "0x" + "00" * 32, 0, "models:/genesis"))
+    link = ChainLink("digits-demo", 1, "pending", CANDIDATE, "0x" + "33" * 32, 10, "models:/candidate",
+                     parent_commitment=GENESIS, partition_key=f"p/{old['eval_id']}",
+                     idempotency_key=old["idempotency_key"])
+    assert chain.append(link).appended
+    fresh = {**old, "message_id": "msg-5-resigned", "deadline": int(NOW) + 10_000,
+             "attester_signatures": ["0x" + "cd" * 65]}
+    _, action = record_or_resign(engine, fresh, token_id="digits-demo", partition_key=f"p/{old['eval_id']}",
+                                 now=NOW + 200)
+    assert action == "re-signed"
+    publish_pending(engine, client, keys=[old["idempotency_key"]], now=NOW + 200)
+    assert client.llen(Q.mint_requests) == 2 and get_claim(engine, old["idempotency_key"]).attempt == 2
+    return chain, old, fresh
+
+
+def expect_untouched(engine, chain, old, report, reason_has: str) -> None:
+    from hokusai.chain.settlement import reconcile
+
+    assert report.settled.changes == [] and report.settled.rejected == []
+    [(raw, reason)] = report.settled.superseded
+    assert reason_has in reason and reason.endswith("recorded, nothing changed"), reason
+    assert "1 for a replaced message" in report.summary
+    row = get_claim(engine, old["idempotency_key"])
+    assert (row.status, row.attempt, row.error, row.tx_hash) == ("published", 2, None, None)
+    assert json.loads(row.message)["message_id"] == "msg-5-resigned"
+    assert reconcile(chain, now=NOW + 400) == []  # the new message's link is not rolled back
+    assert chain.link_by_key(old["idempotency_key"]).state == "pending"
+    assert chain.rebase_requested(f"p/{old['eval_id']}") is None
+    [entry] = [e for e in logged(engine) if e.outcome == "superseded"]
+    assert (entry.raw, entry.reason, entry.status) == (raw, reason, json.loads(raw)["status"])
+
+
+def expect_current_settles(engine, client, chain, old) -> None:
+    from hokusai.chain.settlement import reconcile
+
+    assert fake_relayer(client, lambda m: "minted", settled_at=SETTLED_AT) == {"minted": 1}
+    [change] = settlement_tick(engine, client, now=NOW + 500).settled.changes
+    assert (change.previous, change.status) == ("published", "minted")
+    assert [event.action for event in reconcile(chain, now=NOW + 500)] == ["settled"]
+    assert chain.link_by_key(old["idempotency_key"]).state == "minted"
+
+
+@pytest.mark.parametrize("error", ["SignatureExpired({deadline}, {now})", "SignatureExpired"],
+                         ids=["with_its_deadline", "bare"])
+def test_a_late_signature_expired_for_the_replaced_message_changes_neither_claim_nor_link(client, ledger, error):
+    """The upstream relayer's format: no message id. A SignatureExpired names the deadline it refused, or
+    else came at ``settled_at``; either way not the current message, valid for hours more."""
+    url, engine = ledger
+    chain, old, fresh = resigned_claim(url, engine, client)
+    text = error.format(deadline=old["deadline"], now=int(NOW) + 250)
+    assert fake_relayer(client, lambda m: f"error:{text}", max_messages=1, settled_at=SETTLED_AT) == {"error": 1}
+    report = settlement_tick(engine, client, now=NOW + 300)
+    expect_untouched(engine, chain, old, report, "re-signed")
+    assert client.llen(Q.settlements_processing) == 0
+    expect_current_settles(engine, client, chain, old)
+
+
+@pytest.mark.parametrize("answer", ["error:SignatureExpired", "error:nonce too low", "budget_blocked"])
+def test_a_settlement_naming_the_replaced_message_is_recorded_and_changes_nothing(client, ledger, answer):
+    """A relayer that says which message it answers (``message_id``): matched exactly. Its key is not spent,
+    so the current message is still live, and its own answer is the one that counts."""
+    url, engine = ledger
+    chain, old, _ = resigned_claim(url, engine, client)
+    assert fake_relayer(client, lambda m: answer, max_messages=1, echo_message_id=True, settled_at=SETTLED_AT)
+    report = settlement_tick(engine, client, now=NOW + 300)
+    expect_untouched(engine, chain, old, report, "'msg-5'")
+    assert fake_relayer(client, lambda m: "error:nonce too low", echo_message_id=True, settled_at=SETTLED_AT)
+    [change] = settlement_tick(engine, client, now=NOW + 310).settled.changes  # the current one: as before
+    assert (change.status, get_claim(engine, old["idempotency_key"]).error) == ("error", "nonce too low")
+
+
+def test_a_signature_expired_for_the_current_message_still_rolls_it_back(client, ledger):
+    """Unchanged: the current message's own SignatureExpired (its deadline) applies, and the chain re-bases."""
+    from hokusai.chain.settlement import reconcile
+
+    url, engine = ledger
+    chain, old, fresh = resigned_claim(url, engine, client)
+    client.delete(Q.mint_requests)
+    late = settlement(fresh, "error", error=f"SignatureExpired({fresh['deadline']}, {fresh['deadline'] + 5})")
+    client.lpush(Q.settlements, json.dumps(late))
+    [change] = settlement_tick(engine, client, now=NOW + 300).settled.changes
+    assert (change.previous, change.status) == ("published", "error")
+    assert [event.action for event in reconcile(chain, now=NOW + 300)] == ["rolled_back"]
+    assert chain.rebase_requested(f"p/{old['eval_id']}")
+
+
+@pytest.mark.parametrize("status, link", [("minted", "minted"), ("no_delta", "rolled_back")])
+def test_the_replaced_message_spending_the_key_settles_the_claim_all_the_same(client, ledger, status, link):
+    """The old message paid (it was submitted just before its deadline, and answered after the re-sign):
+    the key is spent on chain, so the relayer skips the current message and nothing else will answer.
+    Every message under one key carries the same evidence, so the claim takes that outcome, noted."""
+    from hokusai.chain.settlement import reconcile
+
+    url, engine = ledger
+    chain, old, _ = resigned_claim(url, engine, client)
+    assert fake_relayer(client, lambda m: status, max_messages=1, echo_message_id=True, settled_at=SETTLED_AT)
+    [change] = settlement_tick(engine, client, now=NOW + 300).settled.changes
+    assert (change.previous, change.status) == ("published", status)
+    [entry] = logged(engine)
+    assert entry.outcome == "applied" and "'msg-5'" in entry.reason and "applied all the same" in entry.reason
+    assert [event.action for event in reconcile(chain, now=NOW + 300)] == [
+        "settled" if link == "minted" else "rolled_back"]
+    assert chain.link_by_key(old["idempotency_key"]).state == link
+    assert fake_relayer(client, lambda m: "minted", echo_message_id=True) == {"skipped": 1}
