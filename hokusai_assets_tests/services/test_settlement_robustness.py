@@ -239,14 +239,21 @@ def test_a_settlement_naming_the_replaced_message_is_recorded_and_changes_nothin
     assert (change.status, get_claim(engine, old["idempotency_key"]).error) == ("error", "nonce too low")
 
 
-def test_a_signature_expired_for_the_current_message_still_rolls_it_back(client, ledger):
-    """Unchanged: the current message's own SignatureExpired (its deadline) applies, and the chain re-bases."""
+@pytest.mark.parametrize("bare", [False, True], ids=["with_its_deadline", "bare"])
+def test_a_signature_expired_for_the_current_message_still_rolls_it_back(client, ledger, bare):
+    """Unchanged: the current message's own SignatureExpired (its deadline, or a time past it) applies, and
+    the chain re-bases."""
+    from datetime import datetime, timezone
+
     from hokusai.chain.settlement import reconcile
 
     url, engine = ledger
     chain, old, fresh = resigned_claim(url, engine, client)
     client.delete(Q.mint_requests)
     late = settlement(fresh, "error", error=f"SignatureExpired({fresh['deadline']}, {fresh['deadline'] + 5})")
+    if bare:
+        settled_at = datetime.fromtimestamp(fresh["deadline"] + 5, timezone.utc).isoformat()
+        late = {**late, "error": "SignatureExpired", "settled_at": settled_at}
     client.lpush(Q.settlements, json.dumps(late))
     [change] = settlement_tick(engine, client, now=NOW + 300).settled.changes
     assert (change.previous, change.status) == ("published", "error")
