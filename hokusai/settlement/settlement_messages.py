@@ -30,8 +30,9 @@ _HASH = re.compile(r"^0x[0-9a-f]{64}$")
 _UINT = re.compile(r"^[1-9]\d*$")
 _DECIMAL = re.compile(r"^\d+(\.\d+)?$")
 MAX_BLOCK_NUMBER = 2**63 - 1  # the ledger's BIGINT column: a larger one would fail the whole tick's write
-# The contract's SignatureExpired(deadline, currentTimestamp), as the relayer writes a revert in `error`
-_EXPIRED = re.compile(r"SignatureExpired\(\s*(\d+)")
+# The contract's SignatureExpired(deadline, currentTimestamp), as the relayer writes a revert in `error`; at
+# most a uint256's 78 digits (Python refuses to read an integer of more than 4,300: that would jam the tick)
+_EXPIRED = re.compile(r"SignatureExpired\(\s*(\d{1,78})(?!\d)")
 CLOCK_SKEW_SECONDS = 900  # between the relayer's settled_at and the chain's block time
 
 

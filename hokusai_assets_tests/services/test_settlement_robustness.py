@@ -279,3 +279,19 @@ def test_the_replaced_message_spending_the_key_settles_the_claim_all_the_same(cl
         "settled" if link == "minted" else "rolled_back"]
     assert chain.link_by_key(old["idempotency_key"]).state == link
     assert fake_relayer(client, lambda m: "minted", echo_message_id=True) == {"skipped": 1}
+
+
+def test_a_signature_expired_with_an_absurd_deadline_does_not_jam_the_tick(ledger):
+    """The deadline in the error text is read only when it can be one (a uint256): 5,000 digits would make
+    Python's int() raise inside the tick's transaction. Such a text falls back to its time, as a bare one."""
+    from hokusai.settlement.outbox import apply_settlements, claims_to_publish, mark_published
+
+    _, engine = ledger
+    message = claim_message(6)
+    record_claim(engine, message, token_id="digits-demo", partition_key="p/6", now=NOW)
+    mark_published(engine, claims_to_publish(engine, 10), now=NOW)
+    absurd = settlement(message, "error", error="SignatureExpired(" + "9" * 5000 + ", 1)")
+    report = apply_settlements(engine, [json.dumps(absurd)], now=NOW)
+    [(_, reason)] = report.superseded  # settled in 2027, the claim valid until 2100: not this message
+    assert reason.startswith("SignatureExpired at 2027-01-15T08:00:00Z")
+    assert get_claim(engine, message["idempotency_key"]).status == "published"
