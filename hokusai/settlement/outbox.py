@@ -43,6 +43,7 @@ from hokusai.settlement.database import METADATA, key_in, schema_upgrade, write_
 from hokusai.settlement.settlement_messages import (
     BUDGET_BLOCKED,
     ERROR,
+    FIELD_WIDTHS,
     MINTED,
     NO_DELTA,
     REPLAY,
@@ -74,12 +75,12 @@ claims = Table(
     Column("error_retries", Integer, nullable=False),
     Column("next_retry_at", Float),  # unix time of the next automatic re-publish, if any
     Column("settled_by", String(16)),  # relayer | local
-    Column("reward_amount", String(80)),
-    Column("tx_hash", String(80)),
+    Column("reward_amount", String(FIELD_WIDTHS["reward_amount"])),
+    Column("tx_hash", String(FIELD_WIDTHS["tx_hash"])),
     Column("block_number", BigInteger),
-    Column("gas_used", String(80)),
+    Column("gas_used", String(FIELD_WIDTHS["gas_used"])),
     Column("error", Text),
-    Column("settled_at", String(40)),  # as the relayer says it
+    Column("settled_at", String(FIELD_WIDTHS["settled_at"])),  # as the relayer says it
     Column("recorded_at", Float, nullable=False),
     Column("published_at", Float),
     Column("updated_at", Float, nullable=False),

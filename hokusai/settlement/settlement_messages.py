@@ -34,6 +34,9 @@ MAX_BLOCK_NUMBER = 2**63 - 1  # the ledger's BIGINT column: a larger one would f
 # most a uint256's 78 digits (Python refuses to read an integer of more than 4,300: that would jam the tick)
 _EXPIRED = re.compile(r"SignatureExpired\(\s*(\d{1,78})(?!\d)")
 CLOCK_SKEW_SECONDS = 900  # between the relayer's settled_at and the chain's block time
+# The ledger's widths (outbox.claims columns) of what a settlement writes: longer text failed the tick's write
+# on PostgreSQL (varchar), and every later tick again
+FIELD_WIDTHS = {"reward_amount": 80, "tx_hash": 80, "gas_used": 80, "settled_at": 40}
 
 
 def _iso(value: Any) -> bool:
@@ -86,6 +89,10 @@ def settlement_problems(message: Any) -> list[str]:
     gas = get("gas_used")
     if gas is not None and not ((type(gas) is int and gas >= 0) or (isinstance(gas, str) and _DECIMAL.match(gas))):
         problems.append(f"$.gas_used: must be a decimal string or integer when present, got {gas!r:.60}")
+    for key, width in FIELD_WIDTHS.items():
+        value = get(key)
+        if isinstance(value, (str, int)) and len(str(value)) > width:
+            problems.append(f"$.{key}: at most {width} characters (the ledger's column), got {len(str(value))}")
     return problems + text_problems(message)
 
 
