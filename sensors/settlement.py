@@ -44,9 +44,11 @@ def settle_claims(
         return SensorResult(skip_reason=f"settlement tick failed: {type(exc).__name__}: {exc}")
     for raw, reason in report.settled.rejected:
         context.log.warning(f"settlement set aside: {reason} ({raw[:200]!r})")
+    for raw, reason in report.settled.superseded:
+        context.log.warning(f"settlement for a replaced message: {reason} ({raw[:200]!r})")
     follow_settlements(context, claims_ledger, model_registry)
     observations = [claim_observation(c) for c in report.changes if c.partition_key][-MAX_OBSERVATIONS_PER_TICK:]
-    if not report.changes and not report.settled.rejected:
+    if not report.changes and not report.settled.rejected and not report.settled.superseded:
         return SensorResult(skip_reason="no claim changed")
     context.log.info(report.summary)
     return SensorResult(asset_events=observations)

@@ -35,10 +35,13 @@ def claim_message(index: int, deadline: int = FAR_DEADLINE) -> dict:
 
 
 def fake_relayer(client, status_for: Callable[[dict], str], queues: RelayerQueues = DEFAULT_QUEUES,
-                 reward_amount: str = "1000000000000000000", max_messages: int = 1_000_000) -> dict[str, int]:
+                 reward_amount: str = "1000000000000000000", max_messages: int = 1_000_000,
+                 settled_at: str = "2026-06-11T12:00:00.000Z", echo_message_id: bool = False) -> dict[str, int]:
     """Process every request on the queue; returns counts by outcome (dead-lettered, skipped, status).
 
     ``status_for`` gives a settlement status, or ``"error:<revert>"`` for an error with that text.
+    The upstream relayer does not say which signed message it answers; ``echo_message_id`` adds the
+    request's ``message_id`` (a key it may add later, which the consumer then matches exactly).
     """
     counts: dict[str, int] = {}
     for _ in range(max_messages):
@@ -56,7 +59,9 @@ def fake_relayer(client, status_for: Callable[[dict], str], queues: RelayerQueue
             optional = {"tx_hash": "0x" + hashlib.sha256(raw).hexdigest(), "block_number": 100}
             if outcome in (ERROR, BUDGET_BLOCKED):
                 optional = {"error": error or ("MintBudgetExceeded" if outcome == BUDGET_BLOCKED else "nonce too low")}
-            settlement = settlement_message(message, outcome, settled_at="2026-06-11T12:00:00.000Z",
+            if echo_message_id:
+                optional["message_id"] = message["message_id"]
+            settlement = settlement_message(message, outcome, settled_at=settled_at,
                                             reward_amount=reward_amount if outcome == "minted" else "0", **optional)
             if outcome not in (ERROR, BUDGET_BLOCKED):  # a retryable request is not burned
                 client.sadd(queues.processed, message["idempotency_key"])

@@ -43,11 +43,13 @@ from hokusai.settlement.database import METADATA, key_in, schema_upgrade, write_
 from hokusai.settlement.settlement_messages import (
     BUDGET_BLOCKED,
     ERROR,
+    FIELD_WIDTHS,
     MINTED,
     NO_DELTA,
     REPLAY,
     settlement_message,
     settlement_problems,
+    superseded_reason,
 )
 
 RECORDED, PUBLISHED = "recorded", "published"
@@ -73,12 +75,12 @@ claims = Table(
     Column("error_retries", Integer, nullable=False),
     Column("next_retry_at", Float),  # unix time of the next automatic re-publish, if any
     Column("settled_by", String(16)),  # relayer | local
-    Column("reward_amount", String(80)),
-    Column("tx_hash", String(80)),
+    Column("reward_amount", String(FIELD_WIDTHS["reward_amount"])),
+    Column("tx_hash", String(FIELD_WIDTHS["tx_hash"])),
     Column("block_number", BigInteger),
-    Column("gas_used", String(80)),
+    Column("gas_used", String(FIELD_WIDTHS["gas_used"])),
     Column("error", Text),
-    Column("settled_at", String(40)),  # as the relayer says it
+    Column("settled_at", String(FIELD_WIDTHS["settled_at"])),  # as the relayer says it
     Column("recorded_at", Float, nullable=False),
     Column("published_at", Float),
     Column("updated_at", Float, nullable=False),
@@ -100,9 +102,9 @@ claim_settlements = Table(
     Column("message_sha256", String(64), nullable=False, unique=True),  # the same message twice is one
     Column("idempotency_key", String(66), index=True),
     Column("status", String(16)),
-    Column("outcome", String(16), nullable=False),  # applied | unchanged | rejected
+    Column("outcome", String(16), nullable=False),  # applied | unchanged | rejected | superseded
     Column("reason", Text),
-    Column("raw", Text),  # kept when not applied (rejected, unchanged); an applied one lives in its claim row
+    Column("raw", Text),  # kept when not applied (rejected, unchanged, superseded); an applied one's is its claim row
     Column("received_at", Float, nullable=False),
 )
 
@@ -141,6 +143,7 @@ class ClaimChange(NamedTuple):
 # What a ClaimChange names of its claim, in its order, then what the tick decides with
 _CHANGE_FIELDS = ("idempotency_key", "partition_key", "token_id", "model_id_uint", "attestation_hash", "eval_id")
 _SUMMARY = (*_CHANGE_FIELDS, "attempt", "status", "error_retries")
+_SETTLING = (*_SUMMARY, "deadline")  # and what tells whether a settlement answers the current message
 
 
 class PendingClaim(NamedTuple):
@@ -164,6 +167,7 @@ class ApplyReport:
     unchanged: int = 0  # settlements for a claim already final or already in that state
     duplicates: int = 0  # the same message seen before (e.g. re-read after a crash)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (raw, reason)
+    superseded: list[tuple[str, str]] = field(default_factory=list)  # (raw, reason): for a replaced message
 
 
 OnChanges = Callable[[Any, list[ClaimChange]], None]
@@ -348,13 +352,23 @@ def mark_published(engine: Any, pending: Sequence[PendingClaim], now: float | No
     return [ClaimChange(*row[:6], RECORDED, PUBLISHED) for row in pending if row.idempotency_key in changed]
 
 
+def _raw_bytes(raw: str) -> bytes:
+    """The message's bytes: Redis's own for text read from it (surrogateescape), and never an error for a
+    lone surrogate that is not one of those (a caller's text)."""
+    try:
+        return raw.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return raw.encode("utf-8", "surrogatepass")
+
+
 def _sha(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
+    return hashlib.sha256(_raw_bytes(raw)).hexdigest()
 
 
 def _storable(raw: str) -> str:
-    """A message that was not UTF-8 is logged with replacement characters (the database wants text)."""
-    return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """The raw text as the ledger can hold it: bytes that are not UTF-8 and NUL (which PostgreSQL text
+    cannot hold) become replacement characters. A message set aside must not fail the tick's write."""
+    return _raw_bytes(raw).decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
 def _parse(raw: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -424,8 +438,11 @@ def apply_settlements(engine: Any, raws: Sequence[str], *, now: float | None = N
         keys = [m["idempotency_key"] for _, _, m, _ in parsed if m]
         rows = {}
         if keys:
-            query = select(*(claims.c[name] for name in _SUMMARY)).where(key_in(claims.c.idempotency_key, keys, dialect))
-            rows = {row[0]: SimpleNamespace(**dict(zip(_SUMMARY, row))) for row in connection.execute(query).all()}
+            query = select(*(claims.c[name] for name in _SETTLING)).where(
+                key_in(claims.c.idempotency_key, keys, dialect))
+            rows = {row[0]: SimpleNamespace(**dict(zip(_SETTLING, row))) for row in connection.execute(query).all()}
+        current = _current_message_ids(connection, [m["idempotency_key"] for _, _, m, _ in parsed
+                                                    if m and "message_id" in m], dialect)
         updates, log = {}, []
         for raw, sha, message, problem in parsed:
             row = rows.get(message["idempotency_key"]) if message else None
@@ -438,6 +455,12 @@ def apply_settlements(engine: Any, raws: Sequence[str], *, now: float | None = N
                 report.rejected.append((raw, problem))
                 log.append((sha, key, status, "rejected", problem, _storable(raw), now))
                 continue
+            superseded = superseded_reason(message, message_id=current.get(key), deadline=row.deadline)
+            if superseded and status not in FINAL:  # it answers one signed message, not the current one
+                superseded += ": recorded, nothing changed"
+                report.superseded.append((raw, superseded))
+                log.append((sha, key, status, "superseded", superseded, _storable(raw), now))
+                continue
             if row.status in FINAL or row.status == status:
                 report.unchanged += 1
                 log.append((sha, key, status, "unchanged", f"claim already {row.status}", _storable(raw), now))
@@ -446,7 +469,10 @@ def apply_settlements(engine: Any, raws: Sequence[str], *, now: float | None = N
             updates[key] = values  # a claim settled twice in this batch is written once, with its last values
             report.changes.append(ClaimChange(key, row.partition_key, row.token_id, row.model_id_uint,
                                               row.attestation_hash, row.eval_id, row.status, status, message))
-            log.append((sha, key, status, "applied", None, None, now))  # its fields live in the claim row
+            if superseded:  # minted, no_delta, replay: the key is spent on chain, whichever message spent it
+                superseded += (": applied all the same: the key is spent on chain, and each message signed "
+                               "under it carries the same evidence")
+            log.append((sha, key, status, "applied", superseded, None, now))  # its fields live in the claim row
             vars(row).update(values)  # a second message for this claim in the same batch sees it
         # every settlement sets the same columns: one UPDATE per tick, each claim once
         if updates:
@@ -456,6 +482,15 @@ def apply_settlements(engine: Any, raws: Sequence[str], *, now: float | None = N
         if on_changes is not None and report.changes:
             on_changes(connection, report.changes)
     return report
+
+
+def _current_message_ids(connection: Any, keys: Sequence[str], dialect: str) -> dict[str, Any]:
+    """The ``message_id`` of each key's current signed message (only read for settlements that name one)."""
+    if not keys:
+        return {}
+    query = select(claim_messages.c.idempotency_key, claim_messages.c.message).where(
+        key_in(claim_messages.c.idempotency_key, keys, dialect))
+    return {key: orjson.loads(text).get("message_id") for key, text in connection.execute(query).all()}
 
 
 def settle_locally(engine: Any, idempotency_key: str, *, now: float | None = None) -> ApplyReport:

@@ -57,8 +57,8 @@ class TickReport:
     @property
     def summary(self) -> str:
         return (f"{len(self.published)} published, {len(self.settled.changes)} settled, {len(self.retried)} "
-                f"re-queued, {len(self.settled.rejected)} settlements set aside, {self.settled.duplicates} "
-                "already seen")
+                f"re-queued, {len(self.settled.rejected)} settlements set aside, {len(self.settled.superseded)} "
+                f"for a replaced message, {self.settled.duplicates} already seen")
 
 
 def publish_pending(engine: Any, client: Any, *, queues: RelayerQueues = DEFAULT_QUEUES,

@@ -67,6 +67,13 @@ def test_the_fixture_settlements_are_valid_and_the_malformed_ones_are_not():
         assert any(case["problem"] in p for p in settlement_problems(message)), case["name"]
 
 
+def test_a_message_id_is_a_string_when_present():
+    """What a relayer that says which signed message it answers adds (docs/claims.md)."""
+    valid = SETTLEMENTS["valid"]["minted"]
+    assert settlement_problems({**valid, "message_id": "msg-1"}) == []
+    assert [p[:13] for p in settlement_problems({**valid, "message_id": 7})] == ["$.message_id:"]
+
+
 @pytest.mark.parametrize("status", ["minted", "no_delta", "replay", "budget_blocked", "error"])
 def test_each_status_is_applied_and_reported(engine, status):
     published(engine, EXAMPLE)

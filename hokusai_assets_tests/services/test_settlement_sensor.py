@@ -122,3 +122,23 @@ def test_an_evaluated_claim_reaches_the_relayer_and_is_paid(tmp_path, shared_cac
         assert observation.partition == outcome.partition_key
         assert observation.metadata["claim_status"].value == "minted"
         dispose_engines()
+
+
+def test_a_settlement_for_a_replaced_message_is_logged_with_its_reason(setup, capfd):
+    """A SignatureExpired naming another deadline than the claim's current message: recorded, logged, nothing
+    changed (test_settlement_robustness.py has the re-sign itself)."""
+    import json
+
+    from hokusai.settlement.queues import DEFAULT_QUEUES as Q
+    from hokusai.settlement.settlement_messages import settlement_message
+
+    instance, resources, redis, engine, message = setup
+    tick(instance, resources)
+    late = settlement_message(message, "error", settled_at="2026-06-11T12:00:00Z",
+                              error=f"SignatureExpired({message['deadline'] - 86_400}, 1781179200)")
+    redis.client().lpush(Q.settlements, json.dumps(late))
+    result = tick(instance, resources)
+    assert result.asset_events == [] and result.skip_reason is None
+    [line] = [line for line in capfd.readouterr().err.splitlines() if "replaced message:" in line]
+    assert "not the claim's current message" in line and "nothing changed" in line
+    assert get_claim(engine, message["idempotency_key"]).status == "published"
