@@ -67,10 +67,10 @@ CONTRIBUTOR_KEYS = frozenset({"wallet_address", "weight_bps", "recipientKind", "
 HASH_FIELDS = ("dataset_hash", "attestation_hash", "idempotency_key", "baseline_commitment", "candidate_commitment")
 MAX_SIGNATURES, MAX_CONTRIBUTORS, TOTAL_WEIGHT_BPS, MAX_BPS = 8, 100, 10_000, 10_000
 
-_HASH = re.compile(r"^0x[0-9a-f]{64}$")
-_SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
-_ADDRESS = re.compile(r"^0x[a-fA-F0-9]{40}$")
-_UINT = re.compile(r"^[1-9]\d*$")
+_HASH = re.compile(r"0x[0-9a-f]{64}")
+_SIGNATURE = re.compile(r"0x[0-9a-fA-F]{130}")
+_ADDRESS = re.compile(r"0x[a-fA-F0-9]{40}")
+_UINT = re.compile(r"[1-9][0-9]*")
 _MISSING = object()
 
 
@@ -131,14 +131,14 @@ def relayer_violations(message: Any) -> list[Violation]:
             add("non_empty_string", f"$.{key}", f"must be a non-empty string, {_shown(get(key))}")
     if not _iso_date(get("timestamp")):
         add("timestamp_iso", "$.timestamp", f"must be an ISO-8601 date, {_shown(get('timestamp'))}")
-    if not (isinstance(get("model_id_uint"), str) and _UINT.match(get("model_id_uint"))):
+    if not (isinstance(get("model_id_uint"), str) and _UINT.fullmatch(get("model_id_uint"))):
         add("model_id_uint", "$.model_id_uint", f"must match ^[1-9]\\d*$, {_shown(get('model_id_uint'))}")
     for key in HASH_FIELDS:
-        if not (isinstance(get(key), str) and _HASH.match(get(key))):
+        if not (isinstance(get(key), str) and _HASH.fullmatch(get(key))):
             add("hash_lowercase", f"$.{key}", f"must be 0x + 64 lowercase hex, {_shown(get(key))}")
     signatures = get("attester_signatures")
     if not (isinstance(signatures, list) and 1 <= len(signatures) <= MAX_SIGNATURES
-            and all(isinstance(s, str) and _SIGNATURE.match(s) for s in signatures)):
+            and all(isinstance(s, str) and _SIGNATURE.fullmatch(s) for s in signatures)):
         add("attester_signatures", "$.attester_signatures",
             f"must be 1-{MAX_SIGNATURES} signatures of 0x + 130 hex, {_shown(signatures)}")
     for key in ("totalSamples", "deadline"):
@@ -209,7 +209,7 @@ def _contributors_violations(contributors: Any) -> list[Violation]:
         get = lambda key: contributor.get(key, _MISSING)  # noqa: E731,B023
         for key in sorted(set(contributor) - CONTRIBUTOR_KEYS):
             out.append(Violation("extra_keys", f"{at}.{key}", "key not in the schema"))
-        if not (isinstance(get("wallet_address"), str) and _ADDRESS.match(get("wallet_address"))):
+        if not (isinstance(get("wallet_address"), str) and _ADDRESS.fullmatch(get("wallet_address"))):
             out.append(Violation("wallet_address", f"{at}.wallet_address",
                                  f"must be 0x + 40 hex, {_shown(get('wallet_address'))}"))
         if not _int_in(get("weight_bps"), 1, TOTAL_WEIGHT_BPS):

@@ -26,13 +26,13 @@ MEANING = {
     ERROR: "the relayer or the contract refused or failed",
 }
 
-_HASH = re.compile(r"^0x[0-9a-f]{64}$")
-_UINT = re.compile(r"^[1-9]\d*$")
-_DECIMAL = re.compile(r"^\d+(\.\d+)?$")
+_HASH = re.compile(r"0x[0-9a-f]{64}")
+_UINT = re.compile(r"[1-9][0-9]*")
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 MAX_BLOCK_NUMBER = 2**63 - 1  # the ledger's BIGINT column: a larger one would fail the whole tick's write
 # The contract's SignatureExpired(deadline, currentTimestamp), as the relayer writes a revert in `error`; at
 # most a uint256's 78 digits (Python refuses to read an integer of more than 4,300: that would jam the tick)
-_EXPIRED = re.compile(r"SignatureExpired\(\s*(\d{1,78})(?!\d)")
+_EXPIRED = re.compile(r"SignatureExpired\(\s*([0-9]{1,78})(?![0-9])")
 CLOCK_SKEW_SECONDS = 900  # between the relayer's settled_at and the chain's block time
 # The ledger's widths (outbox.claims columns) of what a settlement writes: longer text failed the tick's write
 # on PostgreSQL (varchar), and every later tick again
@@ -62,18 +62,18 @@ def settlement_problems(message: Any) -> list[str]:
         problems.append(f"$.message_version: must be {MESSAGE_VERSION!r}, got {version!r:.60}")
     for key in ("idempotency_key", "attestation_hash"):
         value = get(key)
-        if not (isinstance(value, str) and _HASH.match(value)):
+        if not (isinstance(value, str) and _HASH.fullmatch(value)):
             problems.append(f"$.{key}: must be 0x + 64 lowercase hex, got {value!r:.80}")
     for key in ("model_id", "eval_id"):
         value = get(key)
         if not (isinstance(value, str) and value):
             problems.append(f"$.{key}: must be a non-empty string, got {value!r:.60}")
     uint, status, reward = get("model_id_uint"), get("status"), get("reward_amount")
-    if not (isinstance(uint, str) and _UINT.match(uint)):
+    if not (isinstance(uint, str) and _UINT.fullmatch(uint)):
         problems.append(f"$.model_id_uint: must be a decimal uint string, got {uint!r:.80}")
     if status not in STATUSES:
         problems.append(f"$.status: must be one of {', '.join(STATUSES)}, got {status!r:.60}")
-    if not (isinstance(reward, str) and _DECIMAL.match(reward)):
+    if not (isinstance(reward, str) and _DECIMAL.fullmatch(reward)):
         problems.append(f"$.reward_amount: must be a decimal string, got {reward!r:.60}")
     settled_at = get("settled_at")
     if not _iso(settled_at):
@@ -87,7 +87,7 @@ def settlement_problems(message: Any) -> list[str]:
         problems.append(f"$.block_number: must be an integer >= 0 (at most 2**63 - 1) when present, "
                         f"got {block!r:.60}")
     gas = get("gas_used")
-    if gas is not None and not ((type(gas) is int and gas >= 0) or (isinstance(gas, str) and _DECIMAL.match(gas))):
+    if gas is not None and not ((type(gas) is int and gas >= 0) or (isinstance(gas, str) and _DECIMAL.fullmatch(gas))):
         problems.append(f"$.gas_used: must be a decimal string or integer when present, got {gas!r:.60}")
     for key, width in FIELD_WIDTHS.items():
         value = get(key)

@@ -74,6 +74,16 @@ def test_a_message_id_is_a_string_when_present():
     assert [p[:13] for p in settlement_problems({**valid, "message_id": 7})] == ["$.message_id:"]
 
 
+@pytest.mark.parametrize("field, value", [
+    ("reward_amount", "5\n"), ("reward_amount", "\u0665"), ("gas_used", "21000\n"), ("model_id_uint", "21\n"),
+    ("model_id_uint", "2\u0663"), ("idempotency_key", "0x" + "ab" * 32 + "\n")])
+def test_numbers_and_hashes_are_ascii_to_the_end_of_the_text(field, value):
+    """As the relayer's JavaScript patterns read them: ``$`` is the end of the text, ``\\d`` only 0-9
+    (Python's ``$`` lets one trailing newline through, its ``\\d`` every script's digits)."""
+    problems = settlement_problems({**SETTLEMENTS["valid"]["minted"], field: value})
+    assert [p.split(":")[0] for p in problems] == [f"$.{field}"], problems
+
+
 @pytest.mark.parametrize("status", ["minted", "no_delta", "replay", "budget_blocked", "error"])
 def test_each_status_is_applied_and_reported(engine, status):
     published(engine, EXAMPLE)
