@@ -75,7 +75,7 @@ def idempotency_key(model_id_uint: int | str, attestation_hash_0x: str) -> str:
 
 
 def _b32(wire: dict, key: str) -> str:
-    if not isinstance(wire[key], str) or not _BYTES32_RE.match(wire[key]):
+    if not isinstance(wire[key], str) or not _BYTES32_RE.fullmatch(wire[key]):
         raise ValueError(f"{key} must be 0x + 64 hex characters, got {wire[key]!r}")
     return wire[key].lower()
 
@@ -172,7 +172,7 @@ def mint_request_digest(wire: dict, chain_id: int, verifying_contract: str) -> s
 
 def _checked_signature(signature: str) -> bytes:
     """Refuse what the contract refuses before recovering: length, v, high s."""
-    if not isinstance(signature, str) or not _SIGNATURE_RE.match(signature):
+    if not isinstance(signature, str) or not _SIGNATURE_RE.fullmatch(signature):
         raise ValueError("signature must be 0x + 130 hex characters (65 bytes r||s||v)")
     raw = bytes.fromhex(signature[2:])
     if raw[64] not in (27, 28):

@@ -179,6 +179,17 @@ def test_tampered_field_changes_digest_and_signer():
             != Account.from_key(KEYS[0]).address)
 
 
+def test_a_hash_or_signature_with_a_trailing_newline_is_refused_not_signed_as_the_bare_one():
+    """``bytes.fromhex`` skips whitespace: "0x…\\n" would give the bare hash's digest for another wire text."""
+    spoiled = wire()
+    spoiled["candidate_commitment"] += "\n"
+    with pytest.raises(ValueError, match="candidate_commitment must be 0x"):
+        eip712.mint_request_digest(spoiled, CHAIN, CONTRACT)
+    sig = eip712.sign_mint_request(EXAMPLE, CHAIN, CONTRACT, KEYS[0])
+    with pytest.raises(ValueError):
+        eip712.recover_mint_request_signer(EXAMPLE, CHAIN, CONTRACT, sig + "\n")
+
+
 def test_signature_is_65_bytes_low_s_and_high_s_is_refused():
     sig = eip712.sign_mint_request(EXAMPLE, CHAIN, CONTRACT, KEYS[1])
     raw = bytes.fromhex(sig.removeprefix("0x"))
