@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from hokusai.chain.ledger import PENDING, Chain, links
 from hokusai.settlement.outbox import claims
+from hokusai.settlement.relay import paused_gc
 
 REBASE_ERRORS = ("LineageParentMismatch", "SignatureExpired")
 
@@ -39,6 +40,7 @@ class ChainEvent:
     orphans: tuple[str, ...] = ()  # partitions re-based because they were built on this link
 
 
+@paused_gc()  # 10,000 links make as many rows and events (see paused_gc)
 def reconcile(chain: Chain, now: float | None = None) -> list[ChainEvent]:
     """Apply every settled claim to its pending link; returns what changed."""
     now = time.time() if now is None else now
