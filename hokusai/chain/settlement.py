@@ -18,7 +18,7 @@ and after a crash without missing or repeating anything.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import select
 
@@ -29,8 +29,10 @@ from hokusai.settlement.relay import paused_gc
 REBASE_ERRORS = ("LineageParentMismatch", "SignatureExpired")
 
 
-@dataclass(frozen=True)
-class ChainEvent:
+class ChainEvent(NamedTuple):
+    """What one link did; a named tuple, not a frozen dataclass: a busy tick makes 10,000 of them, and
+    a tuple is built ~4x faster (a frozen dataclass sets each field through ``object.__setattr__``)."""
+
     idempotency_key: str
     partition_key: str | None
     token_id: str
