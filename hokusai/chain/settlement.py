@@ -18,18 +18,21 @@ and after a crash without missing or repeating anything.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import select
 
 from hokusai.chain.ledger import PENDING, Chain, links
 from hokusai.settlement.outbox import claims
+from hokusai.settlement.relay import paused_gc
 
 REBASE_ERRORS = ("LineageParentMismatch", "SignatureExpired")
 
 
-@dataclass(frozen=True)
-class ChainEvent:
+class ChainEvent(NamedTuple):
+    """What one link did; a named tuple, not a frozen dataclass: a busy tick makes 10,000 of them, and
+    a tuple is built ~4x faster (a frozen dataclass sets each field through ``object.__setattr__``)."""
+
     idempotency_key: str
     partition_key: str | None
     token_id: str
@@ -39,6 +42,7 @@ class ChainEvent:
     orphans: tuple[str, ...] = ()  # partitions re-based because they were built on this link
 
 
+@paused_gc()  # 10,000 links make as many rows and events (see paused_gc)
 def reconcile(chain: Chain, now: float | None = None) -> list[ChainEvent]:
     """Apply every settled claim to its pending link; returns what changed."""
     now = time.time() if now is None else now

@@ -70,17 +70,24 @@ def key_in(column: Any, keys: Sequence[str], dialect: str) -> Any:
 
     SQLAlchemy binds each value of a plain ``in_`` separately, which costs more than the
     query for a tick's thousands of keys; SQLite reads one JSON array (``json_each``),
-    PostgreSQL one array (``= ANY``).
+    PostgreSQL one text array literal (``= ANY('{…}'::varchar[])``): psycopg2 writes a Python list
+    into the SQL text as ``ARRAY['…', …]``, thousands of constants for the server to parse one by one.
     """
     import json
 
-    from sqlalchemy import ARRAY, String, any_, bindparam, literal_column, select
+    from sqlalchemy import ARRAY, String, any_, bindparam, cast, literal_column, select
     from sqlalchemy import func
 
     if dialect == "postgresql":
-        return column == any_(bindparam(None, list(keys), type_=ARRAY(String)))
+        return column == any_(cast(bindparam(None, _array_literal(keys), type_=String), ARRAY(String)))
     return column.in_(select(literal_column("value")).select_from(
         func.json_each(bindparam(None, json.dumps(list(keys)), type_=String))))
+
+
+def _array_literal(values: Sequence[str]) -> str:
+    """PostgreSQL's text form of an array of ``values``: each element double-quoted, ``\\`` and ``"``
+    escaped, so a comma, a brace, a space or the word NULL is an element like any other."""
+    return "{" + ",".join('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values) + "}"
 
 
 def write_many(connection: Any, table: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]],

@@ -9,7 +9,11 @@ apply the relayer's settlements, re-queue the retries that are due, publish.
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +37,28 @@ from hokusai.settlement.queues import DEFAULT_QUEUES, RelayerQueues, ack_settlem
 
 MAX_PER_TICK = 10_000
 NO_RELAYER_NOTE = "settled locally: no relayer configured (HOKUSAI_RELAYER_REDIS_URL unset)"
+_GC_LOCK = threading.Lock()
+_GC_PAUSE = {"depth": 0, "was_enabled": False}
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a tick runs, then as before (nested or from many threads:
+    the last one out restores it). A tick of 10,000 claims makes ~100,000 short-lived tuples and
+    dicts, which set off full collections over the whole process's heap (~0.25 of its ~1.5 CPU-s);
+    reference counting frees them all the same, and a collection comes after, as usual."""
+    with _GC_LOCK:
+        if _GC_PAUSE["depth"] == 0:
+            _GC_PAUSE["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _GC_PAUSE["depth"] += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_PAUSE["depth"] -= 1
+            if _GC_PAUSE["depth"] == 0 and _GC_PAUSE["was_enabled"]:
+                gc.enable()
 
 
 @dataclass(frozen=True)
@@ -85,6 +111,7 @@ def consume_settlements(engine: Any, client: Any, *, queues: RelayerQueues = DEF
     return report
 
 
+@paused_gc()
 def settlement_tick(engine: Any, client: Any, *, queues: RelayerQueues = DEFAULT_QUEUES,
                     limit: int = MAX_PER_TICK, policy: RetryPolicy = RetryPolicy(),
                     on_changes: OnChanges | None = None, now: float | None = None) -> TickReport:

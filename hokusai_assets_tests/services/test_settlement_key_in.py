@@ -1,0 +1,50 @@
+"""``key_in`` on SQLite and a real PostgreSQL 15: the keys travel as one parameter (a JSON array, a
+text array literal), and any text is a key like another, however it would read in that literal."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Column, MetaData, String, Table, create_engine, select
+
+from hokusai.harness.servers import postgres
+from hokusai.settlement.database import key_in
+
+AWKWARD = ["plain", "with,comma", "{braces}", 'a "quote"', "back\\slash", "tail\\", "NULL", "", " spaced ",
+           "ünïcode", "'single'"]
+metadata = MetaData()
+keys_table = Table("key_in_probe", metadata, Column("key", String(64), primary_key=True))
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    with postgres() as server:
+        server.create_database("keys")
+        yield server.url("keys")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'keys.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        metadata.drop_all(connection)
+        metadata.create_all(connection)
+        connection.execute(keys_table.insert(), [{"key": key} for key in [*AWKWARD, "other", "null"]])
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize("wanted", [AWKWARD, AWKWARD[3:5], ["NULL"], [], ["absent", "with"]])
+def test_every_key_matches_itself_and_nothing_else(engine, wanted):
+    with engine.connect() as connection:
+        found = connection.execute(select(keys_table.c.key).where(
+            key_in(keys_table.c.key, wanted, engine.dialect.name))).scalars().all()
+    assert sorted(found) == sorted(set(wanted) & {*AWKWARD, "other", "null"})
+
+
+def test_postgresql_gets_one_array_constant_not_one_per_key():
+    from sqlalchemy.dialects import postgresql
+
+    statement = select(keys_table.c.key).where(key_in(keys_table.c.key, ["a", "b", "c"], "postgresql"))
+    sql = str(statement.compile(dialect=postgresql.psycopg2.dialect(), compile_kwargs={"literal_binds": True}))
+    assert "'{\"a\",\"b\",\"c\"}'" in sql and "ARRAY[" not in sql
