@@ -379,8 +379,8 @@ def _parse(raw: str) -> tuple[dict[str, Any] | None, str | None]:
     as ``json`` gives them (orjson reads an integer beyond 64 bits as a float, ``json`` as an int).
     """
     try:
-        message = orjson.loads(raw)
-        if not settlement_problems(message):
+        message = orjson.loads(raw)  # refuses text holding a lone surrogate: only "\\u" escapes can hold one
+        if not settlement_problems(message, texts="\\u" in raw):
             return message, None
     except ValueError:
         pass

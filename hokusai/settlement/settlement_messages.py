@@ -47,10 +47,12 @@ def _iso(value: Any) -> bool:
         return False
 
 
-def settlement_problems(message: Any) -> list[str]:
+def settlement_problems(message: Any, *, texts: bool = True) -> list[str]:
     """Problems with a settlement message (empty: it can be applied).
 
-    Each field is read once: a tick checks thousands of messages."""
+    Each field is read once: a tick checks thousands of messages. ``texts=False`` skips
+    ``text_problems`` for a message parsed from JSON text without a ``\\u`` escape: only an
+    escape puts a NUL or a lone surrogate into parsed JSON."""
     if not isinstance(message, dict):
         return [f"$: a settlement must be a JSON object, got {type(message).__name__}"]
     problems = []
@@ -93,7 +95,7 @@ def settlement_problems(message: Any) -> list[str]:
         value = get(key)
         if isinstance(value, (str, int)) and len(str(value)) > width:
             problems.append(f"$.{key}: at most {width} characters (the ledger's column), got {len(str(value))}")
-    return problems + text_problems(message)
+    return problems + text_problems(message) if texts else problems
 
 
 def _unstorable(text: str) -> str | None:
