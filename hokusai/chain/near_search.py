@@ -158,10 +158,11 @@ def _walk(rows, train, bounds, cell_features, ri, ti, row_group, train_group, gr
     deepest = min(len(bits), 64 - max(1, int(group_count).bit_length()))
     tables, layouts = {}, {}  # tables by prefix length; per probed prefix, its levels' tables in one array
 
-    def layout(prefix: int):
-        """The prefix's levels (it, then 8 and 16 bits longer, as far as the key goes) and their tables, joined."""
-        if prefix not in layouts:
-            levels = [prefix] + [prefix + step for step in (8, 16) if prefix and prefix + step <= deepest]
+    def layout(prefix: int, deeper: bool = True):
+        """The prefix's levels (it, then 8 and 16 bits longer, as far as the key goes) and their tables, joined.
+        Without ``deeper`` (choosing the prefix), the prefix's table alone: a table per candidate prefix, not three."""
+        if (prefix, deeper) not in layouts:
+            levels = [prefix] + [prefix + step for step in (8, 16) if deeper and prefix and prefix + step <= deepest]
             for length in levels:
                 if length not in tables:  # prefix 0: no table, the group's range is found by binary search
                     tables[length] = (near_kernel.bucket_table(train_group, train_key, length) if length
@@ -169,12 +170,12 @@ def _walk(rows, train, bounds, cell_features, ri, ti, row_group, train_group, gr
             joined = np.concatenate([tables[length][0] for length in levels])
             offsets = np.cumsum([0] + [len(tables[length][0]) for length in levels]).astype(np.int64)
             shifts = np.array([tables[length][1] for length in levels], np.uint64)
-            layouts[prefix] = (joined, offsets, shifts, np.array(levels, np.int64))
-        return layouts[prefix]
+            layouts[prefix, deeper] = (joined, offsets, shifts, np.array(levels, np.int64))
+        return layouts[prefix, deeper]
 
-    def search(queries: np.ndarray, prefix: int, found: np.ndarray) -> np.ndarray:
+    def search(queries: np.ndarray, prefix: int, found: np.ndarray, deeper: bool = False) -> np.ndarray:
         work = np.zeros(3, np.int64)
-        joined, offsets, shifts, levels = layout(prefix)
+        joined, offsets, shifts, levels = layout(prefix, deeper)
         near_kernel.search(queries, train_group, train_key, train_key2, train_cells, train_float, row_group, row_key,
                            row_wild, row_key2, row_wild2, row_cells, row_float, slack, float_bounds, prefix, joined,
                            offsets, shifts, levels, _MOST_WILDCARDS, found, work)
@@ -182,21 +183,22 @@ def _walk(rows, train, bounds, cell_features, ri, ti, row_group, train_group, gr
 
     longest = min(deepest, 32)
     prefix = _prefix_length(search, sample, longest, len(ri), len(ti), group_count)
+    layouts.clear()
+    for unused in set(tables) - {prefix}:
+        del tables[unused]
     layout(prefix)  # its tables, built once for every thread
-    for unused in set(layouts) - {prefix}:
-        del layouts[unused]
     tables.clear()
     found = np.zeros(len(ri), dtype=bool)
     # the compiled loop releases the GIL: a thread per core, each on every n-th query (same answer)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     threads = min(_THREADS, cores, max(1, len(ri) // _SAMPLE))
     if threads == 1:
-        search(np.arange(len(ri)), prefix, found)
+        search(np.arange(len(ri)), prefix, found, True)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(lambda k: search(np.arange(k, len(ri), threads), prefix, found), range(threads)))
+            list(pool.map(lambda k: search(np.arange(k, len(ri), threads), prefix, found, True), range(threads)))
     return found
 
 
