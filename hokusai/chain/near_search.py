@@ -17,17 +17,19 @@ Both searches share the first two steps:
    query's value, so a row that differs there is skipped without reading its cells.
 
 **Compiled search** (``near_kernel``, when numba is installed, for 50,000 searched rows or more).
-Training rows sorted by (group, key); a hash table names the rows of each bucket,
-(group, first ``p`` key bits). A query probes every bucket its wildcards among those
-``p`` bits allow, its own first (one with more than ``_MOST_WILDCARDS`` probes a
-shorter prefix, by binary search); the key bits after the probed ones, up to its next
-wildcard, narrow the bucket to a range; each row of the range is tested against 128
-key bits (64-row runs at a time), the survivors cell by cell, then in float64 on
-the features whose cells are not exact. A query stops at its first match.
+Training rows sorted by (group, key); hash tables name the rows of each bucket,
+(group, first ``p`` key bits), and of the buckets 8 and 16 bits longer. A query probes
+every bucket its wildcards among those ``p`` bits allow, its own first (one with more
+than ``_MOST_WILDCARDS`` probes a shorter prefix, by binary search); the key bits after
+the probed ones, up to its next wildcard, are its own: the bucket is looked up in the
+deepest table they cover, and a range still longer than 64 rows is narrowed by binary
+search. Each row of the range is tested against 128 key bits (64-row runs at a time, the
+rows that agree on the first word as a bit mask), the survivors cell by cell, then in
+float64 on the features whose cells are not exact. A query stops at its first match.
 ``p`` is chosen by the counted work of a sample of queries; queries are split
 between two threads (the loop releases the GIL). At 1M x 1M digits, in a fresh
-process: 9.2 CPU-s against the numpy search's 14.1 (load ~7), of which ~1 s is
-numba's import and cache load (``bench/RESULTS.md``).
+process: ~7.5 CPU-s against main's 9.2 before this change (load 4–10), of which ~1 s
+is numba's import and first call (``bench/RESULTS.md``).
 
 **Numpy search** (``_Index``, where numba is missing): up to 44 key bits sort the
 training rows; a query probes every key its wildcards allow (fewest flips first); in
