@@ -28,8 +28,8 @@ rows that agree on the first word as a bit mask), the survivors cell by cell, th
 float64 on the features whose cells are not exact. A query stops at its first match.
 ``p`` is chosen by the counted work of a sample of queries; queries are split
 between two threads (the loop releases the GIL). At 1M x 1M digits, in a fresh
-process: ~7.5 CPU-s against main's 9.2 before this change (load 4–10), of which ~1 s
-is numba's import and first call (``bench/RESULTS.md``).
+process: ~8.5 CPU-s against main's 9.4 before this branch (medians, alternating, load 4–6),
+of which ~1 s is numba's import and first call (``bench/RESULTS.md``).
 
 **Numpy search** (``_Index``, where numba is missing): up to 44 key bits sort the
 training rows; a query probes every key its wildcards allow (fewest flips first); in
