@@ -33,6 +33,17 @@ def key_bits(cells, features, thresholds, slack, wildcards):
     return key, wild
 
 
+@numba.njit(cache=True, nogil=True)
+def cell_counts(cells, lowest, width):
+    """Per feature (a row of ``cells``), how many rows hold each cell value lowest..lowest + width - 1."""
+    counts = np.zeros((cells.shape[0], width), np.int64)
+    for k in range(cells.shape[0]):
+        row = cells[k]
+        for r in range(len(row)):
+            counts[k, np.int64(row[r]) - lowest] += 1
+    return counts
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def _bucket(group, key, prefix):
     """The bucket number: the group, then the key's first ``prefix`` bits (0 < prefix <= 32)."""
@@ -112,15 +123,18 @@ def _within(q, r, query_cells, train_cells, slack, query_float, train_float, flo
 
 @numba.njit(cache=True, nogil=True)
 def search(queries, train_group, train_key, train_key2, train_cells, train_float, query_group, query_key, query_wild,
-           query_key2, query_wild2, query_cells, query_float, slack, float_bounds, prefix, table, shift,
-           most_wildcards, found, work):
+           query_key2, query_wild2, query_cells, query_float, slack, float_bounds, prefix, tables, offsets, shifts,
+           levels, most_wildcards, found, work):
     """Per query in ``queries``: is a training row within bounds? Sets ``found``; adds (probes, rows, pairs) to ``work``.
 
     A query probes every bucket its wildcards among the first ``prefix`` key bits allow
     (its own first); a query with more than ``most_wildcards`` there probes a shorter
-    prefix (a range found by binary search). In a bucket, a row whose key differs from
-    the query's in a bit that is not the query's wildcard is more than D cells away in
-    that feature: only the others are compared.
+    prefix (a range found by binary search). The bits after the probed ones, up to the
+    query's next wildcard, are its own: the bucket is looked up in the table of the
+    longest of ``levels`` (prefix lengths, the first ``prefix``) they cover, and what is
+    left narrowed by binary search when the range is long. In a bucket, a row whose key
+    differs from the query's in a bit that is not the query's wildcard is more than D
+    cells away in that feature: only the others are compared.
     """
     probes = 0
     rows = 0
@@ -133,37 +147,42 @@ def search(queries, train_group, train_key, train_key2, train_cells, train_float
             length -= 1
         top = (wild >> np.uint64(64 - length)) if length > 0 else np.uint64(0)
         base = (own >> np.uint64(64 - length)) if length > 0 else np.uint64(0)
+        known = min(64, length + _leading_zeros(wild << np.uint64(length))) if length < 64 else 64
+        level = 0  # the deepest table whose bits are probed or known (the same for every probe of the query)
+        while level + 1 < len(levels) and levels[level + 1] <= known:
+            level += 1
+        table = tables[offsets[level]:offsets[level + 1]]
+        depth = levels[level]
+        care, care2, own2 = ~wild, ~query_wild2[q], query_key2[q]
         subset = np.uint64(0)
         hit = False
         while True:
             probes += 1
             part = base ^ subset
+            probe = ((part << np.uint64(64 - length)) if length > 0 else np.uint64(0)) | (own & _low_bits(length))
             if length == prefix and prefix > 0:
-                lo, hi = _find(table, shift, (np.uint64(g) << np.uint64(prefix)) | part)
+                lo, hi = _find(table, shifts[level], (np.uint64(g) << np.uint64(depth)) | (probe >> np.uint64(64 - depth)))
+                done = depth
             else:
-                low_key = part << np.uint64(64 - length) if length > 0 else np.uint64(0)
-                lo = _lower_bound(train_group, train_key, g, low_key)
+                lo = _lower_bound(train_group, train_key, g, probe & ~_low_bits(length))
                 hi = lo  # the range ends where the prefix changes
                 while hi < len(train_key) and train_group[hi] == g and (
                         length == 0 or (train_key[hi] >> np.uint64(64 - length)) == part):
                     hi += 1
-            # the bits after the probed ones, up to the query's next wildcard, are its own: a narrower range
-            known = min(64, length + _leading_zeros(wild << np.uint64(length))) if length < 64 else 64
-            if known > length and hi > lo:
-                probe = ((part << np.uint64(64 - length)) if length > 0 else np.uint64(0)) | (own & _low_bits(length))
+                done = length
+            if known > done and hi - lo > _NARROW:
                 lo, hi = _prefix_range(train_key, lo, hi, probe >> np.uint64(64 - known), np.uint64(64 - known))
             rows += hi - lo
-            care, care2, own2 = ~wild, ~query_wild2[q], query_key2[q]
             for start in range(lo, hi, _RUN):
                 stop = min(start + _RUN, hi)
-                # a branch-free pass the compiler vectorizes: does any row of the run agree on the key?
-                agree = 0
+                # a branch-free pass the compiler vectorizes: which rows of the run agree on the first key word?
+                agree = np.uint64(0)
                 for r in range(start, stop):
-                    agree += ((train_key[r] ^ own) & care) == 0
-                if agree == 0:
-                    continue
-                for r in range(start, stop):
-                    if (train_key[r] ^ own) & care or (train_key2[r] ^ own2) & care2:
+                    agree |= np.uint64(((train_key[r] ^ own) & care) == 0) << np.uint64(r - start)
+                while agree:
+                    r = start + _trailing_zeros(agree)
+                    agree &= agree - np.uint64(1)
+                    if (train_key2[r] ^ own2) & care2:
                         continue
                     pairs += 1
                     if _within(q, r, query_cells, train_cells, slack, query_float, train_float, float_bounds):
@@ -180,6 +199,15 @@ def search(queries, train_group, train_key, train_key2, train_cells, train_float
     work[0] += probes
     work[1] += rows
     work[2] += pairs
+
+
+_NARROW = 64  # a bucket range longer than this is narrowed to the query's known bits by binary search
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _trailing_zeros(x):
+    """Zero bits below the lowest set bit (x != 0)."""
+    return _popcount((x & (~x + np.uint64(1))) - np.uint64(1))
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

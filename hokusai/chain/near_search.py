@@ -17,17 +17,19 @@ Both searches share the first two steps:
    query's value, so a row that differs there is skipped without reading its cells.
 
 **Compiled search** (``near_kernel``, when numba is installed, for 50,000 searched rows or more).
-Training rows sorted by (group, key); a hash table names the rows of each bucket,
-(group, first ``p`` key bits). A query probes every bucket its wildcards among those
-``p`` bits allow, its own first (one with more than ``_MOST_WILDCARDS`` probes a
-shorter prefix, by binary search); the key bits after the probed ones, up to its next
-wildcard, narrow the bucket to a range; each row of the range is tested against 128
-key bits (64-row runs at a time), the survivors cell by cell, then in float64 on
-the features whose cells are not exact. A query stops at its first match.
+Training rows sorted by (group, key); hash tables name the rows of each bucket,
+(group, first ``p`` key bits), and of the buckets 8 and 16 bits longer. A query probes
+every bucket its wildcards among those ``p`` bits allow, its own first (one with more
+than ``_MOST_WILDCARDS`` probes a shorter prefix, by binary search); the key bits after
+the probed ones, up to its next wildcard, are its own: the bucket is looked up in the
+deepest table they cover, and a range still longer than 64 rows is narrowed by binary
+search. Each row of the range is tested against 128 key bits (64-row runs at a time, the
+rows that agree on the first word as a bit mask), the survivors cell by cell, then in
+float64 on the features whose cells are not exact. A query stops at its first match.
 ``p`` is chosen by the counted work of a sample of queries; queries are split
 between two threads (the loop releases the GIL). At 1M x 1M digits, in a fresh
-process: 9.2 CPU-s against the numpy search's 14.1 (load ~7), of which ~1 s is
-numba's import and cache load (``bench/RESULTS.md``).
+process: ~8.5 CPU-s against main's 9.4 before this branch (medians, alternating, load 4–6),
+of which ~1 s is numba's import and first call (``bench/RESULTS.md``).
 
 **Numpy search** (``_Index``, where numba is missing): up to 44 key bits sort the
 training rows; a query probes every key its wildcards allow (fewest flips first); in
@@ -129,7 +131,7 @@ def _walk(rows, train, bounds, cell_features, ri, ti, row_group, train_group, gr
     # features the cells do not decide are compared in float64 on the pairs the keys and cells admit
     float_features = [j for k, j in enumerate(cell_features) if not exact[k]] + \
         [j for j in range(len(bounds)) if j not in cell_features]
-    bits = _key_candidates(train_cells, slack)
+    bits = _key_candidates(train_cells, slack, near_kernel.cell_counts(train_cells, -_CELL, 2 * _CELL + 1))
     keys = []  # two 64-bit words of key bits: the first sorts and buckets, both filter
     for word in (bits[:64], bits[64:128]):
         features, thresholds = np.array([k for k, _ in word], np.int64), np.array([t for _, t in word], np.int64)
@@ -138,13 +140,14 @@ def _walk(rows, train, bounds, cell_features, ri, ti, row_group, train_group, gr
     (train_key, row_key, row_wild), (train_key2, row_key2, row_wild2) = keys
     del keys
     train_group = np.asarray(train_group, np.int64)
-    order = np.lexsort((train_key, train_group))
+    order = _group_key_order(train_group, train_key)
     train_key, train_key2, train_group = train_key[order], train_key2[order], train_group[order]
     # the features most often violated between rows of one bucket are compared first
     bucket_start = np.flatnonzero(np.r_[True, (train_key[1:] != train_key[:-1]) | (train_group[1:] != train_group[:-1])])
     violated = _violation_rates(train_cells, slack, order, bucket_start, np.r_[bucket_start[1:], len(order)])
     by_rate = np.argsort(-violated, kind="stable")
-    train_cells = np.ascontiguousarray(np.take(np.take(train_cells, by_rate, axis=0), order, axis=1).T)
+    # row-major (the features by rate), then whole rows gathered in key order: one gather of rows, not of cells
+    train_cells = np.take(np.ascontiguousarray(np.take(train_cells, by_rate, axis=0).T), order, axis=0)
     row_cells = np.ascontiguousarray(np.take(row_cells, by_rate, axis=0).T)
     train_float = np.empty((len(ti), len(float_features)), np.float64)
     row_float = np.empty((len(ri), len(float_features)), np.float64)
@@ -154,35 +157,50 @@ def _walk(rows, train, bounds, cell_features, ri, ti, row_group, train_group, gr
     row_group = np.asarray(row_group, np.int64)
     slack, float_bounds = slack[by_rate], np.asarray(bounds, np.float64)[float_features]
 
-    tables = {}
+    deepest = min(len(bits), 64 - max(1, int(group_count).bit_length()))
+    tables, layouts = {}, {}  # tables by prefix length; per probed prefix, its levels' tables in one array
 
-    def search(queries: np.ndarray, prefix: int, found: np.ndarray) -> np.ndarray:
+    def layout(prefix: int, deeper: bool = True):
+        """The prefix's levels (it, then 8 and 16 bits longer, as far as the key goes) and their tables, joined.
+        Without ``deeper`` (choosing the prefix), the prefix's table alone: a table per candidate prefix, not three."""
+        if (prefix, deeper) not in layouts:
+            levels = [prefix] + [prefix + step for step in (8, 16) if deeper and prefix and prefix + step <= deepest]
+            for length in levels:
+                if length not in tables:  # prefix 0: no table, the group's range is found by binary search
+                    tables[length] = (near_kernel.bucket_table(train_group, train_key, length) if length
+                                      else (np.zeros((2, 3), np.uint64), np.uint64(63)))
+            joined = np.concatenate([tables[length][0] for length in levels])
+            offsets = np.cumsum([0] + [len(tables[length][0]) for length in levels]).astype(np.int64)
+            shifts = np.array([tables[length][1] for length in levels], np.uint64)
+            layouts[prefix, deeper] = (joined, offsets, shifts, np.array(levels, np.int64))
+        return layouts[prefix, deeper]
+
+    def search(queries: np.ndarray, prefix: int, found: np.ndarray, deeper: bool = False) -> np.ndarray:
         work = np.zeros(3, np.int64)
-        if prefix not in tables:  # prefix 0: no table, the group's range is found by binary search
-            tables[prefix] = (near_kernel.bucket_table(train_group, train_key, prefix) if prefix
-                              else (np.zeros((2, 3), np.uint64), np.uint64(63)))
-        table, shift = tables[prefix]
+        joined, offsets, shifts, levels = layout(prefix, deeper)
         near_kernel.search(queries, train_group, train_key, train_key2, train_cells, train_float, row_group, row_key,
-                           row_wild, row_key2, row_wild2, row_cells, row_float, slack, float_bounds, prefix, table,
-                           shift, _MOST_WILDCARDS, found, work)
+                           row_wild, row_key2, row_wild2, row_cells, row_float, slack, float_bounds, prefix, joined,
+                           offsets, shifts, levels, _MOST_WILDCARDS, found, work)
         return work
 
-    longest = min(len(bits), 64 - max(1, int(group_count).bit_length()), 32)
+    longest = min(deepest, 32)
     prefix = _prefix_length(search, sample, longest, len(ri), len(ti), group_count)
-    search(np.zeros(0, np.int64), prefix, np.zeros(0, dtype=bool))  # its table, built once for every thread
+    layouts.clear()
     for unused in set(tables) - {prefix}:
         del tables[unused]
+    layout(prefix)  # its tables, built once for every thread
+    tables.clear()
     found = np.zeros(len(ri), dtype=bool)
     # the compiled loop releases the GIL: a thread per core, each on every n-th query (same answer)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     threads = min(_THREADS, cores, max(1, len(ri) // _SAMPLE))
     if threads == 1:
-        search(np.arange(len(ri)), prefix, found)
+        search(np.arange(len(ri)), prefix, found, True)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(lambda k: search(np.arange(k, len(ri), threads), prefix, found), range(threads)))
+            list(pool.map(lambda k: search(np.arange(k, len(ri), threads), prefix, found, True), range(threads)))
     return found
 
 
@@ -201,6 +219,16 @@ def _prefix_length(search, sample: np.ndarray, longest: int, queries: int, rows:
         work = search(sample, bits, np.zeros(queries, dtype=bool))
         costs[bits] = work[0] + 0.05 * work[1] + work[2]
     return min(costs, key=lambda bits: (costs[bits], bits))
+
+
+def _group_key_order(group: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """``np.lexsort((key, group))``: a stable sort by key, then a stable one by group (a radix sort
+    when the groups fit 16 bits), 40% less than lexsort on a million rows."""
+    order = np.argsort(key, kind="stable")
+    by_group = group[order]
+    if len(group) and 0 <= group.min() and group.max() < 2**15:
+        by_group = by_group.astype(np.int16)
+    return order[np.argsort(by_group, kind="stable")]
 
 
 def _comparable(columns: list[np.ndarray], bounds: np.ndarray) -> np.ndarray:
@@ -291,6 +319,10 @@ def _unit_cells(train, rows, low, high, bound):
     exact = row_low - base >= -_CELL and row_high - base <= _CELL  # no row cell clipped
     out = []
     for values, clip in ((train, False), (rows, not exact)):
+        if values.dtype.kind in "iub" and not clip:
+            # every value - base is in -60..60: int8 arithmetic (mod 256) gives it in one pass, no int64 copy
+            out.append(np.subtract(values, np.array(int(base)).astype(np.int8), dtype=np.int8, casting="unsafe"))
+            continue
         shifted = values.astype(np.int64, copy=False) - int(base) if values.dtype.kind in "iub" else values - base
         out.append((np.clip(shifted, -_CELL, _CELL) if clip else shifted).astype(np.int8))
     return out[0], out[1], int(np.floor(bound)), bool(exact)
@@ -535,17 +567,21 @@ def _find(table, probes: np.ndarray) -> np.ndarray:
     return table.get_indexer(probes)
 
 
-def _key_candidates(cells: np.ndarray, slack: np.ndarray) -> list[tuple[int, int]]:
+def _key_candidates(cells: np.ndarray, slack: np.ndarray, counts: np.ndarray | None = None) -> list[tuple[int, int]]:
     """(feature, threshold) bits, best first: balanced splits with few values within D cells of the threshold.
 
     A feature's thresholds are more than 2D apart, so a value is a wildcard of at most one of them.
+    ``counts``: per feature, the rows of each cell -60..60, if counted already (the compiled path).
     """
     scored = []
     for k in range(len(cells)):
-        counts = np.bincount(cells[k].astype(np.int64) + _CELL, minlength=2 * _CELL + 1)
-        below = np.cumsum(counts)  # below[i]: values < i - _CELL + 1
+        if counts is None:
+            feature_counts = np.bincount(cells[k].astype(np.int64) + _CELL, minlength=2 * _CELL + 1)
+        else:
+            feature_counts = counts[k]
+        below = np.cumsum(feature_counts)  # below[i]: values < i - _CELL + 1
         total = below[-1]
-        for threshold in np.flatnonzero(counts)[1:] - _CELL:
+        for threshold in np.flatnonzero(feature_counts)[1:] - _CELL:
             i = threshold + _CELL
             p = (total - below[i - 1]) / total
             lo, hi = max(i - slack[k], 0), min(i + slack[k] - 1, 2 * _CELL)

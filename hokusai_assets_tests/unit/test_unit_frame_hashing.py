@@ -78,6 +78,34 @@ def test_row_fingerprints_are_the_hashes_of_the_normalized_frame():
     assert row_fingerprints(frame, spec).tolist() == pd.util.hash_pandas_object(normalized, index=False).tolist()
 
 
+def test_row_fingerprints_of_many_table_columns_across_blocks():
+    """Integer columns of a narrow range are combined a block of rows at a time (``combine_stream``):
+    the same bits across block boundaries, with negative values, a float column between them and
+    a uint8 column, as pandas gives for the normalized frame."""
+    from hokusai.commitments.frame_hashing import _ROWS_AT_ONCE
+    from hokusai.intake.cleaning import row_fingerprints
+    from hokusai.tokens.spec import FeatureSpec
+    from hokusai_assets_tests.spec_factory import binary_spec
+
+    n = 2 * _ROWS_AT_ONCE + 123
+    rng = np.random.default_rng(0)
+    spec = binary_spec(FeatureSpec("p0", "int"), FeatureSpec("p1", "int"), FeatureSpec("f", "float"),
+                       FeatureSpec("p2", "int"), FeatureSpec("u", "int"))
+    frame = pd.DataFrame({"p0": rng.integers(0, 17, n), "p1": rng.integers(-40, -20, n), "f": rng.random(n),
+                          "p2": rng.integers(1000, 1003, n), "u": rng.integers(0, 200, n).astype(np.uint8),
+                          "y": rng.integers(0, 2, n)})
+    normalized = frame.apply(lambda column: column.astype("float64").round(9) if column.name != "y"
+                             else column.astype(str))
+    assert row_fingerprints(frame, spec).tolist() == pd.util.hash_pandas_object(normalized, index=False).tolist()
+
+
+def test_combine_stream_refuses_a_wrong_column_count():
+    from hokusai.commitments.frame_hashing import combine_stream
+
+    with pytest.raises(ValueError, match="2 columns' hashes, not 3"):
+        combine_stream(iter([np.zeros(4, np.uint64), np.ones(4, np.uint64)]), 3)
+
+
 @pytest.mark.parametrize("duplicates", [0, 3])
 def test_dedup_text_hashes_give_the_same_frame_sha256(duplicates):
     """clean() hands dedup's text-column hashes to frame_sha256: same digest as hashing afresh."""

@@ -292,3 +292,20 @@ def test_nan_in_the_rows_and_the_training_set_never_matches(search_path):
     found = find_new_rows(rows, training, spec)
     assert (~found.keep).tolist() == [True, False, True, False]
     assert (found.exact_copies, found.near_copies) == (1, 1)
+
+
+@pytest.mark.parametrize("prefix", [0, 4, 10, 16])
+def test_the_compiled_search_gives_the_same_answer_for_every_prefix(prefix, monkeypatch):
+    """Buckets of any prefix, with their tables 8 and 16 bits longer (a query's known bits looked up
+    in the deepest one): the answer is brute force's, boundary values, negative values and nudges included."""
+    from hokusai.chain import near_search
+
+    monkeypatch.setattr(near_search, "_KERNEL_MIN_QUERIES", 0)
+    monkeypatch.setattr(near_search, "_prefix_length", lambda search, sample, longest, *rest: min(prefix, longest))
+    features = tuple(FeatureSpec(f"x{i}", "int", -8, 8) for i in range(10))
+    spec = dataclasses.replace(binary_spec(*features), near_copy_tolerance=0.125)
+    rows, training = jittered_case(9, features, 3000, 2000, 1)
+    found = find_new_rows(rows, training, spec)
+    expected = brute_force_removed(rows, training, spec, 0.125)
+    assert 0 < expected.sum() < len(rows)
+    np.testing.assert_array_equal(~found.keep, expected)
