@@ -177,14 +177,12 @@ def scenario(tmp_path_factory):
         # The CLI drops into the local folder, so the daemon's sensor (on the bucket) sees only its own two files.
         # The malformed key is met before the chain would be read: its run has no RPC (the genesis is not yet
         # known, so the chain cannot hold it); the others read the chain through the secret URL.
-        # Each CLI process is one core's work: two at a time (and the webserver's start beside the first),
-        # in the order the chain needs: the malformed key, the genesis, then the RPC down before the accepted.
-        create_instance(env)  # before the webserver and the CLI open it at once
-        pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))
-        first = pool.submit(evaluate, {**env, KEY_VAR: bad_key}, uploads / "malformed-key.csv")
-        webserver = stack.enter_context(running_webserver(root, platform_env, daemon=True))
-        cli = {"malformed_key": first.result()}
+        # Each CLI process is one core's work: two at a time once the genesis is known, in the order the
+        # chain needs (the RPC down before the accepted). The daemon starts after them: its sensors' ticks
+        # would cost more CPU than its start saves.
+        cli = {"malformed_key": evaluate({**env, KEY_VAR: bad_key}, uploads / "malformed-key.csv")}
         genesis = seed_genesis(verifier, home)
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))
         env[RPC_VAR] = rpc_url
         chain_side = pool.submit(lambda: {
             # the same eligible upload again, the RPC down: fails closed, naming the variable
@@ -197,6 +195,7 @@ def scenario(tmp_path_factory):
             "short_secret": evaluate({**env, PII_VAR: short_secret}, uploads / "short-secret.csv"),
         }
         cli |= chain_side.result()
+        webserver = stack.enter_context(running_webserver(root, platform_env, daemon=True))
 
         def dropped_and_run(name: str, rows: slice) -> dict:
             """Upload new rows as a contributor would; the run the daemon's sensor starts for it."""
