@@ -39,7 +39,7 @@ from hokusai.harness.mlflow_server import (
 )
 
 __all__ = ["free_port", "free_ports", "SeaweedFS", "seaweedfs", "Postgres", "postgres", "RedisServer",
-           "redis_server", "start_mlflow_on", "mlflow_on"]
+           "redis_server", "start_mlflow_on", "launch_mlflow_on", "mlflow_on"]
 
 START_TIMEOUT_SECONDS = 60.0
 PG_BIN = Path(os.environ.get("HOKUSAI_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -440,6 +440,13 @@ def start_mlflow_on(root: Path, backend_store_uri: str, artifacts_destination: s
 
     ``env`` carries what the server needs to reach them (MLFLOW_S3_ENDPOINT_URL, AWS_*).
     """
+    return healthy_or_stopped(launch_mlflow_on(root, backend_store_uri, artifacts_destination, env, port), timeout)
+
+
+def launch_mlflow_on(root: Path, backend_store_uri: str, artifacts_destination: str,
+                     env: dict[str, str] | None = None, port: int | None = None) -> MlflowServer:
+    """``start_mlflow_on`` without waiting: it takes ~10 s to answer, which other servers' starts can use
+    (then ``healthy_or_stopped``)."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
@@ -453,7 +460,7 @@ def start_mlflow_on(root: Path, backend_store_uri: str, artifacts_destination: s
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    env=server_env, cwd=root, start_new_session=True)
-    return healthy_or_stopped(MlflowServer(f"http://127.0.0.1:{port}", process, root, log_path), timeout)
+    return MlflowServer(f"http://127.0.0.1:{port}", process, root, log_path)
 
 
 @contextmanager

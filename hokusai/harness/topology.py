@@ -25,13 +25,15 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hokusai.harness.mlflow_server import MlflowServer, stop_process_group, tail_of
-from hokusai.harness.servers import Postgres, SeaweedFS, free_ports, postgres, seaweedfs, start_mlflow_on
+from hokusai.harness.mlflow_server import MlflowServer, healthy_or_stopped, stop_process_group, tail_of
+from hokusai.harness.servers import (Postgres, SeaweedFS, free_ports, launch_mlflow_on, postgres, seaweedfs,
+                                     start_mlflow_on)
 from hokusai.settings import REPO_ROOT
 
 DROP_BUCKET = "drops"
@@ -73,6 +75,14 @@ class DagsterProcess:
 
     def log_tail(self, lines: int = 40) -> str:
         return tail_of(self.log_path, lines)
+
+
+def stop_all(processes: list[DagsterProcess | None]) -> None:
+    """Stop each (by process group) at once: their shutdowns overlap instead of adding up."""
+    running = [process for process in processes if process is not None]
+    if running:
+        with ThreadPoolExecutor(max_workers=len(running)) as pool:
+            list(pool.map(DagsterProcess.stop, running))
 
 
 @dataclass
@@ -193,9 +203,7 @@ class Platform:
         return "\n".join(f"--- {p.name} ---\n{p.log_tail(lines)}" for p in self.processes.values())
 
     def stop_dagster(self) -> None:
-        for name in ("webserver", "daemon", "code-server"):
-            if name in self.processes:
-                self.processes[name].stop()
+        stop_all([self.processes.get(name) for name in ("webserver", "daemon", "code-server")])
 
 
 def dagster_env(root: Path, pg: Postgres, s3: SeaweedFS, mlflow_url: str,
@@ -315,8 +323,11 @@ def running_platform(root: Path, sensor_interval_seconds: int = 5,
         s3 = stack.enter_context(seaweedfs(root / "seaweedfs", buckets=(DROP_BUCKET, ARTIFACTS_BUCKET, IO_BUCKET)))
         pg.create_database("mlflow")
         pg.create_database("ledger")  # the lineage chains and the claims outbox, as in production
-        mlflow = start_mlflow_on(root / "mlflow", pg.url("mlflow"), f"s3://{ARTIFACTS_BUCKET}/",
-                                 {**s3.env(), "MLFLOW_S3_ENDPOINT_URL": s3.endpoint_url})
+        # MLflow boots (~10 s) while Dagster's three processes start; no Dagster process asks it anything
+        # before a run does, and the platform is yielded only once it answers.
+        mlflow = launch_mlflow_on(root / "mlflow", pg.url("mlflow"), f"s3://{ARTIFACTS_BUCKET}/",
+                                  {**s3.env(), "MLFLOW_S3_ENDPOINT_URL": s3.endpoint_url})
+        stack.callback(mlflow.stop)  # should anything below fail; a restarted one is stopped below
         home = root / "dagster-home"
         home.mkdir(exist_ok=True)
         shutil.copyfile(PRODUCTION_YAML, home / "dagster.yaml")
@@ -327,6 +338,7 @@ def running_platform(root: Path, sensor_interval_seconds: int = 5,
         stack.callback(lambda: platform.mlflow.stop())
         stack.callback(platform.stop_dagster)
         start_dagster(platform)
+        healthy_or_stopped(mlflow)
         yield platform
 
 

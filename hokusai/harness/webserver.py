@@ -22,7 +22,7 @@ from typing import Any
 
 from hokusai.settings import REPO_ROOT
 from hokusai.harness.servers import free_port
-from hokusai.harness.topology import DagsterProcess
+from hokusai.harness.topology import DagsterProcess, stop_all
 
 LOCATION = "hokusai"
 REPOSITORY = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__"}
@@ -97,9 +97,7 @@ def running_webserver(log_dir: Path, env: dict[str, str], workspace: Path = REPO
             server.daemon.start()
         yield server
     finally:
-        for process in (server.daemon, server.process):
-            if process is not None:
-                process.stop()
+        stop_all([server.daemon, server.process])
 
 
 def _wait_until_loaded(server: Webserver) -> None:

@@ -21,7 +21,7 @@ def run_cli(args, home, cache, extra_env=None):
     return subprocess.run([HOKUSAI, *args], capture_output=True, text=True, env=env, timeout=300)
 
 
-def test_dry_run_is_deterministic_and_writes_its_files(tmp_path, shared_cache):
+def test_dry_run_is_deterministic_and_writes_its_files(tmp_path, shared_cache, monkeypatch, capsys):
     first = run_cli(["evaluate", "--dry-run", "--json", "--output-dir", str(tmp_path / "a")], tmp_path / "h", shared_cache)
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
@@ -31,13 +31,26 @@ def test_dry_run_is_deterministic_and_writes_its_files(tmp_path, shared_cache):
                                      "clean_rows.csv"}
     assert all(Path(p).parent == (tmp_path / "a").resolve() for p in summary["files"].values())
     checked_mint_request(tmp_path / "a")
-    second = run_cli(["evaluate", "--json"], tmp_path / "h", shared_cache, {"HOKUSAI_TEST_MODE": "true"})
-    assert second.returncode == 0, second.stderr
-    again = json.loads(second.stdout)
+    # Again in this process (another interpreter than the first, so another hash seed; its imports
+    # already paid by the tests around it), with the command's own runner factory; HOKUSAI_TEST_MODE
+    # makes it a dry run too.
+    from hokusai.cli import main
+    from hokusai_assets.cli import _runner_factory
+
+    monkeypatch.setenv("HOKUSAI_HOME", str(tmp_path / "h"))
+    monkeypatch.setenv("HOKUSAI_CACHE_DIR", str(shared_cache))
+    monkeypatch.setenv("HOKUSAI_TEST_MODE", "true")
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):  # mlflow.set_tracking_uri writes them: undone after
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        monkeypatch.delenv(name)
+    capsys.readouterr()
+    assert main(["evaluate", "--json"], runner_factory=_runner_factory) == 0, capsys.readouterr().err
+    again = json.loads(capsys.readouterr().out)
+    assert again["status"] == "evaluated" and again["files"] != summary["files"]  # its own files, not the first's
     assert (again["delta_one_bps"], again["attestation_hash"]) == (summary["delta_one_bps"], summary["attestation_hash"])
-    verified = run_cli(["verify", str(tmp_path / "a" / "attestation.json")], tmp_path / "h", shared_cache)
-    assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert "FAIL" not in verified.stdout
+    assert main(["verify", str(tmp_path / "a" / "attestation.json")]) == 0
+    verified = capsys.readouterr()
+    assert "FAIL" not in verified.out and "ok   attestation_hash" in verified.out, verified.out + verified.err
 
 
 def test_rejected_contribution_exits_2_with_one_line_and_no_traceback(tmp_path, shared_cache):

@@ -31,6 +31,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -46,7 +47,7 @@ from hokusai.settings import REPO_ROOT
 from hokusai_assets_tests.conftest import DEMO_TOKEN, SAMPLES, WALLET
 from hokusai_assets_tests.leak_scan import Secret, files_under, leaks_in, scan_files
 from hokusai.harness.anvil import anvil, deploy_verifier
-from hokusai.harness.mlflow_server import start_mlflow_server
+from hokusai.harness.mlflow_server import healthy_or_stopped, launch_mlflow_server
 from hokusai.harness.servers import postgres, seaweedfs
 from hokusai_assets_tests.ui_surfaces import collect_surfaces, failure_messages, resource_values, texts
 from hokusai.harness.webserver import running_webserver
@@ -157,11 +158,12 @@ def scenario(tmp_path_factory):
     (uploads / "malformed-key.csv").write_bytes(csv_bytes(improving))
     (uploads / "short-secret.csv").write_bytes(csv_bytes(noisy.iloc[200:]))
     with ExitStack() as stack:
-        s3 = stack.enter_context(seaweedfs(root / "seaweedfs", buckets=(BUCKET,)))
-        mlflow = start_mlflow_server(root / "mlflow")
+        mlflow = launch_mlflow_server(root / "mlflow")  # it boots (~10 s) while SeaweedFS and anvil start
         stack.callback(mlflow.stop)
+        s3 = stack.enter_context(seaweedfs(root / "seaweedfs", buckets=(BUCKET,)))
         node = stack.enter_context(anvil())
         verifier = deploy_verifier(node)
+        healthy_or_stopped(mlflow)
         rpc_key = secrets.token_urlsafe(24)  # a provider's API key (anvil serves "/" only: in the query there)
         rpc_url = f"{node.url}/?apikey={rpc_key}"
         rpc_down_url = f"http://127.0.0.1:1/v3/{rpc_key}?apikey={rpc_key}"
@@ -170,22 +172,29 @@ def scenario(tmp_path_factory):
             MLFLOW_TRACKING_URI=mlflow.url, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT="20",
             HOKUSAI_STEP_RETRIES="0", HOKUSAI_VERIFYING_CONTRACT=verifier.address,
             HOKUSAI_CHAIN_ID=str(node.chain_id), **s3.env(), **{KEY_VAR: key, PII_VAR: pii_secret})
+        platform_env = {**env, RPC_VAR: rpc_url, "HOKUSAI_S3_BUCKET": BUCKET, "HOKUSAI_S3_ENDPOINT_URL": s3.endpoint_url,
+                        "HOKUSAI_S3_REGION": "us-east-1", "HOKUSAI_SENSOR_INTERVAL_SECONDS": "2"}
         # The CLI drops into the local folder, so the daemon's sensor (on the bucket) sees only its own two files.
         # The malformed key is met before the chain would be read: its run has no RPC (the genesis is not yet
         # known, so the chain cannot hold it); the others read the chain through the secret URL.
+        # Each CLI process is one core's work: two at a time once the genesis is known, in the order the
+        # chain needs (the RPC down before the accepted). The daemon starts after them: its sensors' ticks
+        # would cost more CPU than its start saves.
         cli = {"malformed_key": evaluate({**env, KEY_VAR: bad_key}, uploads / "malformed-key.csv")}
         genesis = seed_genesis(verifier, home)
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))
         env[RPC_VAR] = rpc_url
-        cli |= {
+        chain_side = pool.submit(lambda: {
             # the same eligible upload again, the RPC down: fails closed, naming the variable
             "rpc_down": evaluate({**env, RPC_VAR: rpc_down_url}, uploads / "malformed-key.csv"),
             # DEBUG: every Dagster event is printed on stderr, so the error output is as large as it gets.
             "accepted": evaluate({**env, "PIPELINE_LOG_LEVEL": "DEBUG"}, uploads / "first-half.csv"),
+        })
+        cli |= {  # neither reaches the chain
             "rejected": evaluate(env, uploads / "no-labels.csv"),
             "short_secret": evaluate({**env, PII_VAR: short_secret}, uploads / "short-secret.csv"),
         }
-        platform_env = {**env, "HOKUSAI_S3_BUCKET": BUCKET, "HOKUSAI_S3_ENDPOINT_URL": s3.endpoint_url,
-                        "HOKUSAI_S3_REGION": "us-east-1", "HOKUSAI_SENSOR_INTERVAL_SECONDS": "2"}
+        cli |= chain_side.result()
         webserver = stack.enter_context(running_webserver(root, platform_env, daemon=True))
 
         def dropped_and_run(name: str, rows: slice) -> dict:
@@ -213,6 +222,15 @@ def scenario(tmp_path_factory):
         )
         yield Scenario(root, home, forms, address_of(key), cli, sensed_runs, statuses, surfaces, dump, artifacts_dir,
                        genesis)
+
+
+def create_instance(env: dict[str, str]) -> None:
+    """The state folder's Dagster instance, created as the CLI creates it (its dagster.yaml, its storage),
+    so that a webserver started beside the first evaluation opens the same instance, not a default one."""
+    from hokusai.settings import load_settings
+    from hokusai_assets.runner import local_instance
+
+    local_instance(load_settings(env)).dispose()
 
 
 def seed_genesis(verifier, home: Path) -> str:
@@ -378,9 +396,12 @@ def dev_scenario(tmp_path_factory):
     home = root / "state"
     env = clean_env(HOKUSAI_HOME=str(home), HOKUSAI_CACHE_DIR=str(root / "cache"),
                     DAGSTER_HOME=str(home / "dagster"))
-    done = evaluate(env, SAMPLES / "improving.csv")
-    with running_webserver(root, env) as webserver:
-        surfaces = collect_surfaces(webserver)
+    create_instance(env)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the evaluation runs while the webserver starts
+        evaluating = pool.submit(evaluate, env, SAMPLES / "improving.csv")
+        with running_webserver(root, env) as webserver:
+            done = evaluating.result()
+            surfaces = collect_surfaces(webserver)
     yield home, done, surfaces, root
 
 
