@@ -8,16 +8,14 @@ which says how it was made); the old table is declared here and checked against 
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from sqlalchemy import Column, MetaData, Table, Text, func, inspect, select
 
-from hokusai.harness.servers import postgres
 from hokusai.harness.settlement_fixtures import claim_message
 from hokusai.settings import REPO_ROOT
 from hokusai.settlement import outbox
-from hokusai.settlement.database import create_tables, dispose_engines, ledger_engine, make_engine, sqlite_url
+from hokusai.settlement.database import create_tables, dispose_engines, ledger_engine, make_engine
 from hokusai.settlement.outbox import (
     apply_settlements,
     claim_messages,
@@ -45,26 +43,14 @@ def old_schema() -> MetaData:
     return metadata
 
 
-@pytest.fixture(scope="module")
-def postgres_server():
-    with postgres() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def old_ledger(request, tmp_path):
+@pytest.fixture
+def old_ledger(ledger_url):
     """The URL of a ledger holding the fixture's rows in the old schema."""
-    if request.param == "sqlite":
-        url = sqlite_url(tmp_path / "ledger.db")
-    else:
-        server = request.getfixturevalue("postgres_server")
-        name = f"old_{uuid.uuid4().hex[:8]}"
-        server.create_database(name)
-        url = server.url(name)
+    url = ledger_url
     engine = make_engine(url)
     with engine.begin() as connection:
         old_schema().create_all(connection)
-        if request.param == "sqlite":  # the table declared above is the one the old code made
+        if url.startswith("sqlite"):  # the table declared above is the one the old code made
             ddl = connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'claims'").scalar()
             assert ddl == OLD["claims_ddl_sqlite"]
         connection.execute(Table("claims", MetaData(), autoload_with=connection).insert(), OLD["claims"])

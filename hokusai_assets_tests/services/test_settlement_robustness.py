@@ -11,14 +11,12 @@ real redis-server on a SQLite and a PostgreSQL 15 ledger.
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from sqlalchemy import select
 
-from hokusai.harness.servers import postgres, redis_server
 from hokusai.harness.settlement_fixtures import claim_message, fake_relayer
-from hokusai.settlement.database import dispose_engines, ledger_engine, sqlite_url
+from hokusai.settlement.database import dispose_engines, ledger_engine
 from hokusai.settlement.outbox import claim_settlements, get_claim, record_claim, record_or_resign
 from hokusai.settlement.queues import DEFAULT_QUEUES as Q
 from hokusai.settlement.relay import publish_pending, settlement_tick
@@ -28,35 +26,9 @@ NOW = 1_800_000_000.0
 SETTLED_AT = "2027-01-15T08:00:00Z"  # NOW + 3600 or so, as the relayer writes it
 
 
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory):
-    with redis_server(tmp_path_factory.mktemp("redis")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def postgres_server():
-    with postgres() as server:
-        yield server
-
-
 @pytest.fixture
-def client(redis):
-    client = redis.client()
-    client.flushall()
-    return client
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ledger(request, tmp_path):
-    if request.param == "sqlite":
-        url = sqlite_url(tmp_path / "ledger.db")
-    else:
-        server = request.getfixturevalue("postgres_server")
-        name = f"jam_{uuid.uuid4().hex[:8]}"
-        server.create_database(name)
-        url = server.url(name)
-    yield url, ledger_engine(url)
+def ledger(ledger_url):
+    yield ledger_url, ledger_engine(ledger_url)
     dispose_engines()
 
 

@@ -13,21 +13,7 @@ from hokusai.settlement.outbox import get_claim, list_claims, record_claim, retr
 from hokusai.settlement.queues import DEFAULT_QUEUES as Q
 from hokusai.settlement.queues import publish
 from hokusai.settlement.relay import consume_settlements, publish_pending, settlement_tick, submit_claim
-from hokusai.harness.servers import redis_server
 from hokusai.harness.settlement_fixtures import SETTLEMENTS, claim_message, fake_relayer
-
-
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory):
-    with redis_server(tmp_path_factory.mktemp("redis")) as server:
-        yield server
-
-
-@pytest.fixture
-def client(redis):
-    client = redis.client()
-    client.flushall()
-    return client
 
 
 @pytest.fixture

@@ -202,15 +202,20 @@ def test_the_search_finds_exactly_what_brute_force_finds(case, seed, search_path
     assert found.exact_copies + found.near_copies == expected.sum()
 
 
+def assert_brute_force_answer(rows, training, spec, tolerance) -> None:
+    """``find_new_rows`` removes exactly the rows the pair-by-pair reference removes, on a case with both kinds."""
+    found = find_new_rows(rows, training, spec)
+    expected = brute_force_removed(rows, training, spec, tolerance)
+    assert 0 < expected.sum() < len(rows)
+    np.testing.assert_array_equal(~found.keep, expected)
+
+
 def test_the_tuned_search_of_many_rows_finds_exactly_what_brute_force_finds(search_path):
     """Past 60,000 rows the index tunes its key length on a sample: the answer must not change."""
     features = tuple(FeatureSpec(f"x{i}", "int", 0, 16) for i in range(10))
     spec = dataclasses.replace(binary_spec(*features), near_copy_tolerance=0.125)
     rows, training = jittered_case(3, features, 64_000, 800, 1)
-    found = find_new_rows(rows, training, spec)
-    expected = brute_force_removed(rows, training, spec, 0.125)
-    assert 0 < expected.sum() < len(rows)
-    np.testing.assert_array_equal(~found.keep, expected)
+    assert_brute_force_answer(rows, training, spec, 0.125)
 
 
 def test_the_answer_does_not_depend_on_the_rows_order(search_path):
@@ -263,10 +268,7 @@ def test_negative_values_exactly_at_the_bound(seed, search_path):
     rows = training.sample(600, replace=True, random_state=seed).reset_index(drop=True)
     moves = rng.choice([-1.25, -1.0, 0.0, 1.0, 1.25], size=(600, 5), p=[0.05, 0.3, 0.3, 0.3, 0.05])
     rows[[f.name for f in features]] += moves
-    found = find_new_rows(rows, training, spec)
-    expected = brute_force_removed(rows, training, spec, 0.0625)
-    assert 0 < expected.sum() < len(rows)
-    np.testing.assert_array_equal(~found.keep, expected)
+    assert_brute_force_answer(rows, training, spec, 0.0625)
 
 
 def test_queries_with_many_wildcards_probe_a_shorter_prefix(search_path, monkeypatch):
@@ -277,10 +279,7 @@ def test_queries_with_many_wildcards_probe_a_shorter_prefix(search_path, monkeyp
     features = tuple(FeatureSpec(f"x{i}", "int", 0, 16) for i in range(12))
     spec = dataclasses.replace(binary_spec(*features), near_copy_tolerance=0.125)
     rows, training = jittered_case(8, features, 4000, 3000, 1)
-    found = find_new_rows(rows, training, spec)
-    expected = brute_force_removed(rows, training, spec, 0.125)
-    assert 0 < expected.sum() < len(rows)
-    np.testing.assert_array_equal(~found.keep, expected)
+    assert_brute_force_answer(rows, training, spec, 0.125)
 
 
 def test_nan_in_the_rows_and_the_training_set_never_matches(search_path):
@@ -305,7 +304,4 @@ def test_the_compiled_search_gives_the_same_answer_for_every_prefix(prefix, monk
     features = tuple(FeatureSpec(f"x{i}", "int", -8, 8) for i in range(10))
     spec = dataclasses.replace(binary_spec(*features), near_copy_tolerance=0.125)
     rows, training = jittered_case(9, features, 3000, 2000, 1)
-    found = find_new_rows(rows, training, spec)
-    expected = brute_force_removed(rows, training, spec, 0.125)
-    assert 0 < expected.sum() < len(rows)
-    np.testing.assert_array_equal(~found.keep, expected)
+    assert_brute_force_answer(rows, training, spec, 0.125)
