@@ -1,7 +1,8 @@
 """A link's training set, rebuilt from the commitments the chain records.
 
 The champion's training set is the token's base rows plus, in chain order, the new
-rows of every accepted contribution. Each part is read from its rows file and
+rows of every accepted contribution (under ``update``, each link's rows replace the
+earlier rows that share their key, then join). Each part is read from its rows file and
 checked against the row root the chain (and the attestation) recorded before it is
 used, so a training set is reproducible from its pins and a file changed on disk is
 caught instead of trained on. Rebuilt sets are cached per lineage (its roots).
@@ -16,6 +17,7 @@ import pandas as pd
 
 from hokusai.chain.ledger import ChainLink
 from hokusai.commitments.rows import frame_root, read_rows_file, rows_root
+from hokusai.models.training import merge_training_data
 from hokusai.tokens.spec import TokenSpec
 
 _CACHE: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
@@ -27,13 +29,22 @@ class TrainingSetMismatch(RuntimeError):
 
 
 def committed_columns(spec: TokenSpec) -> list[str]:
-    """The columns a row commitment covers, in order: features, then the label."""
-    return [*spec.feature_names, spec.label_column]
+    """The columns a row commitment covers (``TokenSpec.committed_columns``)."""
+    return spec.committed_columns
 
 
 def base_rows_root(base: pd.DataFrame, spec: TokenSpec) -> str:
     """The row root of the token's base data (the genesis link's rows)."""
-    return frame_root(base[committed_columns(spec)])
+    return frame_root(_base_rows(base, spec))
+
+
+def _base_rows(base: pd.DataFrame, spec: TokenSpec) -> pd.DataFrame:
+    missing = [name for name in committed_columns(spec) if name not in base.columns]
+    if missing:
+        raise TrainingSetMismatch(f"the base data of {spec.token_id} lacks column(s) {', '.join(missing)}"
+                                  + (" (an 'update' token's base rows need their keys)"
+                                     if spec.key_column in missing else ""))
+    return base[committed_columns(spec)]
 
 
 def lineage_key(lineage: list[ChainLink]) -> tuple[str, ...]:
@@ -44,20 +55,25 @@ def training_set(lineage: list[ChainLink], base: pd.DataFrame, spec: TokenSpec) 
     """Base rows + each later link's rows, in chain order, every part verified (a cached frame: do not mutate)."""
     if not lineage or lineage[0].position != 0:
         raise ValueError("a lineage starts at the genesis link")
-    if spec.merge_strategy != "append":
+    if spec.merge_strategy not in ("append", "update"):
         raise ValueError(f"merge strategy '{spec.merge_strategy}' is not supported by the lineage chain: "
-                         "a chain accumulates rows, so only 'append' composes")
+                         "a chain accumulates rows, so only 'append' and 'update' compose")
     key = (spec.token_id, spec.spec_sha256, lineage_key(lineage))
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    columns = committed_columns(spec)
-    genesis = base[columns]
+    genesis = _base_rows(base, spec)
     if frame_root(genesis) != lineage[0].rows_root:
         raise TrainingSetMismatch(f"the base data of {spec.token_id} no longer hashes to the genesis root "
                                   f"{lineage[0].rows_root}: the token's base file changed")
-    parts = [genesis] + [link_rows(link, spec) for link in lineage[1:]]
-    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else genesis.reset_index(drop=True)
+    parts = [link_rows(link, spec) for link in lineage[1:]]
+    if spec.merge_strategy == "update":
+        frame = genesis.assign(**{spec.key_column: genesis[spec.key_column].astype(str)})
+        for rows in parts:  # each link replaces what its keys name, in chain order
+            frame = merge_training_data(frame, rows, spec)
+        frame = frame.reset_index(drop=True)
+    else:
+        frame = pd.concat([genesis, *parts], ignore_index=True) if parts else genesis.reset_index(drop=True)
     _CACHE[key] = frame
     while len(_CACHE) > _CACHE_LIMIT:
         _CACHE.popitem(last=False)
@@ -88,6 +104,8 @@ def parse_rows_file(path: Path, spec: TokenSpec) -> pd.DataFrame:
 
     label_type = pa.string() if isinstance(spec.label_values[0], str) else None
     column_types = {name: pa.string() for name in strings}
+    if spec.merge_strategy == "update":
+        column_types[spec.key_column] = pa.string()  # keys are compared as text
     if label_type is not None:
         column_types[spec.label_column] = label_type
     table = arrow_csv.read_csv(path, convert_options=arrow_csv.ConvertOptions(column_types=column_types,

@@ -55,7 +55,7 @@ def delta_one_document(spec: TokenSpec, result: BenchmarkResult) -> dict[str, An
             "seed": spec.seed,
             "merge_strategy": spec.merge_strategy,
             "estimator": spec.estimator_class,
-            "committed_columns": [*spec.feature_names, spec.label_column],
+            "committed_columns": spec.committed_columns,
             # the champion's training set, as commitments: base rows, then each accepted contribution's
             "training_lineage": result.baseline.lineage_pins(),
             "near_copy_tolerance": spec.near_copy_tolerance,

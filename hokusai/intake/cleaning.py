@@ -29,14 +29,15 @@ class CleanResult:
 
 
 def row_fingerprints(frame: pd.DataFrame, spec: TokenSpec,
-                     text_hashes: dict[str, np.ndarray] | None = None) -> pd.Series:
-    """A 64-bit fingerprint of each row's features and label, normalized by dtype.
+                     text_hashes: dict[str, np.ndarray] | None = None,
+                     columns: list[str] | None = None) -> pd.Series:
+    """A 64-bit fingerprint of each row's ``columns`` (its features and label by default), normalized by dtype.
 
     Numbers are compared as float64 rounded to 9 places and everything else as text,
     so ``3``, ``3.0`` and ``"3"`` in a numeric column match. ``text_hashes``, if
     given, receives the hashes of the text columns that were strings already.
     """
-    columns = [*spec.feature_names, spec.label_column]
+    columns = spec.content_columns if columns is None else columns
     numeric = {f.name for f in spec.features if f.dtype in ("int", "float")}
 
     def hashes():  # as hash_pandas_object hashes the normalized frame, column by column (hokusai.commitments.frame_hashing)
@@ -103,13 +104,16 @@ def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataF
     ``known_rows(rows)`` marks which of ``rows`` are new (``hokusai.chain.new_rows.find_new_rows``
     against the champion's training set: a ``.keep`` mask and ``.stats()``). The rows kept
     are sorted by their fingerprint: after dedup every kept row has its own, so the order is
-    a function of the rows alone, not of the upload.
+    a function of the rows alone, not of the upload. Under ``update`` a row's key is part of
+    what it is (the same content under two keys updates two rows), so duplicates and the order
+    are taken over the committed columns, and copies of benchmark rows over the content.
     """
     rows_in = len(frame)
     text_hashes: dict[str, np.ndarray] = {}
-    fingerprints = row_fingerprints(frame, spec, text_hashes)
+    fingerprints = row_fingerprints(frame, spec, text_hashes, spec.committed_columns)
+    content = fingerprints if spec.committed_columns == spec.content_columns else row_fingerprints(frame, spec)
     duplicate = fingerprints.duplicated(keep="first")
-    in_benchmark = fingerprints.isin(set(row_fingerprints(benchmark, spec)))
+    in_benchmark = content.isin(set(row_fingerprints(benchmark, spec)))
     keep = ~duplicate & ~in_benchmark
     known = {}
     if known_rows is not None:

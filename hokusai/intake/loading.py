@@ -6,7 +6,6 @@ SHA-256 of the raw upload, its size and format, and a per-column profile.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import zlib

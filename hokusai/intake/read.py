@@ -149,8 +149,8 @@ def clean(contributed: ContributedDataset, spec: TokenSpec, benchmark: pd.DataFr
 
 
 def committed_rows(frame: pd.DataFrame, spec: TokenSpec) -> pd.DataFrame:
-    """The columns a data commitment covers, in spec order: features, then the label."""
-    return frame[[*spec.feature_names, spec.label_column]]
+    """The columns a contribution's commitment covers (``TokenSpec.committed_columns``)."""
+    return frame[spec.committed_columns]
 
 
 def _loaded_nulls(contributed: ContributedDataset) -> dict[str, int]:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hokusai.intake.cleaning import row_fingerprints
 from hokusai.tokens.spec import FeatureSpec, TokenSpec
 
 
@@ -81,7 +82,32 @@ def validate_contribution(frame: pd.DataFrame, spec: TokenSpec) -> SchemaReport:
         _check_example_inputs(report, present)
     if spec.label_column in report.frame.columns:
         _check_label(report, spec)
+    if spec.merge_strategy == "update" and spec.key_column in report.frame.columns and report.passed:
+        _check_keys(report, spec)
     return report
+
+
+def _check_keys(report: SchemaReport, spec: TokenSpec) -> None:
+    """Under ``update`` each row names the row it replaces by its key, compared as text: a key must be
+    there, and one key must not carry two different rows (which would win would depend on the upload)."""
+    name = spec.key_column
+    keys = report.frame[name]
+    empty = keys.isna() | (keys.astype(str).str.strip() == "")
+    if empty.any():
+        report.problems.append(SchemaProblem(
+            "missing_key", name, f"{int(empty.sum())} row(s) have no '{name}': an update names the row it replaces",
+            observed=int(empty.sum()), expected=0, cells=int(empty.sum())))
+        return
+    keys = keys.astype(str)
+    report.frame[name] = keys
+    distinct = pd.DataFrame({"key": keys.to_numpy(), "row": row_fingerprints(report.frame, spec).to_numpy()})
+    distinct = distinct.drop_duplicates()
+    clashing = distinct["key"][distinct["key"].duplicated()].unique()
+    if len(clashing):
+        report.problems.append(SchemaProblem(
+            "conflicting_key", name, f"{len(clashing)} '{name}' value(s) carry two or more different rows "
+            f"({_preview(sorted(clashing))}): send one row per key",
+            observed=_preview(sorted(clashing)), expected="one row per key", cells=len(clashing)))
 
 
 def _check_example_inputs(report: SchemaReport, features: list[FeatureSpec]) -> None:

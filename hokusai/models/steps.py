@@ -23,7 +23,7 @@ from hokusai.core.entities import ModelVersionRef
 from hokusai.core.tags import CHAMPION_ALIAS, COMMITMENT_TAG
 from hokusai.evaluation.metrics import benchmark_rows, bootstrap_primary_metric, evaluate_model
 from hokusai.commitments.rows import frame_root
-from hokusai.intake.read import CleanDataset, committed_rows, frame_sha256
+from hokusai.intake.read import CleanDataset, frame_sha256
 from hokusai.tokens.spec import TokenSpec
 from hokusai.models.training import merge_training_data, train_model
 
@@ -193,7 +193,7 @@ def benchmark_root(benchmark: pd.DataFrame, spec: TokenSpec) -> str:
     """The data commitment of the token's whole benchmark, cached per content hash."""
     key = (spec.benchmark_spec_id, frame_sha256(benchmark))
     if key not in _BENCHMARK_ROOTS:
-        _BENCHMARK_ROOTS[key] = frame_root(committed_rows(benchmark, spec))
+        _BENCHMARK_ROOTS[key] = frame_root(benchmark[spec.content_columns])
     return _BENCHMARK_ROOTS[key]
 
 

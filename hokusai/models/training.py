@@ -2,7 +2,7 @@
 
 Merge strategies say how a contribution joins the base training data:
 ``append`` adds its rows; ``replace`` trains on the contribution alone; ``update``
-replaces base rows that share the spec's key column and appends the rest.
+replaces base rows that share the spec's key column (keys compared as text) and appends the rest.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def merge_training_data(base: pd.DataFrame, contribution: pd.DataFrame, spec: To
     if strategy == "update":
         if not spec.key_column:
             raise ValueError("merge strategy 'update' needs the spec's key_column")
-        kept = base[~base[spec.key_column].isin(contribution[spec.key_column])]
+        replaced = base[spec.key_column].astype(str).isin(set(contribution[spec.key_column].astype(str)))
+        kept = base[~replaced.to_numpy()]
         return pd.concat([kept, contribution], ignore_index=True)
     raise ValueError(f"unknown merge strategy '{strategy}'")
 

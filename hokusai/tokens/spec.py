@@ -101,6 +101,17 @@ class TokenSpec:
     def feature_names(self) -> list[str]:
         return [feature.name for feature in self.features]
 
+    @property
+    def content_columns(self) -> list[str]:
+        """What a row says: its features, then its label (what copies and the benchmark are compared on)."""
+        return [*self.feature_names, self.label_column]
+
+    @property
+    def committed_columns(self) -> list[str]:
+        """The columns a contribution's row commitment covers: its content, and under ``update`` its key,
+        since which earlier row a keyed row replaces is part of what the chain must rebuild."""
+        return [*self.content_columns, *([self.key_column] if self.merge_strategy == "update" else [])]
+
 
 def load_token_spec(path: Path) -> TokenSpec:
     """Load and validate one spec file; raise TokenSpecError listing every problem."""
