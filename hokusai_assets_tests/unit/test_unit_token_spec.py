@@ -369,3 +369,16 @@ def test_an_unknown_token_has_its_own_error_not_a_key_error(tmp_path):
     with pytest.raises(UnknownTokenError, match="unknown token 'missing': no spec missing.yaml") as error:
         token_spec_path(tmp_path, "missing")
     assert not isinstance(error.value, KeyError) and error.value.token_id == "missing"
+
+
+def test_every_field_the_spec_reader_reads_is_in_the_token_reference():
+    """docs/tokens.md is the token author's reference: a field added to the reader must be documented."""
+    import re
+
+    source = (REPO_ROOT / "hokusai" / "tokens" / "spec.py").read_text()
+    read = set(re.findall(r'self\.(?:get|choice|bounded_int|data_file|_fraction)\("([a-z_.]+)"', source))
+    read |= set(re.findall(r'self\.raw\.get\("([a-z_]+)"', source)) | {"features"}
+    assert {"token_id", "merge_strategy", "key_column", "benchmark.eligibility_seeds", "dspy"} <= read
+    reference = (REPO_ROOT / "docs" / "tokens.md").read_text()
+    missing = sorted(name for name in read if f"`{name}`" not in reference)
+    assert not missing, f"docs/tokens.md does not document {missing}"
