@@ -11,28 +11,16 @@ import pytest
 
 from hokusai.api import keys, sessions
 from hokusai.api.siwe import NONCE_SECONDS
-from hokusai.settlement.database import ledger_engine
-from hokusai.harness.servers import postgres
+from hokusai.settlement.database import dispose_engines, ledger_engine
 
 PEPPER = b"p" * 32
 
 
-@pytest.fixture(scope="module")
-def postgres_url():
-    with postgres() as server:
-        server.create_database("api")
-        yield server.url("api")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        return ledger_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
-    engine = ledger_engine(request.getfixturevalue("postgres_url"))
-    with engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM api_keys")
-        connection.exec_driver_sql("DELETE FROM api_siwe_nonces")
-    return engine
+@pytest.fixture
+def engine(ledger_url):
+    """An empty database of either kind (``ledger_url``, services/conftest.py)."""
+    yield ledger_engine(ledger_url)
+    dispose_engines()
 
 
 def test_create_verify_revoke_expire(engine):

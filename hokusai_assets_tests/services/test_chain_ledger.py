@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from hokusai.chain.ledger import GENESIS, MINTED, ORPHANED, PENDING, ROLLED_BACK, Chain, ChainLink
-from hokusai.harness.servers import postgres
+from hokusai.settlement.database import dispose_engines
 
 TOKEN = "chain-test"
 
@@ -32,23 +32,11 @@ def link(tag: str, parent: str) -> ChainLink:
                      eval_id=f"eval-{tag}", idempotency_key=commitment(f"key-{tag}"))
 
 
-@pytest.fixture(scope="module")
-def postgres_url():
-    with postgres() as server:
-        server.create_database("ledger")
-        yield server.url("ledger")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def chain(request, tmp_path):
-    if request.param == "sqlite":
-        return Chain(f"sqlite:///{tmp_path / 'ledger.db'}")
-    url = request.getfixturevalue("postgres_url")
-    chain = Chain(url)
-    with chain.engine.begin() as conn:  # each test starts from an empty ledger
-        for table in ("chain_links", "chain_heads", "chain_rebases"):
-            conn.exec_driver_sql(f"DELETE FROM {table}")
-    return chain
+@pytest.fixture
+def chain(ledger_url):
+    """A chain on an empty ledger of either kind (``ledger_url``, services/conftest.py)."""
+    yield Chain(ledger_url)
+    dispose_engines()
 
 
 def test_genesis_is_recorded_once_and_the_second_one_is_told_so(chain):
@@ -133,18 +121,11 @@ def _append_many(url: str, worker: int, rounds: int, results) -> None:
     results.put(won)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_concurrent_appenders_in_separate_processes_end_as_one_linear_chain(backend, tmp_path, request):
-    url = f"sqlite:///{tmp_path / 'ledger.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
-    chain = Chain(url)
-    if backend == "postgresql":
-        with chain.engine.begin() as conn:
-            for table in ("chain_links", "chain_heads", "chain_rebases"):
-                conn.exec_driver_sql(f"DELETE FROM {table}")
+def test_concurrent_appenders_in_separate_processes_end_as_one_linear_chain(chain, ledger_url):
     chain.start(genesis())
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    workers = [context.Process(target=_append_many, args=(url, w, 8, results)) for w in range(3)]
+    workers = [context.Process(target=_append_many, args=(ledger_url, w, 8, results)) for w in range(3)]
     for worker in workers:
         worker.start()
     for worker in workers:

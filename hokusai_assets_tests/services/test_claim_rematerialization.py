@@ -10,16 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from hokusai.harness.servers import postgres
 from hokusai.settlement.database import dispose_engines, ledger_engine
 from hokusai.settlement.outbox import claim_messages, claims, get_claim, list_claims
 from hokusai_assets_tests.conftest import DEMO_TOKEN, SAMPLES, WALLET, checked_mint_request, isolated_settings
-
-
-@pytest.fixture(scope="module")
-def postgres_server():
-    with postgres() as server:
-        yield server
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import gc
 
-import pytest
 from sqlalchemy import event
 
 from hokusai.chain.ledger import Chain
 from hokusai.chain.settlement import reconcile
-from hokusai.harness.servers import redis_server
 from hokusai.harness.settlement_fixtures import claim_message
 from hokusai.settlement.database import dispose_engines, ledger_engine, sqlite_url
 from hokusai.settlement.outbox import get_claim, record_claim
@@ -18,13 +16,7 @@ from hokusai.settlement.queues import redis_client
 from hokusai.settlement.relay import settlement_tick
 
 
-@pytest.fixture
-def redis(tmp_path):
-    with redis_server(tmp_path / "redis") as server:
-        yield server
-
-
-def test_every_statement_of_a_tick_and_of_reconcile_runs_with_the_collector_paused(redis, tmp_path):
+def test_every_statement_of_a_tick_and_of_reconcile_runs_with_the_collector_paused(redis, client, tmp_path):
     url = sqlite_url(tmp_path / "ledger.db")
     engine = ledger_engine(url)
     message = claim_message(0)

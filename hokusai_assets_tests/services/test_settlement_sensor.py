@@ -8,7 +8,6 @@ from dagster import AssetKey, AssetObservation, DagsterInstance, EnvVar, build_s
 from hokusai.settlement.database import dispose_engines, ledger_engine, sqlite_url
 from hokusai.settlement.outbox import get_claim, record_claim
 from hokusai_assets.partitions import CONTRIBUTIONS_PARTITIONS_NAME
-from hokusai.harness.servers import redis_server
 from hokusai.harness.settlement_fixtures import claim_message, fake_relayer
 from resources.model_registry import ModelRegistryResource
 from resources.settlement import ClaimsLedgerResource, RelayerResource
@@ -18,18 +17,18 @@ PARTITION = "digits-demo/0x00000000000000000000000000000000000d1617/improving.cs
 
 
 @pytest.fixture
-def setup(tmp_path):
-    with redis_server(tmp_path / "redis") as redis:
-        url = sqlite_url(tmp_path / "ledger.db")
-        engine = ledger_engine(url)
-        message = claim_message(1)
-        record_claim(engine, message, token_id="digits-demo", partition_key=PARTITION)
-        instance = DagsterInstance.ephemeral()
-        instance.add_dynamic_partitions(CONTRIBUTIONS_PARTITIONS_NAME, [PARTITION])
-        resources = {"claims_ledger": ClaimsLedgerResource(url=url), "relayer": RelayerResource(redis_url=redis.url),
-                     "model_registry": ModelRegistryResource(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")}
-        yield instance, resources, redis, engine, message
-        dispose_engines()
+def setup(tmp_path, redis, client):
+    """The module's redis-server (services/conftest.py), emptied by ``client``."""
+    url = sqlite_url(tmp_path / "ledger.db")
+    engine = ledger_engine(url)
+    message = claim_message(1)
+    record_claim(engine, message, token_id="digits-demo", partition_key=PARTITION)
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(CONTRIBUTIONS_PARTITIONS_NAME, [PARTITION])
+    resources = {"claims_ledger": ClaimsLedgerResource(url=url), "relayer": RelayerResource(redis_url=redis.url),
+                 "model_registry": ModelRegistryResource(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")}
+    yield instance, resources, redis, engine, message
+    dispose_engines()
 
 
 def tick(instance, resources):
@@ -68,11 +67,13 @@ def test_without_a_relayer_the_sensor_says_claims_settle_locally(setup):
 def test_redis_down_skips_the_tick_without_losing_the_claim(setup):
     instance, resources, redis, engine, message = setup
     redis.stop()
-    result = tick(instance, resources)
+    try:
+        result = tick(instance, resources)
+    finally:
+        redis.start()  # the module's server: the next test needs it up
     assert result.skip_reason.skip_message.startswith("settlement tick failed: ConnectionError")
     assert redis.password not in result.skip_reason.skip_message
     assert get_claim(engine, message["idempotency_key"]).status == "recorded"
-    redis.start()
     assert tick(instance, resources).asset_events[0].metadata["claim_status"].value == "published"
 
 
@@ -97,7 +98,7 @@ def test_the_redis_password_is_an_env_var_in_the_definitions(tmp_path):
         build_resources(replace(settings, ledger_url="postgresql+psycopg2://u:pw@127.0.0.1/db"))
 
 
-def test_an_evaluated_claim_reaches_the_relayer_and_is_paid(tmp_path, shared_cache, monkeypatch):
+def test_an_evaluated_claim_reaches_the_relayer_and_is_paid(tmp_path, shared_cache, monkeypatch, redis, client):
     """The whole way: the pipeline signs and publishes; the relayer (fake, strict) takes it; the tick settles."""
     from dataclasses import replace
 
@@ -105,23 +106,21 @@ def test_an_evaluated_claim_reaches_the_relayer_and_is_paid(tmp_path, shared_cac
     from hokusai_assets_tests.conftest import SAMPLES, WALLET, isolated_settings
     from hokusai.settlement.queues import DEFAULT_QUEUES as Q
 
-    with redis_server(tmp_path / "redis") as redis:
-        monkeypatch.setenv("HOKUSAI_RELAYER_REDIS_URL", redis.url)
-        settings = isolated_settings(tmp_path / "state", shared_cache, {"HOKUSAI_RELAYER_REDIS_URL": redis.url})
-        runner = DagsterRunner(settings)
-        outcome = runner.evaluate(SAMPLES / "improving.csv", "digits-demo", WALLET)
-        assert outcome.status == "evaluated" and outcome.claim is True, outcome.reason
-        assert outcome.claim_status == "published" and "hokusai:mint_requests" in outcome.claim_note
-        client = redis.client()
-        assert fake_relayer(client, lambda m: "minted") == {"minted": 1}
-        assert client.llen(Q.dead_letters) == 0
-        resources = {"claims_ledger": ClaimsLedgerResource(url=settings.ledger_database_url),
-                     "relayer": RelayerResource(redis_url=redis.url),
-                     "model_registry": ModelRegistryResource(tracking_uri=settings.mlflow_tracking_uri)}
-        [observation] = tick(runner.instance, resources).asset_events
-        assert observation.partition == outcome.partition_key
-        assert observation.metadata["claim_status"].value == "minted"
-        dispose_engines()
+    monkeypatch.setenv("HOKUSAI_RELAYER_REDIS_URL", redis.url)
+    settings = isolated_settings(tmp_path / "state", shared_cache, {"HOKUSAI_RELAYER_REDIS_URL": redis.url})
+    runner = DagsterRunner(settings)
+    outcome = runner.evaluate(SAMPLES / "improving.csv", "digits-demo", WALLET)
+    assert outcome.status == "evaluated" and outcome.claim is True, outcome.reason
+    assert outcome.claim_status == "published" and "hokusai:mint_requests" in outcome.claim_note
+    assert fake_relayer(client, lambda m: "minted") == {"minted": 1}
+    assert client.llen(Q.dead_letters) == 0
+    resources = {"claims_ledger": ClaimsLedgerResource(url=settings.ledger_database_url),
+                 "relayer": RelayerResource(redis_url=redis.url),
+                 "model_registry": ModelRegistryResource(tracking_uri=settings.mlflow_tracking_uri)}
+    [observation] = tick(runner.instance, resources).asset_events
+    assert observation.partition == outcome.partition_key
+    assert observation.metadata["claim_status"].value == "minted"
+    dispose_engines()
 
 
 def test_a_settlement_for_a_replaced_message_is_logged_with_its_reason(setup, capfd):
