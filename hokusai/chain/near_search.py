@@ -113,6 +113,29 @@ def _kernel_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
+_preloading: list = []  # the one loading thread, once started
+
+
+def preload_kernel(queries: int) -> None:
+    """Load numba and the compiled search in a background thread when a search of up to ``queries`` rows will
+    use it: its ~1 s of import and first call then runs beside the fingerprints and the preparation (numpy,
+    mostly without the GIL) instead of before the search. Does nothing for small inputs or without numba."""
+    if queries < _KERNEL_MIN_QUERIES or _preloading or not _kernel_available():
+        return
+    import threading
+
+    def load() -> None:
+        try:
+            from hokusai.chain import near_kernel
+
+            near_kernel.warm()
+        except Exception:  # noqa: BLE001 - the search imports it again, where an error is raised and reported
+            pass
+
+    _preloading.append(threading.Thread(target=load, name="near-kernel-preload", daemon=True))
+    _preloading[0].start()
+
+
 _MOST_WILDCARDS = 10  # at most 2**10 probes per query
 _THREADS = 2
 
