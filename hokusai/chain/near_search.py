@@ -29,7 +29,8 @@ float64 on the features whose cells are not exact. A query stops at its first ma
 ``p`` is chosen by the counted work of a sample of queries; queries are split
 between two threads (the loop releases the GIL). At 1M x 1M digits, in a fresh
 process: ~8.5 CPU-s against main's 9.4 before this branch (medians, alternating, load 4–6),
-of which ~1 s is numba's import and first call (``bench/RESULTS.md``).
+of which ~1 s is numba's import and first call (``bench/RESULTS.md``), loaded in a background
+thread beside the fingerprints (``preload_kernel``).
 
 **Numpy search** (``_Index``, where numba is missing): up to 44 key bits sort the
 training rows; a query probes every key its wildcards allow (fewest flips first); in
