@@ -44,6 +44,15 @@ def cell_counts(cells, lowest, width):
     return counts
 
 
+def warm() -> None:
+    """Load numba's machine code for the first kernels (and numba's own start, ~0.7 s in a fresh process)
+    on tiny inputs of the search's types, so that ``near_search.preload_kernel`` can run it early."""
+    cells = np.zeros((1, 1), np.int8)
+    cell_counts(cells, -60, 121)
+    index = np.zeros(1, np.int64)
+    key_bits(cells, index, index, index, True)
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def _bucket(group, key, prefix):
     """The bucket number: the group, then the key's first ``prefix`` bits (0 < prefix <= 32)."""

@@ -29,7 +29,8 @@ float64 on the features whose cells are not exact. A query stops at its first ma
 ``p`` is chosen by the counted work of a sample of queries; queries are split
 between two threads (the loop releases the GIL). At 1M x 1M digits, in a fresh
 process: ~8.5 CPU-s against main's 9.4 before this branch (medians, alternating, load 4–6),
-of which ~1 s is numba's import and first call (``bench/RESULTS.md``).
+of which ~1 s is numba's import and first call (``bench/RESULTS.md``), loaded in a background
+thread beside the fingerprints (``preload_kernel``).
 
 **Numpy search** (``_Index``, where numba is missing): up to 44 key bits sort the
 training rows; a query probes every key its wildcards allow (fewest flips first); in
@@ -111,6 +112,29 @@ def _kernel_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("numba") is not None
+
+
+_preloading: list = []  # the one loading thread, once started
+
+
+def preload_kernel(queries: int) -> None:
+    """Load numba and the compiled search in a background thread when a search of up to ``queries`` rows will
+    use it: its ~1 s of import and first call then runs beside the fingerprints and the preparation (numpy,
+    mostly without the GIL) instead of before the search. Does nothing for small inputs or without numba."""
+    if queries < _KERNEL_MIN_QUERIES or _preloading or not _kernel_available():
+        return
+    import threading
+
+    def load() -> None:
+        try:
+            from hokusai.chain import near_kernel
+
+            near_kernel.warm()
+        except Exception:  # noqa: BLE001 - the search imports it again, where an error is raised and reported
+            pass
+
+    _preloading.append(threading.Thread(target=load, name="near-kernel-preload", daemon=True))
+    _preloading[0].start()
 
 
 _MOST_WILDCARDS = 10  # at most 2**10 probes per query

@@ -305,3 +305,39 @@ def test_the_compiled_search_gives_the_same_answer_for_every_prefix(prefix, monk
     spec = dataclasses.replace(binary_spec(*features), near_copy_tolerance=0.125)
     rows, training = jittered_case(9, features, 3000, 2000, 1)
     assert_brute_force_answer(rows, training, spec, 0.125)
+
+
+def test_a_small_check_never_loads_numba_and_a_large_one_loads_it_beside_the_fingerprints():
+    """Fewer rows than the compiled search takes: numba is not imported; from that many on, a background
+    thread loads the compiled search while the fingerprints run (a fresh interpreter for each)."""
+    import subprocess
+    import sys
+
+    check = ("import sys, pandas as pd; from hokusai.chain.new_rows import find_new_rows; "
+             "from hokusai.chain import near_search; from hokusai.tokens.spec import load_token_spec; "
+             "from hokusai.settings import REPO_ROOT; "
+             "spec = load_token_spec(REPO_ROOT / 'tokens' / 'digits-demo.yaml'); "
+             "base = pd.read_csv(REPO_ROOT / 'tokens' / 'digits-demo' / 'base.csv'); "
+             "rows = pd.concat([base] * (int(sys.argv[1]) // len(base) + 1)).iloc[:int(sys.argv[1])]; "
+             "find_new_rows(rows, base, spec, tolerance=0.125); "
+             "[t.join() for t in near_search._preloading]; "
+             "print('numba' in sys.modules, 'hokusai.chain.near_kernel' in sys.modules)")
+    for rows, loaded in ((2000, "False False"), (50_000, "True True")):
+        out = subprocess.run([sys.executable, "-c", check, str(rows)], check=True, capture_output=True, text=True)
+        assert out.stdout.strip() == loaded, (rows, out.stdout, out.stderr)
+
+
+def test_the_preload_loads_the_kernels_the_search_calls(monkeypatch):
+    """``near_kernel.warm`` uses the search's argument types: the search adds no new compiled version of them."""
+    from hokusai.chain import near_kernel, near_search
+
+    near_kernel.warm()
+    names = ("cell_counts", "key_bits")
+    warmed = {name: list(getattr(near_kernel, name).signatures) for name in names}
+    assert all(warmed.values()), warmed
+    monkeypatch.setattr(near_search, "_KERNEL_MIN_QUERIES", 0)
+    features = tuple(FeatureSpec(f"x{i}", "int", -8, 8) for i in range(10))
+    spec = dataclasses.replace(binary_spec(*features), near_copy_tolerance=0.125)
+    rows, training = jittered_case(3, features, 3000, 2000, 1)
+    assert find_new_rows(rows, training, spec).near_copies > 0
+    assert {name: list(getattr(near_kernel, name).signatures) for name in names} == warmed
