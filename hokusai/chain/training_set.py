@@ -28,23 +28,19 @@ class TrainingSetMismatch(RuntimeError):
     """A part of a training set does not hash to the root its link recorded."""
 
 
-def committed_columns(spec: TokenSpec) -> list[str]:
-    """The columns a row commitment covers (``TokenSpec.committed_columns``)."""
-    return spec.committed_columns
-
-
 def base_rows_root(base: pd.DataFrame, spec: TokenSpec) -> str:
     """The row root of the token's base data (the genesis link's rows)."""
     return frame_root(_base_rows(base, spec))
 
 
 def _base_rows(base: pd.DataFrame, spec: TokenSpec) -> pd.DataFrame:
-    missing = [name for name in committed_columns(spec) if name not in base.columns]
+    """The base's committed columns (``TokenSpec.committed_columns``), or a clear refusal when it lacks one."""
+    missing = [name for name in spec.committed_columns if name not in base.columns]
     if missing:
         raise TrainingSetMismatch(f"the base data of {spec.token_id} lacks column(s) {', '.join(missing)}"
                                   + (" (an 'update' token's base rows need their keys)"
                                      if spec.key_column in missing else ""))
-    return base[committed_columns(spec)]
+    return base[spec.committed_columns]
 
 
 def lineage_key(lineage: list[ChainLink]) -> tuple[str, ...]:
@@ -98,7 +94,7 @@ def parse_rows_file(path: Path, spec: TokenSpec) -> pd.DataFrame:
     """A rows file as a frame typed like the token's training data."""
     import pyarrow.csv as arrow_csv
 
-    columns = committed_columns(spec)
+    columns = spec.committed_columns
     strings = {f.name for f in spec.features if f.dtype in ("category", "string")}
     import pyarrow as pa
 
