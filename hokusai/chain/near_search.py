@@ -91,7 +91,7 @@ def rows_within_bounds(rows: list[np.ndarray], train: list[np.ndarray], bounds: 
         return out
     if not cells:  # no feature narrows the search: every row of the group is a candidate
         found = _brute_force(rows, train, bounds, ri, ti, row_group[ri], train_group)
-    elif len(ri) >= _KERNEL_MIN_QUERIES and _kernel_available():
+    elif len(ri) >= _KERNEL_MIN_QUERIES:
         found = _walk(rows, train, bounds, cells, ri, ti, row_group[ri], train_group, len(groups),
                       _sample(ri, row_order_key))
     else:
@@ -103,38 +103,9 @@ def rows_within_bounds(rows: list[np.ndarray], train: list[np.ndarray], bounds: 
     return out
 
 
-# Below this many searched rows the numpy search is done before numba would have loaded
-# (~1 CPU-s in a fresh process): an evaluation of a few thousand rows never imports it.
+# Below this many searched rows the numpy search is quick enough, and a small evaluation never loads
+# the compiled library (``near_kernel``).
 _KERNEL_MIN_QUERIES = 50_000
-
-
-def _kernel_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("numba") is not None
-
-
-_preloading: list = []  # the one loading thread, once started
-
-
-def preload_kernel(queries: int) -> None:
-    """Load numba and the compiled search in a background thread when a search of up to ``queries`` rows will
-    use it: its ~1 s of import and first call then runs beside the fingerprints and the preparation (numpy,
-    mostly without the GIL) instead of before the search. Does nothing for small inputs or without numba."""
-    if queries < _KERNEL_MIN_QUERIES or _preloading or not _kernel_available():
-        return
-    import threading
-
-    def load() -> None:
-        try:
-            from hokusai.chain import near_kernel
-
-            near_kernel.warm()
-        except Exception:  # noqa: BLE001 - the search imports it again, where an error is raised and reported
-            pass
-
-    _preloading.append(threading.Thread(target=load, name="near-kernel-preload", daemon=True))
-    _preloading[0].start()
 
 
 _MOST_WILDCARDS = 10  # at most 2**10 probes per query
