@@ -49,7 +49,7 @@ def _array(values, dtype, ndim: int) -> np.ndarray:
     """``values`` as a C-contiguous array of ``dtype`` and ``ndim`` dimensions (a copy only if it is not one)."""
     array = np.ascontiguousarray(values, dtype=dtype)
     if array.ndim != ndim:
-        raise ValueError(f"expected a {ndim}-dimensional array, got shape {array.shape}")
+        raise ValueError(f"near-copy kernel: expected a {ndim}-dimensional array, got shape {array.shape}")
     return array
 
 
@@ -57,7 +57,7 @@ def _output(values: np.ndarray, dtype, length: int) -> None:
     """An array the kernel writes into: it must be the caller's own buffer, of the right type and length."""
     if not (isinstance(values, np.ndarray) and values.dtype == dtype and values.ndim == 1
             and values.flags.c_contiguous and values.flags.writeable and len(values) >= length):
-        raise ValueError(f"expected a writeable contiguous {np.dtype(dtype)} array of {length} items")
+        raise ValueError(f"near-copy kernel: expected a writeable contiguous {np.dtype(dtype)} array of {length} items")
 
 
 def _check(status: int) -> None:
@@ -83,7 +83,7 @@ def key_bits(cells, features, thresholds, slack, wildcards: bool) -> tuple[np.nd
     cells = _array(cells, np.int8, 2)
     features, thresholds, slack = (_array(a, np.int64, 1) for a in (features, thresholds, slack))
     if len(features) > 64 or len(thresholds) != len(features) or len(slack) != cells.shape[0]:
-        raise ValueError("key_bits: at most 64 (feature, threshold) bits and one slack per feature")
+        raise ValueError("near-copy kernel, key_bits: at most 64 (feature, threshold) bits and one slack per feature")
     n = cells.shape[1]
     key, wild = np.empty(n, np.uint64), np.empty(n if wildcards else 0, np.uint64)
     _check(_LIB.near_key_bits(_at(cells), cells.shape[0], n, _at(features), _at(thresholds), _at(slack),
@@ -96,7 +96,7 @@ def bucket_table(group, key, prefix: int) -> tuple[np.ndarray, np.uint64]:
     per slot the bucket, its first row and its last row + 1 (one cache line holds all three)."""
     group, key = _array(group, np.int64, 1), _array(key, np.uint64, 1)
     if len(group) != len(key) or not 0 < prefix < 64:
-        raise ValueError("bucket_table: one group per key and a prefix of 1..63 bits")
+        raise ValueError("near-copy kernel, bucket_table: one group per key and a prefix of 1..63 bits")
     count = _LIB.near_bucket_count(_at(group), _at(key), len(key), prefix)
     size = 2
     while size < 2 * count:
@@ -129,7 +129,8 @@ def search(queries, train_group, train_key, train_key2, train_cells, train_float
             and len(query_group) == len(query_wild) == len(query_key2) == len(query_wild2) == m
             and query_cells.shape == (m, cell_count) and query_float.shape == (m, float_count)
             and len(slack) == cell_count and len(float_bounds) == float_count):
-        raise ValueError("search: the training rows' and the queries' arrays disagree in length or width")
+        raise ValueError("near-copy kernel, search: the training rows' and the queries' arrays disagree in length "
+                         "or width")
     _check_levels(prefix, tables, offsets, shifts, levels)
     _output(found, np.bool_, m)
     _output(work, np.int64, 3)
@@ -149,4 +150,4 @@ def _check_levels(prefix: int, tables: np.ndarray, offsets: np.ndarray, shifts: 
             and len(shifts) == len(levels) and offsets[0] == 0 and offsets[-1] <= len(tables)
             and (sizes >= 1).all() and ((sizes & (sizes - 1)) == 0).all() and (shifts < 64).all()
             and levels[0] == prefix and 0 <= prefix < 64 and (np.diff(levels) > 0).all() and levels[-1] < 64):
-        raise ValueError("search: malformed bucket tables (levels, offsets or shifts)")
+        raise ValueError("near-copy kernel, search: malformed bucket tables (levels, offsets or shifts)")
