@@ -16,7 +16,7 @@ Both searches share the first two steps:
    on either side: that bit is a *wildcard*. On every other bit a neighbour has the
    query's value, so a row that differs there is skipped without reading its cells.
 
-**Compiled search** (``near_kernel``, when numba is installed, for 50,000 searched rows or more).
+**Compiled search** (``near_kernel``: C built at install, for 50,000 searched rows or more).
 Training rows sorted by (group, key); hash tables name the rows of each bucket,
 (group, first ``p`` key bits), and of the buckets 8 and 16 bits longer. A query probes
 every bucket its wildcards among those ``p`` bits allow, its own first (one with more
@@ -27,12 +27,11 @@ search. Each row of the range is tested against 128 key bits (64-row runs at a t
 rows that agree on the first word as a bit mask), the survivors cell by cell, then in
 float64 on the features whose cells are not exact. A query stops at its first match.
 ``p`` is chosen by the counted work of a sample of queries; queries are split
-between two threads (the loop releases the GIL). At 1M x 1M digits, in a fresh
-process: ~8.5 CPU-s against main's 9.4 before this branch (medians, alternating, load 4–6),
-of which ~1 s is numba's import and first call (``bench/RESULTS.md``), loaded in a background
-thread beside the fingerprints (``preload_kernel``).
+between two threads (ctypes releases the GIL during the call). Compiled ahead of time, it
+costs a fresh process ~1 ms to load, where a JIT cost ~1.2 s of import and first call
+(``bench/RESULTS.md``).
 
-**Numpy search** (``_Index``, where numba is missing): up to 44 key bits sort the
+**Numpy search** (``_Index``, fewer rows): up to 44 key bits sort the
 training rows; a query probes every key its wildcards allow (fewest flips first); in
 a key bucket, blocks of 16 rows with their bounding box are skipped or compared as
 a whole. The key length is chosen by the counted work of a sample.
