@@ -17,6 +17,14 @@
 #define NARROW 64  /* a bucket range longer than this is narrowed to the query's known bits */
 #define MIX 0x9E3779B97F4A7C15ULL  /* Fibonacci hashing: the table index is the product's top bits */
 
+/* The wide loops also get an AVX2 version, chosen when the library loads if the CPU has AVX2 (GCC's
+ * function multiversioning): the binary stays portable (no -march=native), the baseline is SSE2. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define WIDE __attribute__((target_clones("avx2", "default")))
+#else
+#define WIDE
+#endif
+
 #define BAD_CELL -1
 #define BAD_QUERY -2
 #define BAD_TABLE -3
@@ -45,29 +53,32 @@ int64_t near_cell_counts(const int8_t *cells, int64_t features, int64_t n, int64
     return 0;
 }
 
+#define KEY_BLOCK 2048  /* rows whose keys are built at once: the block's keys stay in L1 across the features */
+
 /* Bit 63 - i of each row's key: "cell of feature features[i] >= thresholds[i]"; with `wild`, the bit
  * is also set in wild when the cell lies within D = slack[feature] cells of the threshold. */
-int64_t near_key_bits(const int8_t *cells, int64_t feature_count, int64_t n, const int64_t *features,
-                      const int64_t *thresholds, const int64_t *slack, int64_t count, uint64_t *key, uint64_t *wild) {
-    for (int64_t r = 0; r < n; r++) {
-        key[r] = 0;
-        if (wild) wild[r] = 0;
-    }
-    for (int64_t i = 0; i < count && i < 64; i++) {
-        int64_t f = features[i];
-        if (f < 0 || f >= feature_count) return BAD_CELL;
-        const int8_t *row = cells + f * n;
-        int64_t t = thresholds[i], d = slack[f];
-        unsigned bit = (unsigned)(63 - i);
-        for (int64_t r = 0; r < n; r++) {
-            int64_t c = row[r];
-            key[r] |= (uint64_t)(c >= t) << bit;
+WIDE int64_t near_key_bits(const int8_t *restrict cells, int64_t feature_count, int64_t n, const int64_t *features,
+                      const int64_t *thresholds, const int64_t *slack, int64_t count, uint64_t *restrict key,
+                      uint64_t *restrict wild) {
+    if (count > 64) count = 64;
+    for (int64_t i = 0; i < count; i++)
+        if (features[i] < 0 || features[i] >= feature_count) return BAD_CELL;
+    for (int64_t first = 0; first < n; first += KEY_BLOCK) {
+        int64_t end = first + KEY_BLOCK < n ? first + KEY_BLOCK : n;
+        for (int64_t r = first; r < end; r++) {
+            key[r] = 0;
+            if (wild) wild[r] = 0;
         }
-        if (wild) {
-            for (int64_t r = 0; r < n; r++) {
-                int64_t c = row[r];
-                wild[r] |= (uint64_t)(t - d <= c && c < t + d) << bit;
-            }
+        for (int64_t i = 0; i < count; i++) {
+            const int8_t *restrict row = cells + features[i] * n;
+            int t = (int)thresholds[i], d = (int)slack[features[i]];
+            unsigned bit = (unsigned)(63 - i);
+            if (thresholds[i] != t || slack[features[i]] != d) return BAD_CELL;  /* far outside any int8 cell */
+            for (int64_t r = first; r < end; r++)
+                key[r] |= (uint64_t)(row[r] >= t) << bit;
+            if (wild)
+                for (int64_t r = first; r < end; r++)
+                    wild[r] |= (uint64_t)((row[r] >= t - d) & (row[r] < t + d)) << bit;
         }
     }
     return 0;

@@ -185,16 +185,19 @@ def _walk(rows, train, bounds, cell_features, ri, ti, row_group, train_group, gr
     layout(prefix)  # its tables, built once for every thread
     tables.clear()
     found = np.zeros(len(ri), dtype=bool)
+    # queries in (group, key) order: neighbours probe the same buckets, whose rows are then still in cache
+    # (the search waits on memory): 3.4 -> 1.9 CPU-s at 1M x 1M digits. Any order gives the same answer.
+    queries = _group_key_order(row_group, row_key)
     # the compiled loop releases the GIL: a thread per core, each on every n-th query (same answer)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     threads = min(_THREADS, cores, max(1, len(ri) // _SAMPLE))
     if threads == 1:
-        search(np.arange(len(ri)), prefix, found, True)
+        search(queries, prefix, found, True)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(lambda k: search(np.arange(k, len(ri), threads), prefix, found, True), range(threads)))
+            list(pool.map(lambda k: search(queries[k::threads], prefix, found, True), range(threads)))
     return found
 
 
