@@ -26,8 +26,9 @@ deepest table they cover, and a range still longer than 64 rows is narrowed by b
 search. Each row of the range is tested against 128 key bits (64-row runs at a time, the
 rows that agree on the first word as a bit mask), the survivors cell by cell, then in
 float64 on the features whose cells are not exact. A query stops at its first match.
-``p`` is chosen by the counted work of a sample of queries; queries are split
-between two threads (ctypes releases the GIL during the call). Compiled ahead of time, it
+``p`` is chosen by the counted work of a sample of queries; queries run in (group, key)
+order (neighbours probe the same buckets, still in cache) and are split between two
+threads (ctypes releases the GIL during the call). Compiled ahead of time, it
 costs a fresh process ~1 ms to load, where a JIT cost ~1.2 s of import and first call
 (``bench/RESULTS.md``).
 
