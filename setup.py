@@ -1,7 +1,7 @@
 """The one compiled part of the platform: the near-copy search's loops (hokusai/chain/_near_kernel.c).
 
 Everything else is declared in pyproject.toml. Built by ``pip install -e .`` (scripts/setup), ahead
-of time, so that a fresh process loads machine code in ~1 ms instead of importing a JIT.
+of time, so that a fresh process loads machine code in milliseconds instead of importing a JIT.
 Portable flags (no -march=native: the binary must run on another machine of the same kind).
 """
 

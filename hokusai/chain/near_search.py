@@ -29,7 +29,7 @@ float64 on the features whose cells are not exact. A query stops at its first ma
 ``p`` is chosen by the counted work of a sample of queries; queries run in (group, key)
 order (neighbours probe the same buckets, still in cache) and are split between two
 threads (ctypes releases the GIL during the call). Compiled ahead of time, it
-costs a fresh process ~1 ms to load, where a JIT cost ~1.2 s of import and first call
+costs a fresh process under 10 ms to load, where a JIT cost ~1.2 s of import and first call
 (``bench/RESULTS.md``).
 
 **Numpy search** (``_Index``, fewer rows): up to 44 key bits sort the
