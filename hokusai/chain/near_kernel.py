@@ -27,7 +27,10 @@ def _load() -> ctypes.CDLL:
         from hokusai.chain import _near_kernel
     except ImportError as missing:
         raise RuntimeError(f"{_BUILD_HINT} ({missing})") from None
-    library = ctypes.CDLL(_near_kernel.__file__)
+    try:
+        library = ctypes.CDLL(_near_kernel.__file__)
+    except OSError as unloadable:
+        raise RuntimeError(f"{_BUILD_HINT} ({unloadable})") from None
     signatures = {
         "near_cell_counts": [_ptr, _i64, _i64, _i64, _i64, _ptr],
         "near_key_bits": [_ptr, _i64, _i64, _ptr, _ptr, _ptr, _i64, _ptr, _ptr],
@@ -37,6 +40,8 @@ def _load() -> ctypes.CDLL:
                         _ptr, _ptr, _ptr, _ptr, _ptr, _i64, _ptr, _ptr, _ptr, _ptr, _i64, _i64, _ptr, _ptr],
     }
     for name, arguments in signatures.items():
+        if not hasattr(library, name):  # a build of an older source: scripts/setup rebuilds it
+            raise RuntimeError(f"{_BUILD_HINT} (an older build lacks {name})")
         function = getattr(library, name)
         function.argtypes, function.restype = arguments, _i64
     return library
