@@ -1,266 +1,159 @@
-"""The compiled loops behind ``near_search``: key bits, the bucket table and the search, per row.
+"""The compiled loops behind ``near_search``: cell histograms, key bits, the bucket tables and the search.
 
-Imported only when a near-copy search runs (numba costs ~0.5 s to import: a code
-location must not pay that on start). Compiled once per machine: ``cache=True`` keeps
-the machine code next to this file (``__pycache__``), so a fresh process only loads it.
-Plain IEEE float64 arithmetic (no ``fastmath``): the float test is the rule's own.
+The loops are C (``_near_kernel.c``), compiled ahead of time by ``pip install -e .``
+(``scripts/setup``) and called through ctypes, which releases the GIL during a call (the
+search's two threads run at once). A fresh process loads them in under 10 ms (ctypes included): no
+JIT to import, nothing compiled at run time. Each wrapper checks its arrays' dtype, layout
+and shape before the call, so the C code only indexes within the buffers it is given.
+Imported only when a search of 50,000 rows or more runs (``near_search``).
 """
 
 from __future__ import annotations
 
-import numba
+import ctypes
+
 import numpy as np
 
-_RUN = 64  # rows whose keys are tested at once
-_MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the table index is the product's top bits
+_BUILD_HINT = "the near-copy kernel is not built: run scripts/setup (pip install -e ./sdk -e '.[test]')"
+_ERRORS = {-1: "a cell outside the histogram or a feature outside the cells", -2: "a query position out of range",
+           -3: "a bucket table inconsistent with the training rows"}
+
+_i64, _ptr = ctypes.c_int64, ctypes.c_void_p
 
 
-@numba.njit(cache=True, nogil=True)
-def key_bits(cells, features, thresholds, slack, wildcards):
-    """(key, wildcard mask) per column of ``cells`` (features x rows): bit 63 - i is "cell >= threshold i";
-    wild when the cell lies within D cells of the threshold (a neighbour may lie on either side)."""
-    n, count = cells.shape[1], len(features)
-    key = np.zeros(n, np.uint64)
-    wild = np.zeros(n if wildcards else 0, np.uint64)
-    for i in range(count):
-        row, t, d = cells[features[i]], thresholds[i], slack[features[i]]
-        bit = np.uint64(63 - i)
-        for r in range(n):
-            c = np.int64(row[r])
-            key[r] |= np.uint64(c >= t) << bit
-            if wildcards:
-                wild[r] |= np.uint64(t - d <= c < t + d) << bit
-    return key, wild
+def _load() -> ctypes.CDLL:
+    """The compiled library, with its functions' argument types declared."""
+    try:
+        from hokusai.chain import _near_kernel
+    except ImportError as missing:
+        raise RuntimeError(f"{_BUILD_HINT} ({missing})") from None
+    try:
+        library = ctypes.CDLL(_near_kernel.__file__)
+    except OSError as unloadable:
+        raise RuntimeError(f"{_BUILD_HINT} ({unloadable})") from None
+    signatures = {
+        "near_cell_counts": [_ptr, _i64, _i64, _i64, _i64, _ptr],
+        "near_key_bits": [_ptr, _i64, _i64, _ptr, _ptr, _ptr, _i64, _ptr, _ptr],
+        "near_bucket_count": [_ptr, _ptr, _i64, _i64],
+        "near_bucket_fill": [_ptr, _ptr, _i64, _i64, _ptr, _i64, ctypes.c_uint64],
+        "near_search": [_ptr, _i64, _i64, _ptr, _ptr, _ptr, _ptr, _i64, _ptr, _i64, _i64, _ptr, _ptr, _ptr, _ptr,
+                        _ptr, _ptr, _ptr, _ptr, _ptr, _i64, _ptr, _ptr, _ptr, _ptr, _i64, _i64, _ptr, _ptr],
+    }
+    for name, arguments in signatures.items():
+        if not hasattr(library, name):  # a build of an older source: scripts/setup rebuilds it
+            raise RuntimeError(f"{_BUILD_HINT} (an older build lacks {name})")
+        function = getattr(library, name)
+        function.argtypes, function.restype = arguments, _i64
+    return library
 
 
-@numba.njit(cache=True, nogil=True)
-def cell_counts(cells, lowest, width):
+_LIB = _load()
+
+
+def _array(values, dtype, ndim: int) -> np.ndarray:
+    """``values`` as a C-contiguous array of ``dtype`` and ``ndim`` dimensions (a copy only if it is not one)."""
+    array = np.ascontiguousarray(values, dtype=dtype)
+    if array.ndim != ndim:
+        raise ValueError(f"near-copy kernel: expected a {ndim}-dimensional array, got shape {array.shape}")
+    return array
+
+
+def _output(values: np.ndarray, dtype, length: int) -> None:
+    """An array the kernel writes into: it must be the caller's own buffer, of the right type and length."""
+    if not (isinstance(values, np.ndarray) and values.dtype == dtype and values.ndim == 1
+            and values.flags.c_contiguous and values.flags.writeable and len(values) >= length):
+        raise ValueError(f"near-copy kernel: expected a writeable contiguous {np.dtype(dtype)} array of {length} items")
+
+
+def _check(status: int) -> None:
+    if status:
+        raise ValueError(f"near-copy kernel: {_ERRORS.get(status, status)}")
+
+
+def _at(array: np.ndarray) -> int:
+    return array.ctypes.data
+
+
+def cell_counts(cells, lowest: int, width: int) -> np.ndarray:
     """Per feature (a row of ``cells``), how many rows hold each cell value lowest..lowest + width - 1."""
+    cells = _array(cells, np.int8, 2)
     counts = np.zeros((cells.shape[0], width), np.int64)
-    for k in range(cells.shape[0]):
-        row = cells[k]
-        for r in range(len(row)):
-            counts[k, np.int64(row[r]) - lowest] += 1
+    _check(_LIB.near_cell_counts(_at(cells), cells.shape[0], cells.shape[1], int(lowest), int(width), _at(counts)))
     return counts
 
 
-def warm() -> None:
-    """Load numba's machine code for the first kernels (and numba's own start, ~0.7 s in a fresh process)
-    on tiny inputs of the search's types, so that ``near_search.preload_kernel`` can run it early."""
-    cells = np.zeros((1, 1), np.int8)
-    cell_counts(cells, -60, 121)
-    index = np.zeros(1, np.int64)
-    key_bits(cells, index, index, index, True)
+def key_bits(cells, features, thresholds, slack, wildcards: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(key, wildcard mask) per column of ``cells`` (features x rows): bit 63 - i is "cell >= threshold i";
+    wild when the cell lies within D cells of the threshold (a neighbour may lie on either side)."""
+    cells = _array(cells, np.int8, 2)
+    features, thresholds, slack = (_array(a, np.int64, 1) for a in (features, thresholds, slack))
+    if len(features) > 64 or len(thresholds) != len(features) or len(slack) != cells.shape[0]:
+        raise ValueError("near-copy kernel, key_bits: at most 64 (feature, threshold) bits and one slack per feature")
+    n = cells.shape[1]
+    key, wild = np.empty(n, np.uint64), np.empty(n if wildcards else 0, np.uint64)
+    _check(_LIB.near_key_bits(_at(cells), cells.shape[0], n, _at(features), _at(thresholds), _at(slack),
+                              len(features), _at(key), _at(wild) if wildcards else None))
+    return key, wild
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _bucket(group, key, prefix):
-    """The bucket number: the group, then the key's first ``prefix`` bits (0 < prefix <= 32)."""
-    return (np.uint64(group) << np.uint64(prefix)) | (key >> np.uint64(64 - prefix))
-
-
-@numba.njit(cache=True, nogil=True)
-def bucket_table(group, key, prefix):
+def bucket_table(group, key, prefix: int) -> tuple[np.ndarray, np.uint64]:
     """The sorted rows' buckets by (group, first ``prefix`` key bits) in an open-addressing hash table:
     per slot the bucket, its first row and its last row + 1 (one cache line holds all three)."""
-    n = len(key)
-    count = 1 if n else 0
-    for r in range(1, n):
-        if group[r] != group[r - 1] or _bucket(group[r], key[r], prefix) != _bucket(group[r - 1], key[r - 1], prefix):
-            count += 1
+    group, key = _array(group, np.int64, 1), _array(key, np.uint64, 1)
+    if len(group) != len(key) or not 0 < prefix < 64:
+        raise ValueError("near-copy kernel, bucket_table: one group per key and a prefix of 1..63 bits")
+    count = _LIB.near_bucket_count(_at(group), _at(key), len(key), prefix)
     size = 2
     while size < 2 * count:
         size *= 2
-    shift = np.uint64(64 - int(np.log2(size)))
+    shift = 64 - size.bit_length() + 1
     table = np.zeros((size, 3), np.uint64)  # (bucket, first, end): end 0 marks an empty slot
-    mask = size - 1
-    start = 0
-    for r in range(1, n + 1):
-        if r < n and group[r] == group[r - 1] and \
-                _bucket(group[r], key[r], prefix) == _bucket(group[r - 1], key[r - 1], prefix):
-            continue
-        bucket = _bucket(group[start], key[start], prefix)
-        slot = np.int64((bucket * _MIX) >> shift)
-        while table[slot, 2] != 0:
-            slot = (slot + 1) & mask
-        table[slot, 0], table[slot, 1], table[slot, 2] = bucket, start, r
-        start = r
-    return table, shift
+    _check(_LIB.near_bucket_fill(_at(group), _at(key), len(key), prefix, _at(table), size, shift))
+    return table, np.uint64(shift)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _find(table, shift, bucket):
-    """(first row, last row + 1) of the bucket, (0, 0) when it is empty."""
-    mask = len(table) - 1
-    slot = np.int64((bucket * _MIX) >> shift)
-    while table[slot, 2] != 0:
-        if table[slot, 0] == bucket:
-            return np.int64(table[slot, 1]), np.int64(table[slot, 2])
-        slot = (slot + 1) & mask
-    return np.int64(0), np.int64(0)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _before(group, key, r, g, k):
-    """Row r sorts before (g, k)."""
-    return group[r] < g or (group[r] == g and key[r] < k)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _lower_bound(group, key, g, k):
-    lo, hi = 0, len(key)
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if _before(group, key, mid, g, k):
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _within(q, r, query_cells, train_cells, slack, query_float, train_float, float_bounds):
-    """The pair passes: every cell within D (the rule itself for exact cells), then the rule in float64."""
-    for f in range(train_cells.shape[1]):
-        if abs(np.int64(query_cells[q, f]) - np.int64(train_cells[r, f])) > slack[f]:
-            return False
-    for f in range(train_float.shape[1]):
-        if not abs(query_float[q, f] - train_float[r, f]) <= float_bounds[f]:
-            return False
-    return True
-
-
-@numba.njit(cache=True, nogil=True)
 def search(queries, train_group, train_key, train_key2, train_cells, train_float, query_group, query_key, query_wild,
            query_key2, query_wild2, query_cells, query_float, slack, float_bounds, prefix, tables, offsets, shifts,
-           levels, most_wildcards, found, work):
-    """Per query in ``queries``: is a training row within bounds? Sets ``found``; adds (probes, rows, pairs) to ``work``.
+           levels, most_wildcards, found, work) -> None:
+    """Per query in ``queries``: is a training row within bounds? Sets ``found``; adds (probes, rows, pairs)
+    to ``work``.
 
-    A query probes every bucket its wildcards among the first ``prefix`` key bits allow
-    (its own first); a query with more than ``most_wildcards`` there probes a shorter
-    prefix (a range found by binary search). The bits after the probed ones, up to the
-    query's next wildcard, are its own: the bucket is looked up in the table of the
-    longest of ``levels`` (prefix lengths, the first ``prefix``) they cover, and what is
-    left narrowed by binary search when the range is long. In a bucket, a row whose key
-    differs from the query's in a bit that is not the query's wildcard is more than D
-    cells away in that feature: only the others are compared.
+    The method is ``near_search``'s (its docstring, "Compiled search"); the loop is
+    ``near_search`` in ``_near_kernel.c``. Every shape is checked here against the others.
     """
-    probes = 0
-    rows = 0
-    pairs = 0
-    for i in range(len(queries)):
-        q = queries[i]
-        own, wild, g = query_key[q], query_wild[q], query_group[q]
-        length = prefix
-        while length > 0 and _popcount(wild >> np.uint64(64 - length)) > most_wildcards:
-            length -= 1
-        top = (wild >> np.uint64(64 - length)) if length > 0 else np.uint64(0)
-        base = (own >> np.uint64(64 - length)) if length > 0 else np.uint64(0)
-        known = min(64, length + _leading_zeros(wild << np.uint64(length))) if length < 64 else 64
-        level = 0  # the deepest table whose bits are probed or known (the same for every probe of the query)
-        while level + 1 < len(levels) and levels[level + 1] <= known:
-            level += 1
-        table = tables[offsets[level]:offsets[level + 1]]
-        depth = levels[level]
-        care, care2, own2 = ~wild, ~query_wild2[q], query_key2[q]
-        subset = np.uint64(0)
-        hit = False
-        while True:
-            probes += 1
-            part = base ^ subset
-            probe = ((part << np.uint64(64 - length)) if length > 0 else np.uint64(0)) | (own & _low_bits(length))
-            if length == prefix and prefix > 0:
-                lo, hi = _find(table, shifts[level], (np.uint64(g) << np.uint64(depth)) | (probe >> np.uint64(64 - depth)))
-                done = depth
-            else:
-                lo = _lower_bound(train_group, train_key, g, probe & ~_low_bits(length))
-                hi = lo  # the range ends where the prefix changes
-                while hi < len(train_key) and train_group[hi] == g and (
-                        length == 0 or (train_key[hi] >> np.uint64(64 - length)) == part):
-                    hi += 1
-                done = length
-            if known > done and hi - lo > _NARROW:
-                lo, hi = _prefix_range(train_key, lo, hi, probe >> np.uint64(64 - known), np.uint64(64 - known))
-            rows += hi - lo
-            for start in range(lo, hi, _RUN):
-                stop = min(start + _RUN, hi)
-                # a branch-free pass the compiler vectorizes: which rows of the run agree on the first key word?
-                agree = np.uint64(0)
-                for r in range(start, stop):
-                    agree |= np.uint64(((train_key[r] ^ own) & care) == 0) << np.uint64(r - start)
-                while agree:
-                    r = start + _trailing_zeros(agree)
-                    agree &= agree - np.uint64(1)
-                    if (train_key2[r] ^ own2) & care2:
-                        continue
-                    pairs += 1
-                    if _within(q, r, query_cells, train_cells, slack, query_float, train_float, float_bounds):
-                        hit = True
-                        break
-                if hit:
-                    break
-            if hit:
-                break
-            subset = (subset - top) & top  # the next subset of the wildcards
-            if subset == 0:
-                break
-        found[q] = hit
-    work[0] += probes
-    work[1] += rows
-    work[2] += pairs
+    queries, train_group, query_group = (_array(a, np.int64, 1) for a in (queries, train_group, query_group))
+    train_key, train_key2, query_key, query_wild, query_key2, query_wild2 = (
+        _array(a, np.uint64, 1) for a in (train_key, train_key2, query_key, query_wild, query_key2, query_wild2))
+    train_cells, query_cells = _array(train_cells, np.int8, 2), _array(query_cells, np.int8, 2)
+    train_float, query_float = _array(train_float, np.float64, 2), _array(query_float, np.float64, 2)
+    slack, float_bounds = _array(slack, np.int64, 1), _array(float_bounds, np.float64, 1)
+    tables, offsets = _array(tables, np.uint64, 2), _array(offsets, np.int64, 1)
+    shifts, levels = _array(shifts, np.uint64, 1), _array(levels, np.int64, 1)
+    n, m = len(train_key), len(query_key)
+    cell_count, float_count = train_cells.shape[1], train_float.shape[1]
+    if not (len(train_group) == len(train_key2) == train_cells.shape[0] == train_float.shape[0] == n
+            and len(query_group) == len(query_wild) == len(query_key2) == len(query_wild2) == m
+            and query_cells.shape == (m, cell_count) and query_float.shape == (m, float_count)
+            and len(slack) == cell_count and len(float_bounds) == float_count):
+        raise ValueError("near-copy kernel, search: the training rows' and the queries' arrays disagree in length "
+                         "or width")
+    _check_levels(prefix, tables, offsets, shifts, levels)
+    _output(found, np.bool_, m)
+    _output(work, np.int64, 3)
+    _check(_LIB.near_search(
+        _at(queries), len(queries), n, _at(train_group), _at(train_key), _at(train_key2), _at(train_cells), cell_count,
+        _at(train_float), float_count, m, _at(query_group), _at(query_key), _at(query_wild), _at(query_key2),
+        _at(query_wild2), _at(query_cells), _at(query_float), _at(slack), _at(float_bounds), int(prefix), _at(tables),
+        _at(offsets), _at(shifts), _at(levels), len(levels), int(most_wildcards), _at(found), _at(work)))
 
 
-_NARROW = 64  # a bucket range longer than this is narrowed to the query's known bits by binary search
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _trailing_zeros(x):
-    """Zero bits below the lowest set bit (x != 0)."""
-    return _popcount((x & (~x + np.uint64(1))) - np.uint64(1))
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _popcount(x):
-    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _leading_zeros(x):
-    """Zero bits above the highest set bit (64 for 0)."""
-    x |= x >> np.uint64(1)
-    x |= x >> np.uint64(2)
-    x |= x >> np.uint64(4)
-    x |= x >> np.uint64(8)
-    x |= x >> np.uint64(16)
-    x |= x >> np.uint64(32)
-    return 64 - _popcount(x)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _prefix_range(key, lo, hi, target, cut):
-    """The rows of lo..hi-1 (sorted, one group) whose key shifted right by ``cut`` is ``target``."""
-    a, b = lo, hi
-    while a < b:
-        mid = (a + b) >> 1
-        if (key[mid] >> cut) < target:
-            a = mid + 1
-        else:
-            b = mid
-    start = a
-    b = hi
-    while a < b:
-        mid = (a + b) >> 1
-        if (key[mid] >> cut) <= target:
-            a = mid + 1
-        else:
-            b = mid
-    return start, a
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _low_bits(length):
-    """The key bits after the first ``length``."""
-    return (np.uint64(1) << np.uint64(64 - length)) - np.uint64(1) if length > 0 else ~np.uint64(0)
+def _check_levels(prefix: int, tables: np.ndarray, offsets: np.ndarray, shifts: np.ndarray,
+                  levels: np.ndarray) -> None:
+    """The joined tables: one per level (prefix lengths, the first ``prefix``, increasing, under 64 bits), each
+    a power of two of slots within ``tables``, with a shift under 64."""
+    sizes = np.diff(offsets)
+    if not (tables.shape[1:] == (3,) and len(levels) >= 1 and len(offsets) == len(levels) + 1
+            and len(shifts) == len(levels) and offsets[0] == 0 and offsets[-1] <= len(tables)
+            and (sizes >= 1).all() and ((sizes & (sizes - 1)) == 0).all() and (shifts < 64).all()
+            and levels[0] == prefix and 0 <= prefix < 64 and (np.diff(levels) > 0).all() and levels[-1] < 64):
+        raise ValueError("near-copy kernel, search: malformed bucket tables (levels, offsets or shifts)")

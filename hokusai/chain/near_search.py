@@ -16,7 +16,7 @@ Both searches share the first two steps:
    on either side: that bit is a *wildcard*. On every other bit a neighbour has the
    query's value, so a row that differs there is skipped without reading its cells.
 
-**Compiled search** (``near_kernel``, when numba is installed, for 50,000 searched rows or more).
+**Compiled search** (``near_kernel``: C built at install, for 50,000 searched rows or more).
 Training rows sorted by (group, key); hash tables name the rows of each bucket,
 (group, first ``p`` key bits), and of the buckets 8 and 16 bits longer. A query probes
 every bucket its wildcards among those ``p`` bits allow, its own first (one with more
@@ -26,13 +26,13 @@ deepest table they cover, and a range still longer than 64 rows is narrowed by b
 search. Each row of the range is tested against 128 key bits (64-row runs at a time, the
 rows that agree on the first word as a bit mask), the survivors cell by cell, then in
 float64 on the features whose cells are not exact. A query stops at its first match.
-``p`` is chosen by the counted work of a sample of queries; queries are split
-between two threads (the loop releases the GIL). At 1M x 1M digits, in a fresh
-process: ~8.5 CPU-s against main's 9.4 before this branch (medians, alternating, load 4–6),
-of which ~1 s is numba's import and first call (``bench/RESULTS.md``), loaded in a background
-thread beside the fingerprints (``preload_kernel``).
+``p`` is chosen by the counted work of a sample of queries; queries run in (group, key)
+order (neighbours probe the same buckets, still in cache) and are split between two
+threads (ctypes releases the GIL during the call). Compiled ahead of time, it
+costs a fresh process under 10 ms to load, where a JIT cost ~1.2 s of import and first call
+(``bench/RESULTS.md``).
 
-**Numpy search** (``_Index``, where numba is missing): up to 44 key bits sort the
+**Numpy search** (``_Index``, fewer rows): up to 44 key bits sort the
 training rows; a query probes every key its wildcards allow (fewest flips first); in
 a key bucket, blocks of 16 rows with their bounding box are skipped or compared as
 a whole. The key length is chosen by the counted work of a sample.
@@ -91,7 +91,7 @@ def rows_within_bounds(rows: list[np.ndarray], train: list[np.ndarray], bounds: 
         return out
     if not cells:  # no feature narrows the search: every row of the group is a candidate
         found = _brute_force(rows, train, bounds, ri, ti, row_group[ri], train_group)
-    elif len(ri) >= _KERNEL_MIN_QUERIES and _kernel_available():
+    elif len(ri) >= _KERNEL_MIN_QUERIES:
         found = _walk(rows, train, bounds, cells, ri, ti, row_group[ri], train_group, len(groups),
                       _sample(ri, row_order_key))
     else:
@@ -103,38 +103,9 @@ def rows_within_bounds(rows: list[np.ndarray], train: list[np.ndarray], bounds: 
     return out
 
 
-# Below this many searched rows the numpy search is done before numba would have loaded
-# (~1 CPU-s in a fresh process): an evaluation of a few thousand rows never imports it.
+# Below this many searched rows the numpy search is quick enough, and a small evaluation never loads
+# the compiled library (``near_kernel``).
 _KERNEL_MIN_QUERIES = 50_000
-
-
-def _kernel_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("numba") is not None
-
-
-_preloading: list = []  # the one loading thread, once started
-
-
-def preload_kernel(queries: int) -> None:
-    """Load numba and the compiled search in a background thread when a search of up to ``queries`` rows will
-    use it: its ~1 s of import and first call then runs beside the fingerprints and the preparation (numpy,
-    mostly without the GIL) instead of before the search. Does nothing for small inputs or without numba."""
-    if queries < _KERNEL_MIN_QUERIES or _preloading or not _kernel_available():
-        return
-    import threading
-
-    def load() -> None:
-        try:
-            from hokusai.chain import near_kernel
-
-            near_kernel.warm()
-        except Exception:  # noqa: BLE001 - the search imports it again, where an error is raised and reported
-            pass
-
-    _preloading.append(threading.Thread(target=load, name="near-kernel-preload", daemon=True))
-    _preloading[0].start()
 
 
 _MOST_WILDCARDS = 10  # at most 2**10 probes per query
@@ -215,16 +186,19 @@ def _walk(rows, train, bounds, cell_features, ri, ti, row_group, train_group, gr
     layout(prefix)  # its tables, built once for every thread
     tables.clear()
     found = np.zeros(len(ri), dtype=bool)
+    # queries in (group, key) order: neighbours probe the same buckets, whose rows are then still in cache
+    # (the search waits on memory): 3.4 -> 1.9 CPU-s at 1M x 1M digits. Any order gives the same answer.
+    queries = _group_key_order(row_group, row_key)
     # the compiled loop releases the GIL: a thread per core, each on every n-th query (same answer)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     threads = min(_THREADS, cores, max(1, len(ri) // _SAMPLE))
     if threads == 1:
-        search(np.arange(len(ri)), prefix, found, True)
+        search(queries, prefix, found, True)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(lambda k: search(np.arange(k, len(ri), threads), prefix, found, True), range(threads)))
+            list(pool.map(lambda k: search(queries[k::threads], prefix, found, True), range(threads)))
     return found
 
 

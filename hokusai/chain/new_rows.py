@@ -53,10 +53,6 @@ def find_new_rows(contribution: pd.DataFrame, training: pd.DataFrame, spec: Toke
     tolerance = spec.near_copy_tolerance if tolerance is None else tolerance
     if contribution.empty:
         return NewRows(np.zeros(0, dtype=bool), 0, 0)
-    if tolerance > 0 and len(training):
-        from hokusai.chain.near_search import preload_kernel
-
-        preload_kernel(len(contribution))  # at most this many rows are searched; loads beside the fingerprints
     fingerprints = row_fingerprints(contribution, spec).to_numpy()
     # membership by hash table (pandas' isin): a Python set of a million ints costs 6x more
     exact = pd.Series(fingerprints, copy=False).isin(row_fingerprints(training, spec).to_numpy()).to_numpy()

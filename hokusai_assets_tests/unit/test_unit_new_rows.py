@@ -91,20 +91,20 @@ def test_category_features_must_be_equal():
 
 # -- the search against brute force -------------------------------------------------------------
 # Every case is built from fixed seeds: the frames, hence the expected answer, are the same on every run.
-# Each runs on both searches: the compiled one (numba, for large uploads) and the numpy one (small uploads,
-# or where numba is missing).
+# Each runs on both searches: the compiled one (C, for large uploads) and the numpy one (small uploads).
 
 @pytest.fixture(params=["compiled", "numpy"])
 def search_path(request, monkeypatch):
     from hokusai.chain import near_search
 
-    if request.param == "compiled":  # numba is a dependency: a missing install fails here, not skips
-        import numba  # noqa: F401
+    if request.param == "compiled":  # built by scripts/setup: a missing build fails here, not skips
+        from hokusai.chain import near_kernel  # noqa: F401
 
         monkeypatch.setattr(near_search, "_KERNEL_MIN_QUERIES", 0)
     else:
-        monkeypatch.setattr(near_search, "_kernel_available", lambda: False)
+        monkeypatch.setattr(near_search, "_KERNEL_MIN_QUERIES", 1 << 62)
     return request.param
+
 
 def brute_force_removed(rows: pd.DataFrame, training: pd.DataFrame, spec, tolerance: float) -> np.ndarray:
     """``hokusai-near-copy-v1`` written out pair by pair (exact copies by the rows' fingerprints)."""
@@ -307,37 +307,114 @@ def test_the_compiled_search_gives_the_same_answer_for_every_prefix(prefix, monk
     assert_brute_force_answer(rows, training, spec, 0.125)
 
 
-def test_a_small_check_never_loads_numba_and_a_large_one_loads_it_beside_the_fingerprints():
-    """Fewer rows than the compiled search takes: numba is not imported; from that many on, a background
-    thread loads the compiled search while the fingerprints run (a fresh interpreter for each)."""
+CHECK_IN_A_FRESH_PROCESS = (
+    "import sys\n"
+    "if sys.argv[2] == 'unbuilt': sys.modules['hokusai.chain._near_kernel'] = None  # as if never compiled\n"
+    "import pandas as pd\n"
+    "from hokusai.chain.new_rows import find_new_rows\n"
+    "from hokusai.tokens.spec import load_token_spec\n"
+    "from hokusai.settings import REPO_ROOT\n"
+    "spec = load_token_spec(REPO_ROOT / 'tokens' / 'digits-demo.yaml')\n"
+    "base = pd.read_csv(REPO_ROOT / 'tokens' / 'digits-demo' / 'base.csv')\n"
+    "rows = pd.concat([base] * (int(sys.argv[1]) // len(base) + 1)).iloc[:int(sys.argv[1])]\n"
+    "rows = rows.assign(pixel_0_0=(rows['pixel_0_0'] + 1) % 17)  # near-copies, not exact copies: searched\n"
+    "try:\n"
+    "    find_new_rows(rows, base, spec, tolerance=0.125)\n"
+    "except RuntimeError as error:\n"
+    "    print('error:', error)\n"
+    "print('numba' in sys.modules, 'hokusai.chain.near_kernel' in sys.modules)\n"
+)
+
+
+def run_check(rows: int, build: str = "built") -> str:
     import subprocess
     import sys
 
-    check = ("import sys, pandas as pd; from hokusai.chain.new_rows import find_new_rows; "
-             "from hokusai.chain import near_search; from hokusai.tokens.spec import load_token_spec; "
-             "from hokusai.settings import REPO_ROOT; "
-             "spec = load_token_spec(REPO_ROOT / 'tokens' / 'digits-demo.yaml'); "
-             "base = pd.read_csv(REPO_ROOT / 'tokens' / 'digits-demo' / 'base.csv'); "
-             "rows = pd.concat([base] * (int(sys.argv[1]) // len(base) + 1)).iloc[:int(sys.argv[1])]; "
-             "find_new_rows(rows, base, spec, tolerance=0.125); "
-             "[t.join() for t in near_search._preloading]; "
-             "print('numba' in sys.modules, 'hokusai.chain.near_kernel' in sys.modules)")
-    for rows, loaded in ((2000, "False False"), (50_000, "True True")):
-        out = subprocess.run([sys.executable, "-c", check, str(rows)], check=True, capture_output=True, text=True)
-        assert out.stdout.strip() == loaded, (rows, out.stdout, out.stderr)
+    out = subprocess.run([sys.executable, "-c", CHECK_IN_A_FRESH_PROCESS, str(rows), build], check=True,
+                         capture_output=True, text=True)
+    return out.stdout.strip()
 
 
-def test_the_preload_loads_the_kernels_the_search_calls(monkeypatch):
-    """``near_kernel.warm`` uses the search's argument types: the search adds no new compiled version of them."""
+def test_a_small_check_never_loads_the_compiled_search_and_no_check_imports_numba():
+    """Fewer rows than the compiled search takes: the numpy search alone; from that many on, the compiled
+    library, built ahead of time (no JIT compiler imported either way). A fresh interpreter for each."""
+    assert run_check(2000) == "False False"
+    assert run_check(50_000) == "False True"
+
+
+def test_a_missing_build_is_a_clear_error_not_a_silent_slow_path():
+    lines = run_check(50_000, "unbuilt").splitlines()
+    assert lines[0].startswith("error: the near-copy kernel is not built: run scripts/setup"), lines
+    assert run_check(2000, "unbuilt") == "False False"  # small checks need no compiled code
+
+
+@pytest.fixture(scope="module")
+def kernel_call():
+    """The arguments of one real compiled search (a small case) and the flags it found."""
     from hokusai.chain import near_kernel, near_search
 
-    near_kernel.warm()
-    names = ("cell_counts", "key_bits")
-    warmed = {name: list(getattr(near_kernel, name).signatures) for name in names}
-    assert all(warmed.values()), warmed
-    monkeypatch.setattr(near_search, "_KERNEL_MIN_QUERIES", 0)
-    features = tuple(FeatureSpec(f"x{i}", "int", -8, 8) for i in range(10))
-    spec = dataclasses.replace(binary_spec(*features), near_copy_tolerance=0.125)
-    rows, training = jittered_case(3, features, 3000, 2000, 1)
-    assert find_new_rows(rows, training, spec).near_copies > 0
-    assert {name: list(getattr(near_kernel, name).signatures) for name in names} == warmed
+    calls = []
+    real = near_kernel.search
+
+    def record(*arguments):
+        calls.append(arguments)
+        real(*arguments)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(near_search, "_KERNEL_MIN_QUERIES", 0)
+        patch.setattr(near_kernel, "search", record)
+        features = tuple(FeatureSpec(f"x{i}", "int", 0, 16) for i in range(8))
+        rows, training = jittered_case(6, features, 2000, 1000, 1)
+        find_new_rows(rows, training, dataclasses.replace(binary_spec(*features), near_copy_tolerance=0.125))
+    arguments = list(calls[-1])
+    assert arguments[-2].any() and not arguments[-2].all()
+    return arguments
+
+
+def test_the_kernel_repeats_its_answer_on_the_checked_arguments(kernel_call):
+    from hokusai.chain import near_kernel
+
+    found, work = np.zeros_like(kernel_call[-2]), np.zeros(3, np.int64)
+    near_kernel.search(*kernel_call[:-2], found, work)
+    np.testing.assert_array_equal(found, kernel_call[-2])
+    assert work[0] > 0
+
+
+@pytest.mark.parametrize("broken", ["query position", "training cells", "query floats", "found flags", "levels",
+                                    "offsets", "slack"])
+def test_the_kernel_refuses_malformed_arguments_instead_of_reading_past_a_buffer(broken, kernel_call):
+    """Every length the C loop relies on is checked first (or by the loop, for values it indexes with)."""
+    from hokusai.chain import near_kernel
+
+    arguments = list(kernel_call[:-2]) + [np.zeros_like(kernel_call[-2]), np.zeros(3, np.int64)]
+    m = len(arguments[-2])
+    if broken == "query position":
+        arguments[0] = np.array([0, m], np.int64)
+    elif broken == "training cells":
+        arguments[4] = arguments[4][:-1]
+    elif broken == "query floats":
+        arguments[12] = np.zeros((m, arguments[5].shape[1] + 1))
+    elif broken == "found flags":
+        arguments[-2] = np.zeros(m, np.int64)
+    elif broken == "levels":
+        arguments[19] = np.array([arguments[15] + 1] + list(arguments[19][1:]), np.int64)
+    elif broken == "offsets":
+        arguments[17] = arguments[17] + len(arguments[16])
+    elif broken == "slack":
+        arguments[13] = arguments[13][:-1]
+    with pytest.raises(ValueError, match="near-copy kernel"):
+        near_kernel.search(*arguments)
+
+
+def test_the_histogram_and_key_bits_refuse_values_outside_their_buffers():
+    from hokusai.chain import near_kernel
+
+    cells = np.array([[0, 60, -60]], np.int8)
+    assert near_kernel.cell_counts(cells, -60, 121)[0, [0, 60, 120]].tolist() == [1, 1, 1]
+    with pytest.raises(ValueError, match="cell outside"):
+        near_kernel.cell_counts(np.array([[61]], np.int8), -60, 121)
+    one = np.array([1], np.int64)
+    key, wild = near_kernel.key_bits(cells, np.array([0], np.int64), one, one, True)
+    assert (key >> np.uint64(63)).tolist() == [0, 1, 0] and (wild >> np.uint64(63)).tolist() == [1, 0, 0]
+    with pytest.raises(ValueError, match="feature outside"):
+        near_kernel.key_bits(cells, one, one, one, True)  # feature 1 of a single feature
