@@ -4,7 +4,9 @@ A link is appended (pending) when its claim is signed; the on-chain head moves o
 when a paying mint settles. ``reconcile`` reads every pending link's claim in the
 outbox (one join, same database) and applies what settled. It is idempotent and
 derives everything from the outbox's state, so it runs after every settlement tick
-and after a crash without missing or repeating anything.
+and after a crash without missing or repeating anything. The links of the claims a tick
+mints are settled in the tick's own transaction first (``ChainFollower``, the sensor's
+``on_changes``); ``reconcile`` finds them settled and does the rest.
 
 | claim status | the chain |
 |---|---|
