@@ -8,6 +8,9 @@ each claim's state shows in the UI beside its evidence.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from dagster import AssetObservation, DefaultSensorStatus, SensorEvaluationContext, SensorResult, sensor
 
 from hokusai.settings import Settings
@@ -32,21 +35,23 @@ def settle_claims(
     model_registry: ModelRegistryResource,
 ) -> SensorResult:
     """One tick: publish recorded claims, apply the relayer's settlements, let the chain follow."""
+    from hokusai.chain.settlement import ChainFollower
     from hokusai.settlement.relay import settlement_tick
 
     if not relayer.configured:
         return SensorResult(skip_reason="no relayer configured (HOKUSAI_RELAYER_REDIS_URL unset): "
                                         "claims settle locally when they are signed")
+    follower = ChainFollower()  # the minted claims' links settle in the tick's own transaction
     try:
         report = settlement_tick(claims_ledger.get_engine(), relayer.get_client(), queues=relayer.queues,
-                                 policy=relayer.retry_policy)
+                                 policy=relayer.retry_policy, on_changes=follower)
     except Exception as exc:  # Redis or the database down: the next tick picks up where this one stopped
         return SensorResult(skip_reason=f"settlement tick failed: {type(exc).__name__}: {exc}")
     for raw, reason in report.settled.rejected:
         context.log.warning(f"settlement set aside: {reason} ({raw[:200]!r})")
     for raw, reason in report.settled.superseded:
         context.log.warning(f"settlement for a replaced message: {reason} ({raw[:200]!r})")
-    follow_settlements(context, claims_ledger, model_registry)
+    follow_settlements(context, claims_ledger, model_registry, follower.events)
     observations = [claim_observation(c) for c in report.changes if c.partition_key][-MAX_OBSERVATIONS_PER_TICK:]
     if not report.changes and not report.settled.rejected and not report.settled.superseded:
         return SensorResult(skip_reason="no claim changed")
@@ -55,14 +60,15 @@ def settle_claims(
 
 
 def follow_settlements(context: SensorEvaluationContext, claims_ledger: ClaimsLedgerResource,
-                       model_registry: ModelRegistryResource) -> None:
-    """The chain follows what settled; after a roll-back ``champion`` goes back to the chain's head."""
+                       model_registry: ModelRegistryResource, settled: Sequence[Any] = ()) -> None:
+    """The chain follows what settled (``settled``: the ``ChainEvent``s of the links the tick itself
+    settled, see ``ChainFollower``); after a roll-back ``champion`` goes back to the chain's head."""
     from hokusai.chain.settlement import reconcile
     from hokusai.models.registration import follow_chain_head
 
     chain = claims_ledger.get_chain()
     rolled_back = {}
-    for event in reconcile(chain):
+    for event in [*settled, *reconcile(chain)]:
         context.log.info(f"chain: {event.partition_key} {event.action} ({event.reason})"
                          + (f"; re-based: {', '.join(event.orphans)}" if event.orphans else ""))
         if event.action == "rolled_back":

@@ -4,7 +4,9 @@ A link is appended (pending) when its claim is signed; the on-chain head moves o
 when a paying mint settles. ``reconcile`` reads every pending link's claim in the
 outbox (one join, same database) and applies what settled. It is idempotent and
 derives everything from the outbox's state, so it runs after every settlement tick
-and after a crash without missing or repeating anything.
+and after a crash without missing or repeating anything. The links of the claims a tick
+mints are settled in the tick's own transaction first (``ChainFollower``, the sensor's
+``on_changes``); ``reconcile`` finds them settled and does the rest.
 
 | claim status | the chain |
 |---|---|
@@ -20,10 +22,14 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
-from sqlalchemy import select
+from typing import Any
 
-from hokusai.chain.ledger import PENDING, Chain, links
-from hokusai.settlement.outbox import claims
+from sqlalchemy import and_, select, update
+
+from hokusai.chain.ledger import MINTED, PENDING, Chain, _now, links
+from hokusai.settlement.database import key_in
+from hokusai.settlement.outbox import ClaimChange, claims
+from hokusai.settlement.settlement_messages import MINTED as CLAIM_MINTED
 from hokusai.settlement.relay import paused_gc
 
 REBASE_ERRORS = ("LineageParentMismatch", "SignatureExpired")
@@ -40,6 +46,34 @@ class ChainEvent(NamedTuple):
     action: str  # settled | rolled_back
     reason: str
     orphans: tuple[str, ...] = ()  # partitions re-based because they were built on this link
+
+
+MINTED_NOTE = "minted on chain"
+
+
+class ChainFollower:
+    """``on_changes`` for ``settlement_tick``: the links of claims the tick minted are settled in the
+    transaction that applies the settlement (one UPDATE, no read of every pending link and no commit of
+    its own afterwards), their events kept in ``events``. All else (roll-backs, re-bases, a link whose
+    claim was minted before this) stays ``reconcile``'s, which still runs after every tick."""
+
+    def __init__(self) -> None:
+        self.events: list[ChainEvent] = []
+
+    def __call__(self, connection: Any, changes: list[ClaimChange]) -> None:
+        keys = [change.idempotency_key for change in changes if change.status == CLAIM_MINTED]
+        if not keys:
+            return
+        model_id = select(claims.c.model_id).where(claims.c.idempotency_key == links.c.idempotency_key)
+        settled = connection.execute(
+            update(links).where(and_(key_in(links.c.idempotency_key, keys, connection.dialect.name),
+                                     links.c.state == PENDING))
+            .values(state=MINTED, note=MINTED_NOTE, updated_at=_now())
+            .returning(links.c.token_id, links.c.position, links.c.idempotency_key, links.c.partition_key,
+                       model_id.scalar_subquery())).all()
+        # reconcile's order: by token, the newest first
+        self.events += [ChainEvent(key, partition_key, token_id, model, "settled", MINTED_NOTE)
+                        for token_id, _, key, partition_key, model in sorted(settled, key=lambda r: (r[0], -r[1]))]
 
 
 @paused_gc()  # 10,000 links make as many rows and events (see paused_gc)
@@ -69,14 +103,14 @@ def reconcile(chain: Chain, now: float | None = None) -> list[ChainEvent]:
             chain.request_rebase(partition_key, token_id, f"its claim was not settled ({reason})")
         events.append(ChainEvent(key, partition_key, token_id, model_id, "rolled_back", reason,
                                  tuple(o.partition_key for o in orphans if o.partition_key)))
-    chain.settle_many(minted, "minted on chain")
+    chain.settle_many(minted, MINTED_NOTE)
     return events
 
 
 def _action(status: str, error: str, deadline: int, now: float) -> tuple[str, str, bool] | None:
     """(settled | rolled_back, why, re-base the contribution itself) or None: stays pending."""
     if status == "minted":
-        return "settled", "minted on chain", False
+        return "settled", MINTED_NOTE, False
     if status == "no_delta":
         return "rolled_back", "no_delta: the contract accepted it with a reward of 0 and kept its head", False
     if status == "error" and any(name in error for name in REBASE_ERRORS):
