@@ -133,7 +133,8 @@ class AppendResult:
     already: bool = False  # the same claim was appended by an earlier run
 
 
-def _now() -> str:
+def now_iso() -> str:
+    """The time a ledger row records: UTC, to the second, ISO 8601 (sorts as text)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -197,7 +198,7 @@ class Chain:
     # -- writing ----------------------------------------------------------------------
     def start(self, genesis: ChainLink) -> tuple[ChainLink, bool]:
         """Record the token's genesis unless it has one; (the genesis in force, whether it is this one)."""
-        now = _now()
+        now = now_iso()
         record = replace(genesis, position=0, state=GENESIS, parent_commitment=None)
         try:
             with self.engine.begin() as conn:
@@ -221,7 +222,7 @@ class Chain:
         earlier = self.link_by_key(link.idempotency_key) if link.idempotency_key else None
         if earlier is not None and earlier.state in ACTIVE_STATES:
             return AppendResult(True, earlier, already=True)
-        now = _now()
+        now = now_iso()
         # Write first: in SQLite a transaction that reads before it writes can lose its
         # snapshot to another writer; an UPDATE takes the write lock and waits its turn.
         with self.engine.begin() as conn:
@@ -250,19 +251,19 @@ class Chain:
                 links.c.token_id == token_id, links.c.state.in_(ACTIVE_STATES),
                 (links.c.idempotency_key == idempotency_key_or_commitment)
                 | (links.c.commitment == idempotency_key_or_commitment),
-            )).values(model_version=version, updated_at=_now()))
+            )).values(model_version=version, updated_at=now_iso()))
 
     def settle(self, idempotency_key: str, state: str, note: str | None = None) -> ChainLink | None:
         """Mark a pending link ``minted`` (its claim settled on chain)."""
         with self.engine.begin() as conn:
             conn.execute(update(links).where(and_(links.c.idempotency_key == idempotency_key,
                                                   links.c.state == PENDING))
-                         .values(state=state, note=note, updated_at=_now()))
+                         .values(state=state, note=note, updated_at=now_iso()))
         return self.link_by_key(idempotency_key)
 
     def settle_many(self, idempotency_keys: list[str], note: str) -> int:
         """Mark many pending links ``minted`` in one statement (a settlement tick's batch)."""
-        now = _now()
+        now = now_iso()
         if not idempotency_keys:
             return 0
         with self.engine.begin() as conn:
@@ -282,7 +283,7 @@ class Chain:
         link = self.link_by_key(idempotency_key)
         if link is None:
             return []
-        now = _now()
+        now = now_iso()
         with self.engine.begin() as conn:
             taken = conn.execute(update(links).where(and_(
                 links.c.link_id == link.link_id, links.c.state.in_((PENDING, MINTED)),
@@ -314,7 +315,7 @@ class Chain:
             reason=reason, attempts=rebases.c.attempts + 1)).rowcount
         if not refreshed:
             conn.execute(insert(rebases).values(partition_key=partition_key, token_id=token_id, reason=reason,
-                                                requested_at=_now(), attempts=0))
+                                                requested_at=now_iso(), attempts=0))
 
     def rebase_requested(self, partition_key: str) -> str | None:
         """The reason a re-base of ``partition_key`` is pending, or None."""

@@ -20,13 +20,11 @@ mints are settled in the tick's own transaction first (``ChainFollower``, the se
 from __future__ import annotations
 
 import time
-from typing import NamedTuple
-
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, select, update
 
-from hokusai.chain.ledger import MINTED, PENDING, Chain, _now, links
+from hokusai.chain.ledger import MINTED, PENDING, Chain, links, now_iso
 from hokusai.settlement.database import key_in
 from hokusai.settlement.outbox import ClaimChange, claims
 from hokusai.settlement.settlement_messages import MINTED as CLAIM_MINTED
@@ -68,7 +66,7 @@ class ChainFollower:
         settled = connection.execute(
             update(links).where(and_(key_in(links.c.idempotency_key, keys, connection.dialect.name),
                                      links.c.state == PENDING))
-            .values(state=MINTED, note=MINTED_NOTE, updated_at=_now())
+            .values(state=MINTED, note=MINTED_NOTE, updated_at=now_iso())
             .returning(links.c.token_id, links.c.position, links.c.idempotency_key, links.c.partition_key,
                        model_id.scalar_subquery())).all()
         # reconcile's order: by token, the newest first
