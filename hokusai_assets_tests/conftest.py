@@ -91,38 +91,7 @@ def restore_mlflow_environment():
 SERVICES_FOLDER = Path(__file__).resolve().parent / "services"
 
 
-# Under pytest-xdist (scripts/test: -n 2 --dist loadgroup) each worker builds its own module- and
-# session-scoped fixtures. The servers behind them (an MLflow boot is ~16 CPU-s, the secrets-leak
-# scenario minutes) must be built once, so the tests that share one are put in one xdist_group:
-# a module-scoped fixture's tests by their module, a session-scoped one's by the module defining
-# it (sdk_fixtures' MLflow server). The root conftest's own (temp folders, the environment
-# snapshot) and plugins' are cheap and left out, or every test would be in one group. Everything else is
-# spread test by test.
-ROOT_CONFTEST = __name__
-TESTS_PACKAGE = __name__.rpartition(".")[0] + "."  # plugins' fixtures (tmp_path_factory, faker) are not servers
-
-
-def shared_server_group(item) -> str | None:
-    """The xdist_group of a test that shares a costly fixture with others, else None."""
-    session_group = module_group = None
-    for definitions in item._fixtureinfo.name2fixturedefs.values():
-        definition = definitions[-1]  # the one this test gets (a module's own wins)
-        scope = getattr(definition, "scope", "function")
-        defined_in = getattr(definition.func, "__module__", "")
-        if scope == "function" or defined_in == ROOT_CONFTEST or not defined_in.startswith(TESTS_PACKAGE):
-            continue
-        if scope == "session":
-            session_group = defined_in
-        else:
-            module_group = item.nodeid.split("::")[0]
-    return session_group or module_group
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into the node ids' @group
 def pytest_collection_modifyitems(items):
     for item in items:
         if SERVICES_FOLDER in item.path.parents:
             item.add_marker(pytest.mark.services)
-        group = shared_server_group(item) if hasattr(item, "_fixtureinfo") else None
-        if group and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(group))

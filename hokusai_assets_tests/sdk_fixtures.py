@@ -53,8 +53,8 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def uses_session_fixtures(item) -> bool:
-    """Whether ``item`` gets one of this file's session fixtures (conftest.py groups such tests on one
-    pytest-xdist worker, the one that will need the server)."""
+    """Whether ``item`` gets one of this file's session fixtures: under pytest-xdist, whether its worker
+    runs SDK tests (each worker that does boots a server of its own)."""
     return any(definitions[-1].scope == "session" and definitions[-1].func.__module__ == __name__
                for definitions in item._fixtureinfo.name2fixturedefs.values())
 
@@ -68,9 +68,9 @@ def _launch(config) -> None:
 def pytest_collection_finish(session):
     """Launch the server as soon as the session is known to need it (it is waited for on first use).
 
-    A pytest-xdist worker collects every test but runs only its share: it launches the server
-    at its first SDK-session test instead (``pytest_runtest_setup``), so only the worker with the
-    SDK tests boots one (~16 CPU-s), still while the tests that need no server run.
+    A pytest-xdist worker collects every test but runs only its share (scripts/test: whole files):
+    it launches the server at its first SDK test instead (``pytest_runtest_setup``), so a worker
+    without SDK tests boots none (~16 CPU-s), still while the tests that need no server run.
     """
     if _LAUNCHED or session.config.option.collectonly or hasattr(session.config, "workerinput"):
         return
