@@ -6,8 +6,9 @@ modules ask for them. (``conftest.py`` belongs to the pipeline tests.)
 
 - ``mlflow_server``: ``mlflow server`` on 127.0.0.1 and a free port (SQLite
   backend, proxied artifacts), in its own session, stopped by process group at the
-  end. It is launched as soon as collection shows a test will need it, and the SDK
-  tests that do not need it run first, so its ~10 s boot overlaps them.
+  end. It is launched as soon as collection shows a test will need it (under pytest-xdist:
+  at the first SDK test of the worker that has them), and the SDK tests that do not need it
+  run first, so its ~10 s boot overlaps them.
 - ``local_store``: a local SQLite store (copied from a migrated empty database).
 - ``registry``: a ``ModelRegistry`` parametrized over ``server`` and ``local``, so
   every registry test runs against both; ``server_registry``: the server's alone.
@@ -51,14 +52,37 @@ def pytest_collection_modifyitems(session, config, items):
         items[position] = item
 
 
+def uses_session_fixtures(item) -> bool:
+    """Whether ``item`` gets one of this file's session fixtures: under pytest-xdist, whether its worker
+    runs SDK tests (each worker that does boots a server of its own)."""
+    return any(definitions[-1].scope == "session" and definitions[-1].func.__module__ == __name__
+               for definitions in item._fixtureinfo.name2fixturedefs.values())
+
+
+def _launch(config) -> None:
+    _LAUNCHED["root"] = Path(tempfile.mkdtemp(prefix="hokusai-sdk-"))
+    _LAUNCHED["server"] = launch_mlflow_server(_LAUNCHED["root"] / "server")
+    config.add_cleanup(_stop_launched)
+
+
 def pytest_collection_finish(session):
-    """Launch the server as soon as the session is known to need it (it is waited for on first use)."""
-    if _LAUNCHED or session.config.option.collectonly:
+    """Launch the server as soon as the session is known to need it (it is waited for on first use).
+
+    A pytest-xdist worker collects every test but runs only its share (scripts/test: whole files):
+    it launches the server at its first SDK test instead (``pytest_runtest_setup``), so a worker
+    without SDK tests boots none (~16 CPU-s), still while the tests that need no server run.
+    """
+    if _LAUNCHED or session.config.option.collectonly or hasattr(session.config, "workerinput"):
         return
     if any(needs_server(item) for item in session.items):
-        _LAUNCHED["root"] = Path(tempfile.mkdtemp(prefix="hokusai-sdk-"))
-        _LAUNCHED["server"] = launch_mlflow_server(_LAUNCHED["root"] / "server")
-        session.config.add_cleanup(_stop_launched)
+        _launch(session.config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    if (not _LAUNCHED and hasattr(item.config, "workerinput") and uses_session_fixtures(item)
+            and any(needs_server(other) for other in item.session.items)):
+        _launch(item.config)
 
 
 def _stop_launched():

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import tempfile
 from pathlib import Path
@@ -67,8 +68,11 @@ def build_program(program: DSPyProgramSpec, input_fields: list[str], output_fiel
     else:  # a saved model's own copy of its source, not whatever the file holds now
         digest = hashlib.sha256(source_text.encode()).hexdigest()[:16]
         path = Path(tempfile.gettempdir()) / f"hokusai-dspy-program-{digest}.py"
-        if not path.exists():
-            path.write_text(source_text)
+        if not path.exists():  # written whole, then renamed: another process may import it meanwhile
+            with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp",
+                                             delete=False) as staged:
+                staged.write(source_text)
+            os.replace(staged.name, path)
     return instantiate(import_class(path, program.class_name), {})
 
 

@@ -74,7 +74,9 @@ def test_the_env_var_is_resolved_when_the_resource_initializes(tmp_path, monkeyp
 
 
 @pytest.mark.parametrize("bad", ["0x" + secrets.token_hex(31), secrets.token_hex(32), "0x" + secrets.token_hex(32) + "ab",
-                                 "0x" + secrets.token_hex(31) + "zz"])
+                                 "0x" + secrets.token_hex(31) + "zz"],
+                         # named, not shown: pytest-xdist's workers must collect the same ids, and no key is printed
+                         ids=["short", "no-0x", "long", "not-hex"])
 def test_a_malformed_key_in_the_environment_fails_the_resource_naming_the_variable(tmp_path, monkeypatch, bad):
     monkeypatch.setenv(KEY_VAR, bad)
     resource = AttesterResource(state_dir=str(tmp_path), private_key=EnvVar(KEY_VAR),
