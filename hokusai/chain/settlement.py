@@ -59,19 +59,18 @@ class ChainFollower:
         self.events: list[ChainEvent] = []
 
     def __call__(self, connection: Any, changes: list[ClaimChange]) -> None:
-        keys = [change.idempotency_key for change in changes if change.status == CLAIM_MINTED]
-        if not keys:
+        models = {change.idempotency_key: change.model_id for change in changes if change.status == CLAIM_MINTED}
+        if not models:
             return
-        model_id = select(claims.c.model_id).where(claims.c.idempotency_key == links.c.idempotency_key)
+        # the claim's model comes with its change (read with the claim): no lookup of the claims per link
         settled = connection.execute(
-            update(links).where(and_(key_in(links.c.idempotency_key, keys, connection.dialect.name),
+            update(links).where(and_(key_in(links.c.idempotency_key, list(models), connection.dialect.name),
                                      links.c.state == PENDING))
             .values(state=MINTED, note=MINTED_NOTE, updated_at=now_iso())
-            .returning(links.c.token_id, links.c.position, links.c.idempotency_key, links.c.partition_key,
-                       model_id.scalar_subquery())).all()
+            .returning(links.c.token_id, links.c.position, links.c.idempotency_key, links.c.partition_key)).all()
         # reconcile's order: by token, the newest first
-        self.events += [ChainEvent(key, partition_key, token_id, model, "settled", MINTED_NOTE)
-                        for token_id, _, key, partition_key, model in sorted(settled, key=lambda r: (r[0], -r[1]))]
+        self.events += [ChainEvent(key, partition_key, token_id, models[key], "settled", MINTED_NOTE)
+                        for token_id, _, key, partition_key in sorted(settled, key=lambda r: (r[0], -r[1]))]
 
 
 @paused_gc()  # 10,000 links make as many rows and events (see paused_gc)

@@ -134,13 +134,15 @@ class ClaimChange(NamedTuple):
     model_id_uint: str
     attestation_hash: str
     eval_id: str
+    model_id: str  # the registered model whose champion follows the chain (the follower names it)
     previous: str | None  # None: newly recorded
     status: str
     settlement: dict[str, Any] | None = None  # the relayer's message, when one caused the change
 
 
 # What a ClaimChange names of its claim, in its order, then what the tick decides with
-_CHANGE_FIELDS = ("idempotency_key", "partition_key", "token_id", "model_id_uint", "attestation_hash", "eval_id")
+_CHANGE_FIELDS = ("idempotency_key", "partition_key", "token_id", "model_id_uint", "attestation_hash", "eval_id",
+                  "model_id")
 _SUMMARY = (*_CHANGE_FIELDS, "attempt", "status", "error_retries")
 _SETTLING = (*_SUMMARY, "deadline")  # and what tells whether a settlement answers the current message
 
@@ -154,6 +156,7 @@ class PendingClaim(NamedTuple):
     model_id_uint: str
     attestation_hash: str
     eval_id: str
+    model_id: str
     attempt: int
     status: str
     error_retries: int
@@ -194,7 +197,7 @@ def _message_text(message: dict[str, Any]) -> str:
 
 def _change(row: Any, previous: str | None, status: str, settlement: dict[str, Any] | None = None) -> ClaimChange:
     return ClaimChange(row.idempotency_key, row.partition_key, row.token_id, row.model_id_uint, row.attestation_hash,
-                       row.eval_id, previous, status, settlement)
+                       row.eval_id, row.model_id, previous, status, settlement)
 
 
 def _insert_ignore(engine: Any, table: Table) -> Any:
@@ -348,7 +351,7 @@ def mark_published(engine: Any, pending: Sequence[PendingClaim], now: float | No
                                           claims.c.status == RECORDED, claims.c.attempt == attempt))
                 .values(status=PUBLISHED, published_at=now, updated_at=now)
                 .returning(claims.c.idempotency_key)).scalars())
-    return [ClaimChange(*row[:6], RECORDED, PUBLISHED) for row in pending if row.idempotency_key in changed]
+    return [ClaimChange(*row[:len(_CHANGE_FIELDS)], RECORDED, PUBLISHED) for row in pending if row.idempotency_key in changed]
 
 
 def _raw_bytes(raw: str) -> bytes:
@@ -467,7 +470,8 @@ def apply_settlements(engine: Any, raws: Sequence[str], *, now: float | None = N
             values = _settled_values(row, message, now, policy, settled_by)
             updates[key] = values  # a claim settled twice in this batch is written once, with its last values
             report.changes.append(ClaimChange(key, row["partition_key"], row["token_id"], row["model_id_uint"],
-                                              row["attestation_hash"], row["eval_id"], row["status"], status, message))
+                                              row["attestation_hash"], row["eval_id"], row["model_id"], row["status"],
+                                              status, message))
             if superseded:  # minted, no_delta, replay: the key is spent on chain, whichever message spent it
                 superseded += (": applied all the same: the key is spent on chain, and each message signed "
                                "under it carries the same evidence")

@@ -120,7 +120,7 @@ def _hot_updates_of_settling(chain: Chain, keys: list[str]) -> int:
     """How many of the links' updates, when ``ChainFollower`` settles them, are HOT (this transaction's count)."""
     from hokusai.settlement.outbox import ClaimChange
 
-    changes = [ClaimChange(key, None, TOKEN, "1", "0x", "e", "published", "minted") for key in keys]
+    changes = [ClaimChange(key, None, TOKEN, "1", "0x", "e", "model", "published", "minted") for key in keys]
     with chain.engine.begin() as connection:
         ChainFollower()(connection, changes)
         return connection.exec_driver_sql(
