@@ -58,21 +58,46 @@ for i = 1, #items, 2 do
 end
 return table.concat(flags)
 """
+# The usual tick: nothing left in processing, and the relayer's whole list within the limit. Then the list
+# becomes processing by one RENAME (O(1), whatever its length: no message is copied), in the order a
+# message-by-message move would leave; 1 if so, else 0 (and nothing changed).
+_MOVE_ALL = """
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('LLEN', KEYS[1]) > tonumber(ARGV[1]) then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[2]) end
+return 1
+"""
+# Otherwise a batch is read and trimmed off the relayer's list in one command each (LRANGE, LTRIM: not one
+# LMOVE per message) and pushed onto processing oldest first, as a message-by-message move would leave it.
 # The moved messages come back as one string and their byte lengths: one reply to parse, not one per message.
 _MOVE = """
-local moved, lengths = {}, {}
-for i = 1, tonumber(ARGV[1]) do
-  local message = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
-  if not message then break end
-  moved[#moved + 1] = message
-  lengths[#lengths + 1] = #message
+local items = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
+if #items == 0 then return {'', ''} end
+redis.call('LTRIM', KEYS[1], 0, -#items - 1)
+local oldest_first, lengths = {}, {}
+for i = #items, 1, -1 do
+  oldest_first[#oldest_first + 1] = items[i]
+  lengths[#lengths + 1] = #items[i]
 end
-return {table.concat(lengths, ','), table.concat(moved)}
+redis.call('LPUSH', KEYS[2], unpack(oldest_first))
+return {table.concat(lengths, ','), table.concat(oldest_first)}
 """
+# Acknowledged messages are removed from processing. In the usual case they are its oldest ones, in order
+# (what one consumer took): then one LTRIM removes them; otherwise each is removed on its own (LREM).
 _ACK = _UNPACK + """
 local items = unpack_items(ARGV[1], ARGV[2])
-for i = 1, #items do redis.call('LREM', KEYS[1], -1, items[i]) end
-return #items
+local n = #items
+local tail = redis.call('LRANGE', KEYS[1], -n, -1)
+local in_order = #tail == n
+for i = 1, n do
+  if not in_order then break end
+  in_order = tail[n - i + 1] == items[i]
+end
+if in_order then
+  redis.call('LTRIM', KEYS[1], 0, -n - 1)
+else
+  for i = 1, n do redis.call('LREM', KEYS[1], -1, items[i]) end
+end
+return n
 """
 
 
@@ -103,7 +128,17 @@ def publish(client: Any, items: Sequence[tuple[str, int, str]], queues: RelayerQ
 def take_settlements(client: Any, limit: int, queues: RelayerQueues = DEFAULT_QUEUES) -> list[str]:
     """Messages to apply, oldest first: those a dead consumer left in processing, then up to ``limit``
     new ones, moved atomically into processing. They stay there until ``ack_settlements``.
-    One round trip: the leftovers are read, then the moves run, in that order on the server."""
+
+    Usually one round trip that moves the whole list at once and reads it (atomically: MULTI); when
+    processing holds leftovers or the list is longer than ``limit``, a second one: the leftovers are
+    read, then batches are moved, in that order on the server."""
+    pipe = client.pipeline(transaction=True)
+    client.register_script(_MOVE_ALL)(keys=[queues.settlements, queues.settlements_processing], args=[limit],
+                                      client=pipe)
+    pipe.lrange(queues.settlements_processing, 0, -1)
+    moved_all, processing = pipe.execute()
+    if moved_all:
+        return [_text(m) for m in reversed(processing)]
     script = client.register_script(_MOVE)
     pipe = client.pipeline(transaction=False)
     pipe.lrange(queues.settlements_processing, 0, -1)

@@ -181,3 +181,50 @@ def test_redis_down_leaves_the_claim_recorded_for_the_sensor(ledger, tmp_path):
     nowhere = redis_client(f"redis://127.0.0.1:{free_port()}/0")
     submitted = submit_claim(engine, nowhere, claim_message(3), token_id="digits-demo", partition_key="p/3")
     assert submitted.status == "recorded" and "the settlement sensor will retry" in submitted.note
+
+
+def test_take_is_oldest_first_and_ack_removes_exactly_what_it_names(client):
+    """take: leftovers of a dead consumer first, then the oldest new ones, up to the limit, in order;
+    ack: the named messages leave processing, whether they are its oldest (one trim) or not (one by one),
+    and anything else stays."""
+    from hokusai.settlement.queues import ack_settlements, take_settlements
+
+    client.delete(Q.settlements, Q.settlements_processing)
+    client.lpush(Q.settlements_processing, "left-1", "left-2")  # a dead consumer's, oldest first
+    client.lpush(Q.settlements, *[f"m{i}" for i in range(1, 1203)])  # m1 is the oldest
+    taken = take_settlements(client, 1200)
+    assert taken == ["left-1", "left-2", *[f"m{i}" for i in range(1, 1201)]]
+    assert client.lrange(Q.settlements, 0, -1) == [b"m1202", b"m1201"]
+    assert client.llen(Q.settlements_processing) == 1202
+    client.lpush(Q.settlements_processing, "another-consumer's")  # newer than all of them: stays
+    ack_settlements(client, taken[:700])  # the oldest 700, in order: trimmed
+    assert client.llen(Q.settlements_processing) == 503
+    ack_settlements(client, [taken[-1], taken[800], taken[701]])  # not the oldest, not in order: one by one
+    left = [m.decode() for m in reversed(client.lrange(Q.settlements_processing, 0, -1))]
+    assert left == [m for m in taken[700:] if m not in {taken[-1], taken[800], taken[701]}] + ["another-consumer's"]
+    client.delete(Q.settlements_processing)
+    client.lpush(Q.settlements_processing, "same", "same", "newer")  # one text twice: ack one, one stays
+    ack_settlements(client, ["same"])
+    assert client.lrange(Q.settlements_processing, 0, -1) == [b"newer", b"same"]
+    assert take_settlements(client, 10) == ["same", "newer", "m1201", "m1202"]
+
+
+def test_a_whole_list_within_the_limit_is_taken_at_once_and_a_longer_one_in_batches(client):
+    """The usual tick (processing empty, the relayer's list within the limit) takes the list whole; a
+    message the relayer pushes after it waits in a new list for the next tick. Over the limit, or with
+    leftovers in processing, the batches take the oldest up to the limit."""
+    from hokusai.settlement.queues import ack_settlements, take_settlements
+
+    client.delete(Q.settlements, Q.settlements_processing)
+    assert take_settlements(client, 10) == []
+    client.lpush(Q.settlements, "a", "b", "c")  # "a" is the oldest
+    assert take_settlements(client, 3) == ["a", "b", "c"]
+    assert client.llen(Q.settlements) == 0 and client.lrange(Q.settlements_processing, 0, -1) == [b"c", b"b", b"a"]
+    client.lpush(Q.settlements, "d")  # the relayer goes on pushing
+    ack_settlements(client, ["a", "b", "c"])
+    assert client.llen(Q.settlements_processing) == 0
+    client.lpush(Q.settlements, "e", "f")
+    assert take_settlements(client, 2) == ["d", "e"]  # three waiting, limit two: the two oldest
+    assert client.lrange(Q.settlements, 0, -1) == [b"f"]
+    assert take_settlements(client, 5) == ["d", "e", "f"]  # leftovers first (not acknowledged), then the new
+    assert client.llen(Q.settlements) == 0
