@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import MetaData
 
 METADATA = MetaData()
-# Schema upgrades of ledgers made by older code: run by ``create_tables``, in order, in its transaction.
+# Schema upgrades of ledgers made by older code: run by ``create_tables``, in order, in its transaction,
+# before it creates the indexes missing on existing tables.
 UPGRADES: list[Callable[[Any], None]] = []
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _CREATE_LOCK_ID = 0x686F6B75  # "hoku": any fixed 64-bit number shared by every process
@@ -142,11 +143,12 @@ def create_tables(engine: Any) -> None:
         if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _CREATE_LOCK_ID})
         METADATA.create_all(connection, checkfirst=True)
-        for table in METADATA.tables.values():  # an index added to a table created before it
-            for index in table.indexes:
-                index.create(connection, checkfirst=True)
         for upgrade in UPGRADES:  # each checks whether its ledger needs it: idempotent
             upgrade(connection)
+        # an index added to a table created before it: after the upgrades, which may add its column
+        for table in METADATA.tables.values():
+            for index in table.indexes:
+                index.create(connection, checkfirst=True)
 
 
 def schema_upgrade(function: Callable[[Any], None]) -> Callable[[Any], None]:
