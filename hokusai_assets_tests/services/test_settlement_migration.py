@@ -31,10 +31,13 @@ NOW = 1_800_000_100.0
 
 
 def old_schema() -> MetaData:
-    """The claims table as it was: today's columns with ``message`` after ``partition_key``."""
+    """The claims table as it was: today's columns, but not the later ``queued_at``, with ``message``
+    after ``partition_key``."""
     metadata = MetaData()
     columns = []
     for column in outbox.claims.columns:
+        if column.name == "queued_at":
+            continue
         columns.append(column._copy())
         if column.name == "partition_key":
             columns.append(Column("message", Text, nullable=False))
