@@ -6,7 +6,7 @@ events, checks), S3 (MLflow's artifacts) and MLflow (the registered version and 
 alias). Then the faults: MLflow down during a run (step retries, a clear failure,
 success on re-execution), and PostgreSQL restarted under the daemon. Each token here
 is a copy of the demo token, so each test starts from a token with only its baseline.
-The operator's backfill of racing contributions is ``test_topology_backfill.py``, on a
+The operator's backfill of racing contributions is ``test_backfill_race.py``, on a
 platform of its own (``topology_platform``), so the suite's two workers each take one.
 """
 

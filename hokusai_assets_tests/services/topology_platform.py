@@ -1,7 +1,8 @@
-"""The production topology the ``test_topology*`` files run on, one platform per file.
+"""The production topology ``test_topology.py`` and ``test_backfill_race.py`` run on, one platform per file.
 
-Split in two files so that the suite's two workers (``--dist loadfile``) each take one:
-the backfill race alone is as long as the other three tests together. Each file builds
+Two files so that the suite's two workers (``--dist loadfile``) can each take one: the
+backfill race alone is about as long as the other three tests together, and its file is
+collected early among the services files (the long ones should start first). Each file builds
 the same platform (``running_platform`` with the same tokens and environment), so a test
 sees exactly what it saw when the four shared one.
 """

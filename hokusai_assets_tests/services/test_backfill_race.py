@@ -3,8 +3,8 @@
 A backfill launched through the webserver's GraphQL, as the UI launches it, materializes
 every partition, with two improving contributions to one token racing for the champion:
 the one that lost the chain's head is re-based by the daemon's re-base sensor, and the
-chain ends linear. Its own platform (``topology_platform``): it is as long as the other
-topology tests together, so the suite's two workers each take one file.
+chain ends linear. Its own platform (``topology_platform``): it is about as long as the
+other topology tests (``test_topology.py``) together, so the suite's two workers can each take one file.
 """
 
 from __future__ import annotations
