@@ -15,9 +15,8 @@ the MLflow server's folder and the Dagster logs, and the CLI's ``--json`` and er
 The checks also assert what must be there (the variable's name in the UI, the failure
 naming the variable, the signer being the environment's key), so none passes vacuously.
 
-Unset, the development key and PII secret under the state folder are used: owner-only
-files, and nowhere else. The production instance (PostgreSQL, ``deploy/dagster.postgres.yaml``)
-shows the database password's variable, never the password.
+Unset (the development key and secret) and the production instance: ``test_secrets_never_leak_unset.py``,
+a file of its own so the suite's two workers each take one.
 """
 
 from __future__ import annotations
@@ -25,12 +24,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import os
 import secrets
-import shutil
-import stat
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -45,45 +40,18 @@ from hokusai.pii.secret import DEV_SECRET_RELPATH
 from hokusai.pii.secret import ENV_VAR as PII_VAR
 from hokusai.settings import REPO_ROOT
 from hokusai_assets_tests.conftest import DEMO_TOKEN, SAMPLES, WALLET
-from hokusai_assets_tests.leak_scan import Secret, files_under, leaks_in, scan_files
+from hokusai_assets_tests.leak_scan import Secret, files_under, scan_files
+from hokusai_assets_tests.services.secrets_env import (address_of, clean_env, cli_json, evaluate, no_leaks,
+                                                       random_attester_key)
 from hokusai.harness.anvil import anvil, deploy_verifier
 from hokusai.harness.mlflow_server import healthy_or_stopped, launch_mlflow_server
-from hokusai.harness.servers import postgres, seaweedfs
+from hokusai.harness.servers import seaweedfs
 from hokusai_assets_tests.ui_surfaces import collect_surfaces, failure_messages, resource_values, texts
 from hokusai.harness.webserver import running_webserver
 
 BUCKET = "drops"
 RPC_VAR = "HOKUSAI_CHAIN_RPC_URL"
 RUN_TIMEOUT = 240.0
-SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-
-
-def random_attester_key() -> str:
-    while True:
-        candidate = secrets.token_bytes(32)
-        if 0 < int.from_bytes(candidate, "big") < SECP256K1_N:
-            return "0x" + candidate.hex()
-
-
-def address_of(private_key: str) -> str:
-    from eth_keys import keys
-
-    return keys.PrivateKey(bytes.fromhex(private_key[2:])).public_key.to_checksum_address()
-
-
-def clean_env(**values: str) -> dict[str, str]:
-    """This process's environment without any Hokusai, MLflow, Dagster or AWS variable, plus ``values``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOKUSAI_", "MLFLOW_", "DAGSTER_", "AWS_"))}
-    return {**env, "PYTHONUNBUFFERED": "1", **values}
-
-
-def hokusai_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hokusai_assets.cli", *args], env=env, cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
-
-
-def evaluate(env: dict[str, str], path: Path) -> subprocess.CompletedProcess:
-    return hokusai_cli(env, "evaluate", str(path), "--token", DEMO_TOKEN, "--wallet", WALLET, "--json")
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -224,15 +192,6 @@ def scenario(tmp_path_factory):
                        genesis)
 
 
-def create_instance(env: dict[str, str]) -> None:
-    """The state folder's Dagster instance, created as the CLI creates it (its dagster.yaml, its storage),
-    so that a webserver started beside the first evaluation opens the same instance, not a default one."""
-    from hokusai.settings import load_settings
-    from hokusai_assets.runner import local_instance
-
-    local_instance(load_settings(env)).dispose()
-
-
 def seed_genesis(verifier, home: Path) -> str:
     """Governance's once-per-model call, with the genesis the first evaluation recorded in the ledger."""
     from hokusai.chain.ledger import Chain
@@ -245,14 +204,6 @@ def seed_genesis(verifier, home: Path) -> str:
     verifier.register_model(model_id)
     verifier.set_genesis(model_id, genesis)
     return genesis
-
-
-def no_leaks(named_texts: dict[str, str | bytes], secrets_: tuple[Secret, ...]) -> list[tuple[str, str]]:
-    return [(name, leak) for name, text in named_texts.items() for leak in leaks_in(text, secrets_)]
-
-
-def cli_json(done: subprocess.CompletedProcess) -> dict:
-    return json.loads(done.stdout)
 
 
 # --- the webserver's GraphQL -------------------------------------------------------------------
@@ -385,68 +336,3 @@ def test_the_cli_json_and_error_output_hold_no_secret_and_name_the_variable(scen
     outputs = {f"{name}.{stream}": getattr(done, stream) for name, done in scenario.cli.items()
                for stream in ("stdout", "stderr")}
     assert no_leaks(outputs, scenario.secrets) == []
-
-
-# --- unset: the development key and secret -------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def dev_scenario(tmp_path_factory):
-    """No secret variable set: a local evaluation signs with the dev key; the webserver still loads."""
-    root = tmp_path_factory.mktemp("dev-secrets")
-    home = root / "state"
-    env = clean_env(HOKUSAI_HOME=str(home), HOKUSAI_CACHE_DIR=str(root / "cache"),
-                    DAGSTER_HOME=str(home / "dagster"))
-    create_instance(env)
-    with ThreadPoolExecutor(max_workers=1) as pool:  # the evaluation runs while the webserver starts
-        evaluating = pool.submit(evaluate, env, SAMPLES / "improving.csv")
-        with running_webserver(root, env) as webserver:
-            done = evaluating.result()
-            surfaces = collect_surfaces(webserver)
-    yield home, done, surfaces, root
-
-
-def test_unset_the_dev_key_and_secret_are_owner_only_and_appear_nowhere_else(dev_scenario):
-    home, done, surfaces, root = dev_scenario
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert cli_json(done)["dev_key"] is True
-    key_file, secret_file = home / DEV_KEY_RELPATH, home / DEV_SECRET_RELPATH
-    for path in (key_file, secret_file):
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
-    dev_key = json.loads(key_file.read_text())["private_key_hex"]
-    dev_secret = secret_file.read_text().splitlines()[-1]
-    found = (Secret.of("dev attester key", dev_key), Secret.of("dev PII secret", dev_secret),
-             Secret.of("dev per-token PII key", pii_key(dev_secret.encode(), DEMO_TOKEN)))
-    assert cli_json(done)["signer"] == address_of(dev_key)
-
-    values = resource_values(surfaces)  # the code location loaded; no secret field is configured
-    assert "private_key" not in values["attester"] and "pii_secret" not in values["intake"]
-    assert no_leaks(texts(surfaces), found) == []
-    assert no_leaks({"stdout": done.stdout, "stderr": done.stderr}, found) == []
-    written = files_under(home, skip=[key_file, secret_file])
-    assert any(path.name == "attestation.json" for path in written)
-    assert scan_files(written, found, root=home) == []
-    assert scan_files([root / "webserver.log"], found) == []
-
-
-# --- the production instance -------------------------------------------------------------------
-
-@pytest.mark.skipif(not Path("/usr/lib/postgresql/15/bin/initdb").exists(), reason="PostgreSQL 15 is not installed")
-def test_the_production_instance_shows_the_database_password_variable_never_the_password(tmp_path):
-    key, pii_secret = random_attester_key(), secrets.token_urlsafe(33)
-    with postgres() as pg:
-        pg.create_database("dagster")
-        dagster_home = tmp_path / "dagster-home"
-        dagster_home.mkdir()
-        shutil.copyfile(REPO_ROOT / "deploy" / "dagster.postgres.yaml", dagster_home / "dagster.yaml")
-        env = clean_env(HOKUSAI_HOME=str(tmp_path / "state"), DAGSTER_HOME=str(dagster_home),
-                        **pg.dagster_env("dagster"), **{KEY_VAR: key, PII_VAR: pii_secret})
-        with running_webserver(tmp_path, env) as webserver:
-            surfaces = collect_surfaces(webserver)
-    info = surfaces["instance"]["instance"]["info"]
-    assert "PostgresRunStorage" in info and "hokusai/token_id" in info, info  # the production instance, shown
-    values = resource_values(surfaces)
-    assert values["attester"]["private_key"]["type"] == values["intake"]["pii_secret"]["type"] == "ENV_VAR"
-    found = (Secret.of("DAGSTER_PG_PASSWORD", pg.password), Secret.of(KEY_VAR, key), Secret.of(PII_VAR, pii_secret))
-    assert no_leaks(texts(surfaces), found) == []
-    assert scan_files([tmp_path / "webserver.log"], found) == []
