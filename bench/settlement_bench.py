@@ -64,12 +64,14 @@ def seed(engine, start: int, count: int, status: str = "recorded") -> list[dict]
 
 
 def answer(client, messages: list[dict]) -> None:
-    """The relayer's settlements for ``messages``, pushed in one pipeline (not timed)."""
+    """The relayer's settlements for ``messages``, pushed in one pipeline (not timed). Each mint is its own
+    transaction, as on chain: its hash, block, time, gas and reward differ from the others'."""
     pipe = client.pipeline(transaction=False)
-    for m in messages:
+    for i, m in enumerate(messages):
         pipe.lpush(Q.settlements, json.dumps(settlement_message(
-            m, "minted", settled_at="2026-06-11T12:00:00.000Z", reward_amount="1000000000000000000",
-            tx_hash="0x" + "ab" * 32, block_number=100, gas_used="210000")))
+            m, "minted", settled_at=f"2026-06-11T12:{i // 600 % 60:02d}:{i // 10 % 60:02d}.{i % 10}00Z",
+            reward_amount=str(10**18 + 7919 * i), tx_hash="0x" + f"{i:064x}", block_number=100 + i // 4,
+            gas_used=str(210_000 + i % 97))))
     pipe.execute()
 
 
