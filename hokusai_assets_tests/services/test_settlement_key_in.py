@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, create_engine, select
 
-from hokusai.harness.servers import postgres
 from hokusai.settlement.database import fetch_all, key_in
 
 AWKWARD = ["plain", "with,comma", "{braces}", 'a "quote"', "back\\slash", "tail\\", "NULL", "", " spaced ",
@@ -17,19 +16,11 @@ metadata = MetaData()
 keys_table = Table("key_in_probe", metadata, Column("key", String(64), primary_key=True))
 
 
-@pytest.fixture(scope="module")
-def postgres_url():
-    with postgres() as server:
-        server.create_database("keys")
-        yield server.url("keys")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    url = f"sqlite:///{tmp_path / 'keys.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    engine = create_engine(url)
+@pytest.fixture
+def engine(ledger_url):
+    """A new SQLite or PostgreSQL database (the services conftest's ``ledger_url``) with the probe table."""
+    engine = create_engine(ledger_url)
     with engine.begin() as connection:
-        metadata.drop_all(connection)
         metadata.create_all(connection)
         connection.execute(keys_table.insert(), [{"key": key} for key in [*AWKWARD, "other", "null"]])
     yield engine

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import BigInteger, Column, Float, Integer, MetaData, String, Table, Text, create_engine, select
 
-from hokusai.harness.servers import postgres
 from hokusai.settlement.database import _array_literal, write_many
 
 AWKWARD = ["plain", "with,comma", "{braces}", 'a "quote"', "back\\slash", "tail\\", "NULL", "", " spaced ",
@@ -18,19 +17,11 @@ probe = Table("write_many_probe", metadata, Column("key", String(64), primary_ke
 COLUMNS = ("key", "short", "body", "count", "big", "at")
 
 
-@pytest.fixture(scope="module")
-def postgres_url():
-    with postgres() as server:
-        server.create_database("rows")
-        yield server.url("rows")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    url = f"sqlite:///{tmp_path / 'rows.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    engine = create_engine(url)
+@pytest.fixture
+def engine(ledger_url):
+    """A new SQLite or PostgreSQL database (the services conftest's ``ledger_url``) with the probe table."""
+    engine = create_engine(ledger_url)
     with engine.begin() as connection:
-        metadata.drop_all(connection)
         metadata.create_all(connection)
     yield engine
     engine.dispose()
@@ -60,9 +51,9 @@ def test_rows_are_inserted_and_updated_exactly(engine):
 
 
 @pytest.mark.parametrize("values", [[None], [None, None], ["NULL", None, 'a"b', "c\\d", 1.5, 7], ["x"] * 3, []])
-def test_the_array_literal_reads_back_as_its_values(values, postgres_url):
+def test_the_array_literal_reads_back_as_its_values(values, postgres_server):
     """None is NULL and the text NULL is text; numbers are their text (PostgreSQL's own reading)."""
-    engine = create_engine(postgres_url)
+    engine = create_engine(postgres_server.url("postgres"))
     with engine.connect() as connection:
         read = connection.exec_driver_sql("SELECT %(a)s::text[]", {"a": _array_literal(values)}).scalar()
     engine.dispose()
