@@ -140,6 +140,16 @@ def main() -> None:
     kinds = args.kinds.split(",")
     root = Path(tempfile.mkdtemp(prefix="hokusai-settlement-bench-"))
     print("ledger | tick | claims | median wall | median CPU | runs, wall (s) | load after")
+    try:
+        _run_all(root, args, kinds)
+    finally:  # each run's ledgers take ~1 GB: a bench must not fill the disk under the next one
+        import shutil
+
+        dispose_engines()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _run_all(root: Path, args, kinds: list[str]) -> None:
     with redis_server(root / "redis") as redis:
         counter = iter(range(10**6))
         run("SQLite (WAL)", lambda: ledger_engine(sqlite_url(root / f"ledger-{next(counter)}.db")), redis,

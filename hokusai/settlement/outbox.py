@@ -395,7 +395,8 @@ def mark_published(engine: Any, pending: Sequence[PendingClaim], now: float | No
                                           claims.c.status == RECORDED, claims.c.attempt == attempt))
                 .values(status=PUBLISHED, published_at=now, updated_at=now)
                 .returning(claims.c.idempotency_key)).scalars())
-    return [ClaimChange(*row[:len(_CHANGE_FIELDS)], RECORDED, PUBLISHED) for row in pending if row.idempotency_key in changed]
+    return [ClaimChange(*row[:len(_CHANGE_FIELDS)], RECORDED, PUBLISHED)
+            for row in pending if row.idempotency_key in changed]
 
 
 def _raw_bytes(raw: str) -> bytes:
