@@ -98,8 +98,14 @@ def _as_text(column: pd.Series) -> tuple[np.ndarray, bool]:
 
 
 def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataFrame,
-                       known_rows: Callable[[pd.DataFrame], Any] | None = None) -> CleanResult:
+                       known_rows: Callable[[pd.DataFrame], Any] | None = None,
+                       benchmark_near: Callable[[pd.DataFrame], Any] | None = None) -> CleanResult:
     """Drop exact duplicates, benchmark copies and (with ``known_rows``) rows the champion has; count each.
+
+    ``benchmark_near(rows)`` marks the near-copies of benchmark rows among ``rows`` (``find_new_rows``
+    against the benchmark: ``.keep`` False for a near-copy). They count as benchmark copies: a
+    benchmark row with a pixel nudged scores like the row itself, so without this a contributor
+    is paid for training on the test set.
 
     ``known_rows(rows)`` marks which of ``rows`` are new (``hokusai.chain.new_rows.find_new_rows``
     against the champion's training set: a ``.keep`` mask and ``.stats()``). The rows kept
@@ -114,6 +120,10 @@ def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataF
     content = fingerprints if spec.committed_columns == spec.content_columns else row_fingerprints(frame, spec)
     duplicate = fingerprints.duplicated(keep="first")
     in_benchmark = content.isin(set(row_fingerprints(benchmark, spec)))
+    if benchmark_near is not None:
+        candidates = np.flatnonzero((~duplicate & ~in_benchmark).to_numpy())
+        if len(candidates):
+            in_benchmark.iloc[candidates[~benchmark_near(frame.iloc[candidates]).keep]] = True
     keep = ~duplicate & ~in_benchmark
     known = {}
     if known_rows is not None:

@@ -117,13 +117,14 @@ def clean(contributed: ContributedDataset, spec: TokenSpec, benchmark: pd.DataFr
     if not report.passed:
         raise ContributionRejected(report.summary())
     known_rows = None if training is None else (lambda rows: find_new_rows(rows, training, spec))
-    result = clean_contribution(report.frame, spec, benchmark, known_rows)
+    result = clean_contribution(report.frame, spec, benchmark, known_rows,
+                                lambda rows: find_new_rows(rows, benchmark, spec))
     stats = {**result.stats, "dropped_columns": report.dropped_columns}
     share = stats["benchmark_rows_removed"] / stats["rows_in"]
     if share > policy.max_benchmark_share:
         raise ContributionRejected(
-            f"{stats['benchmark_rows_removed']} of {stats['rows_in']} rows ({share:.1%}) are copies of the "
-            f"token's benchmark (limit {policy.max_benchmark_share:.0%}): rejected as a benchmark-leakage attempt"
+            f"{stats['benchmark_rows_removed']} of {stats['rows_in']} rows ({share:.1%}) are copies or near-copies "
+            f"of the token's benchmark (limit {policy.max_benchmark_share:.0%}): rejected as a benchmark-leakage attempt"
         )
     if result.frame.empty and stats.get("known_rows_removed", 0) + stats.get("near_copies_removed", 0):
         raise ContributionRejected(
