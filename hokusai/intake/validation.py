@@ -140,9 +140,16 @@ def _check_numeric(report: SchemaReport, features: list[FeatureSpec]) -> None:
         coerced = column if _is_number_column(column) else pd.to_numeric(column, errors="coerce")
         values[:, index] = coerced.to_numpy(dtype="float64")
         present[:, index] = column.notna().to_numpy()
+        if coerced is not column:
+            _blank_is_empty(column, present[:, index], np.isnan(values[:, index]))
     missing = np.isnan(values)
     not_numeric = (missing & present).sum(axis=0)
-    fractional = (~missing & (np.mod(values, 1, where=~missing, out=np.zeros_like(values)) != 0)).sum(axis=0)
+    # An empty cell is refused, not passed on: a blank or NaN feature compares unequal to every
+    # value, so it would let a copied row (even a benchmark row) pass as new and be paid for.
+    empty = (~present).sum(axis=0)
+    infinite = np.isinf(values).sum(axis=0)
+    finite = np.isfinite(values)
+    fractional = (finite & (np.mod(values, 1, where=finite, out=np.zeros_like(values)) != 0)).sum(axis=0)
     low = np.array([-np.inf if f.minimum is None else f.minimum for f in features], dtype="float64")
     high = np.array([np.inf if f.maximum is None else f.maximum for f in features], dtype="float64")
     outside = (values < low) | (values > high)
@@ -157,6 +164,13 @@ def _check_numeric(report: SchemaReport, features: list[FeatureSpec]) -> None:
                               f"column '{name}' has {int(not_numeric[index])} value(s) that are not numbers",
                               observed=_preview(bad_values.astype(str).unique()), expected=feature.dtype,
                               cells=int(not_numeric[index]))
+            )
+        if empty[index]:
+            report.problems.append(_empty_cells_problem(name, int(empty[index])))
+        if infinite[index]:
+            report.problems.append(
+                SchemaProblem("not_finite", name, f"column '{name}' has {int(infinite[index])} infinite value(s)",
+                              observed=int(infinite[index]), expected="finite numbers", cells=int(infinite[index]))
             )
         if feature.dtype == "int" and fractional[index]:
             report.problems.append(
@@ -176,6 +190,21 @@ def _check_numeric(report: SchemaReport, features: list[FeatureSpec]) -> None:
     report.frame[names] = values
 
 
+def _empty_cells_problem(name: str, count: int) -> SchemaProblem:
+    return SchemaProblem("missing_value", name,
+                         f"column '{name}' has {count} empty value(s): every row needs a value in every feature",
+                         observed=count, expected=0, cells=count)
+
+
+def _blank_is_empty(column: pd.Series, present: np.ndarray, unparsed: np.ndarray) -> None:
+    """Mark blank strings (JSON's "", a cell of spaces) as empty, like a null: only the few cells that
+    did not parse are looked at, so a clean million-row column costs nothing here."""
+    suspects = np.flatnonzero(present & unparsed)
+    if len(suspects):
+        cells = column.iloc[suspects]
+        present[suspects] = ~cells.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+
+
 def _is_number_column(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
@@ -192,6 +221,8 @@ def _check_bool(report: SchemaReport, feature: FeatureSpec) -> None:
         word = str(value).strip().lower()
         lookup[value] = True if word in _TRUE_WORDS else False if word in _FALSE_WORDS else None
     coerced = column.map(lookup)
+    if column.isna().any():
+        report.problems.append(_empty_cells_problem(feature.name, int(column.isna().sum())))
     bad = column.notna() & coerced.isna()
     if bad.any():
         report.problems.append(
@@ -207,6 +238,8 @@ def _check_bool(report: SchemaReport, feature: FeatureSpec) -> None:
 def _check_category(report: SchemaReport, feature: FeatureSpec) -> None:
     column = report.frame[feature.name]
     allowed = set(feature.categories or ())
+    if column.isna().any():
+        report.problems.append(_empty_cells_problem(feature.name, int(column.isna().sum())))
     outside = column.notna() & ~column.isin(allowed)
     if outside.any():
         report.problems.append(

@@ -44,6 +44,18 @@ def benchmark_copy(tokens_dir) -> bytes:
     return (tokens_dir / TOKEN_ID / "benchmark.csv").read_bytes()
 
 
+def with_blanks(column: str, every: int = 7) -> bytes:
+    frame = good().astype({column: object})
+    frame.loc[frame.index % every == 0, column] = None
+    return frame.to_csv(index=False).encode()
+
+
+def benchmark_with_a_blank_column(tokens_dir) -> bytes:
+    """The benchmark with one feature emptied: a blank cell matched no row, so this was paid as new data."""
+    frame = pd.read_csv(tokens_dir / TOKEN_ID / "benchmark.csv")
+    return frame.assign(monthly_spend="").to_csv(index=False).encode()
+
+
 def wide() -> bytes:
     frame = good(5)
     extra = pd.DataFrame({f"c{i}": [0] * 5 for i in range(5000)})
@@ -71,6 +83,13 @@ CORPUS = [
     ("nan_labels", "f.csv", lambda t: good().assign(churned=None).to_csv(index=False).encode(), "have no label"),
     ("all_duplicate_rows", "f.csv", lambda t: pd.concat([good(1)] * 50).to_csv(index=False).encode(), "accepted"),
     ("benchmark_copy", "f.csv", benchmark_copy, "benchmark-leakage attempt"),
+    ("benchmark_with_a_blank_column", "f.csv", benchmark_with_a_blank_column, "1000 empty value(s)"),
+    ("blank_numeric_cells", "f.csv", lambda t: with_blanks("monthly_spend"), "'monthly_spend' has 6 empty value(s)"),
+    ("nan_words_in_numbers", "f.csv", lambda t: good().assign(age=["NaN", "nan", *range(20, 58)])
+     .to_csv(index=False).encode(), "'age' has 2 empty value(s)"),
+    ("blank_category_cells", "f.csv", lambda t: with_blanks("plan", every=10), "'plan' has 4 empty value(s)"),
+    ("infinite_numbers", "f.csv", lambda t: good().astype({"monthly_spend": object}).assign(
+        monthly_spend=["inf", "-inf", *[1.0] * 38]).to_csv(index=False).encode(), "2 infinite value(s)"),
     ("formula_strings", "f.csv", lambda t: with_comment('=HYPERLINK("http://x.example","click")')
      .to_csv(index=False).encode(), "accepted"),
     ("int64_overflow", "f.csv", lambda t: good().astype({"age": object}).assign(age="99999999999999999999999")

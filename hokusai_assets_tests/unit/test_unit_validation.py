@@ -165,6 +165,35 @@ def test_unknown_category():
     assert problem.expected == ["green", "red"]
 
 
+@pytest.mark.parametrize("column, values", [
+    ("a", [1, None, 3]), ("b", [0.5, np.nan, -2.0]), ("b", ["0.5", "", "1"]),
+    ("c", ["red", None, "green"]),
+])
+def test_an_empty_feature_cell_is_refused_not_passed_on(column, values):
+    """A blank compares unequal to everything: accepted, it let a copied row pass as new data."""
+    problem = only(validate_contribution(frame(**{column: values}), SPEC), "missing_value")
+    assert problem.column == column and problem.cells == 1
+    assert problem.message == f"column '{column}' has 1 empty value(s): every row needs a value in every feature"
+
+
+def test_an_empty_bool_cell_is_refused():
+    spec = dataclasses.replace(SPEC, features=(*SPEC.features, FeatureSpec("f", "bool")))
+    problem = only(validate_contribution(frame(f=[True, None, False]), spec), "missing_value")
+    assert problem.column == "f"
+    assert validate_contribution(frame(f=[True, "no", False]), spec).passed
+
+
+def test_infinite_numbers_are_refused():
+    problem = only(validate_contribution(frame(b=[np.inf, 1.0, -np.inf]), SPEC), "not_finite")
+    assert problem.message == "column 'b' has 2 infinite value(s)" and problem.cells == 2
+
+
+def test_an_empty_text_feature_is_allowed_outside_dspy():
+    """A free-text column is not a model input of a scikit-learn token: a blank there is not refused."""
+    spec = dataclasses.replace(SPEC, features=(*SPEC.features, FeatureSpec("note", "string")))
+    assert validate_contribution(frame(note=["hi", None, ""]), spec).passed
+
+
 def test_missing_labels():
     report = validate_contribution(frame(y=[0, None, np.nan]), SPEC)
     problem = only(report, "missing_label")
