@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify", help="check evaluation outputs (hashes, EIP-712 digest, signer), a row proof, or a model folder")
     verify.add_argument("file", type=Path, help="attestation.json or its folder; a proof .json; a model folder")
-    verify.add_argument("--signer", help="require this attester address")
+    verify.add_argument("--signer", help="require this attester address (default: this installation's attester, "
+                                         "from HOKUSAI_ATTESTER_PRIVATE_KEY or its development key)")
     verify.add_argument("--root", help="require this Merkle root (row proof) or weights commitment (model)")
     again = commands.add_parser("reproduce", help="re-run an evaluation from its pins; compare the claim hash")
     again.add_argument("partition", help="the partition key, e.g. digits-demo/0x…/improving.csv@c30ca20e4ebc")
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None, runner_factory: RunnerFactory | None = N
         handler.setLevel(settings.log_level or "WARNING")
     try:
         if args.command == "verify":
-            return _verify(args)
+            return _verify(args, settings)
         if args.command == "prove-row":
             return _prove_row(args)
         if args.command == "reproduce":
@@ -303,11 +304,22 @@ def _prove_row(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verify(args: argparse.Namespace) -> int:
+def _own_attester(settings: Settings) -> tuple[str, str] | None:
+    import os
+
+    from hokusai.claims.attester_keys import configured_attester_address
+
+    return configured_attester_address(settings.home, os.environ)
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
     from hokusai.claims.verify import verify_path
 
+    signer, source = args.signer, "--signer"
     try:
-        checks = verify_path(args.file, expected_signer=args.signer, expected_root=args.root)
+        if signer is None:  # this installation's own attester, never an address the files name
+            signer, source = _own_attester(settings) or (None, "")
+        checks = verify_path(args.file, expected_signer=signer, expected_root=args.root, signer_source=source)
     except (FileNotFoundError, ValueError) as error:
         print(f"hokusai verify: cannot verify {args.file}: {error}", file=sys.stderr)
         return 2

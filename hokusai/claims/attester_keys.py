@@ -120,3 +120,15 @@ def load_attester_key(state_dir: Path, env: Mapping[str, str]) -> AttesterKey:
     if not path.exists():
         _create_dev_key_file(path)
     return _read_dev_key_file(path)
+
+
+def configured_attester_address(state_dir: Path, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """(address, where it comes from) of the attester this installation signs with, or None when it
+    has none yet: what ``hokusai verify`` pins the signer to without ``--signer``. Never creates a key."""
+    raw = env.get(ENV_VAR)
+    if raw is not None and raw.strip():
+        return _address_of(_normalise_key(raw, ENV_VAR)), ENV_VAR
+    path = Path(state_dir) / DEV_KEY_RELPATH
+    if not path.exists():
+        return None
+    return _read_dev_key_file(path).address, f"the DEVELOPMENT key in {path}"

@@ -30,6 +30,46 @@ def _statistics_fields(statistics: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def attested_fields(attestation: dict[str, Any]) -> dict[str, Any]:
+    """Every field of the wire message that the attestation decides (all but the message's id,
+    time, deadline, costs and signatures): one mapping, used to build a message and to verify one."""
+    token, result = attestation["token"], attestation["result"]
+    att_hash = attestation_hash(attestation)
+    return {
+        "message_type": "mint_request",
+        "schema_version": "1.0",
+        "model_id": token["model_name"],
+        "model_id_uint": str(token["model_id_uint"]),
+        "eval_id": attestation["eval_id"],
+        "benchmark_spec_id": attestation["data"]["benchmark_spec_id"],
+        "dataset_hash": "0x" + attestation["contribution"]["sha256"],
+        "attestation_hash": att_hash,
+        "idempotency_key": idempotency_key(token["model_id_uint"], att_hash),
+        "baseline_commitment": attestation["baseline_model"]["weights_commitment"],
+        "candidate_commitment": attestation["candidate_model"]["weights_commitment"],
+        # The benchmark samples the candidate was scored on: the relayer dead-letters a message
+        # where totalSamples differs from evaluation.sample_size_candidate (issue 16).
+        "totalSamples": int(attestation["data"]["benchmark_sample_size"]),
+        "evaluation": {
+            "metric_name": result["metric_name"],
+            "metric_family": token["metric_family"],
+            "baseline_score_bps": result["baseline_score_bps"],
+            "new_score_bps": result["new_score_bps"],
+            "sample_size_baseline": attestation["data"]["benchmark_sample_size"],
+            "sample_size_candidate": attestation["data"]["benchmark_sample_size"],
+            **_statistics_fields(result.get("statistics")),
+            "statistical_reason": result["reason"],
+        },
+        "contributors": [
+            {
+                "wallet_address": attestation["contribution"]["wallet_address"],
+                "weight_bps": 10000,
+                "submissionId": attestation["contribution"]["partition_key"],
+            }
+        ],
+    }
+
+
 def build_mint_request(
     attestation: dict[str, Any],
     *,
@@ -48,47 +88,18 @@ def build_mint_request(
     message breaks the schema, a contract rule or a relayer rule.
     """
     now = now or datetime.now(timezone.utc)
-    token, result = attestation["token"], attestation["result"]
-    att_hash = attestation_hash(attestation)
+    fields = attested_fields(attestation)
     wire = {
-        "message_type": "mint_request",
-        "schema_version": "1.0",
+        "message_type": fields.pop("message_type"),
+        "schema_version": fields.pop("schema_version"),
         "message_id": str(uuid.uuid4()),
         "timestamp": now.isoformat(),
-        "model_id": token["model_name"],
-        "model_id_uint": str(token["model_id_uint"]),
-        "eval_id": attestation["eval_id"],
-        "benchmark_spec_id": attestation["data"]["benchmark_spec_id"],
-        "dataset_hash": "0x" + attestation["contribution"]["sha256"],
-        "attestation_hash": att_hash,
-        "idempotency_key": idempotency_key(token["model_id_uint"], att_hash),
-        "baseline_commitment": attestation["baseline_model"]["weights_commitment"],
-        "candidate_commitment": attestation["candidate_model"]["weights_commitment"],
+        **fields,
         "attester_signatures": [],
-        # The benchmark samples the candidate was scored on: the relayer dead-letters a message
-        # where totalSamples differs from evaluation.sample_size_candidate (issue 16).
-        "totalSamples": int(attestation["data"]["benchmark_sample_size"]),
         "deadline": int(now.timestamp()) + deadline_seconds,
-        "evaluation": {
-            "metric_name": result["metric_name"],
-            "metric_family": token["metric_family"],
-            "baseline_score_bps": result["baseline_score_bps"],
-            "new_score_bps": result["new_score_bps"],
-            "max_cost_usd_micro": max_cost_usd_micro,
-            "actual_cost_usd_micro": actual_cost_usd_micro,
-            "sample_size_baseline": attestation["data"]["benchmark_sample_size"],
-            "sample_size_candidate": attestation["data"]["benchmark_sample_size"],
-            **_statistics_fields(result.get("statistics")),
-            "statistical_reason": result["reason"],
-        },
-        "contributors": [
-            {
-                "wallet_address": attestation["contribution"]["wallet_address"],
-                "weight_bps": 10000,
-                "submissionId": attestation["contribution"]["partition_key"],
-            }
-        ],
     }
+    wire["evaluation"] = {"max_cost_usd_micro": max_cost_usd_micro, "actual_cost_usd_micro": actual_cost_usd_micro,
+                          **fields["evaluation"]}
     wire["attester_signatures"] = [
         sign_mint_request(wire, chain_id, verifying_contract, attester_private_key)
     ]

@@ -2,8 +2,9 @@
 
 Given ``attestation.json`` (or its folder, with ``delta_one.json`` and, for an
 eligible evaluation, ``mint_request.json`` beside it), recompute every hash and the
-EIP-712 digest from the documents themselves and recover the signer: nothing is
-trusted as written.
+EIP-712 digest from the documents themselves, check that their figures agree with each
+other and with the rules (``hokusai.claims.consistency``), and recover the signer and
+compare it with one the verifier pins: nothing is trusted as written.
 """
 
 from __future__ import annotations
@@ -24,43 +25,83 @@ class Check:
     detail: str
 
 
-def verify_outputs(path: Path, expected_signer: str | None = None) -> list[Check]:
+def verify_outputs(path: Path, expected_signer: str | None = None,
+                   signer_source: str = "--signer") -> list[Check]:
     """Every check on the files at ``path``; all must pass for the evidence (and any claim) to stand.
 
-    An evaluation without a claim (not eligible) has no ``mint_request.json``: its attestation
-    and DeltaOne hashes are still verified, and a ``claim`` check says there is none.
+    A signature proves something only against a signer the verifier trusts, never one the files
+    name: without ``expected_signer`` a signed claim fails its signature check. An evaluation
+    without a claim (not eligible) has no ``mint_request.json``: its hashes and figures are still
+    verified, and a ``claim`` check says there is none.
     """
+    from hokusai.claims.consistency import attestation_problems, delta_one_problems, statistics_problems
+
     folder = path if path.is_dir() else path.parent
     envelope = _read(folder / "attestation.json")
-    if not isinstance((envelope.get("attestation") or {}).get("result"), dict):
+    attestation = envelope.get("attestation")
+    if not isinstance((attestation or {}).get("result"), dict):
         raise ValueError(f"{folder / 'attestation.json'} is not an attestation envelope (no attestation.result)")
     checks = []
-    recomputed = attestation_hash(envelope["attestation"])
+    recomputed = attestation_hash(attestation)
     checks.append(Check("attestation_hash", recomputed == envelope.get("attestation_hash"),
                         f"recomputed {recomputed}, recorded {envelope.get('attestation_hash')}"))
-    delta_path = folder / "delta_one.json"
+    result = attestation["result"]
+    checks.append(_problems_check("attestation_figures", statistics_problems(
+        result, (attestation.get("data") or {}).get("benchmark_sample_size")), "scores, DeltaOne and interval agree"))
+    delta_path, recorded = folder / "delta_one.json", result.get("delta_one_sha256")
     if delta_path.exists():
-        delta_hash = canonical_hash(_read(delta_path))
-        recorded = envelope["attestation"]["result"].get("delta_one_sha256")
-        checks.append(Check("delta_one_sha256", delta_hash == recorded, f"recomputed {delta_hash}"))
-    result = envelope["attestation"]["result"]
-    if not (folder / "mint_request.json").exists():
+        delta_one = _read(delta_path)
+        delta_hash = canonical_hash(delta_one)
+        checks.append(Check("delta_one_sha256", delta_hash == recorded, f"recomputed {delta_hash}, recorded {recorded}"))
+        checks.append(_problems_check("delta_one_figures", delta_one_problems(delta_one) + attestation_problems(
+            attestation, delta_one), "the verdict follows from the figures, and the attestation from delta_one.json"))
+    elif recorded:
+        checks.append(Check("delta_one_sha256", False, f"{delta_path.name} is missing: the attestation records its "
+                                                       f"hash {recorded}, so its verdict cannot be checked"))
+    has_claim = (folder / "mint_request.json").exists()
+    checks.append(_claim_block_check(envelope.get("claim"), attestation, has_claim))
+    if not has_claim:
         said = envelope.get("claim") or {}
         if said.get("claim", result.get("eligible")):
             checks.append(Check("claim", False, "the attestation is eligible for a claim but mint_request.json "
                                                 "is missing"))
         else:
             reason = said.get("reason") or f"not eligible ({result.get('reason')})"
-            checks.append(Check("claim", True, f"no claim: {reason}; nothing was signed"))
+            checks.append(Check("claim", True, f"no claim: {reason}; nothing was signed (unsigned evidence: compare "
+                                               "attestation_hash with the one the platform published)"))
         return checks
     if not result.get("eligible"):
         checks.append(Check("claim", False, f"a mint request exists for an evaluation that is not eligible "
                                             f"({result.get('reason')})"))
-    return checks + _mint_request_checks(folder, envelope, recomputed, expected_signer)
+    return checks + _mint_request_checks(folder, envelope, recomputed, expected_signer, signer_source)
+
+
+def _problems_check(name: str, problems: list[str], ok: str) -> Check:
+    return Check(name, not problems, "; ".join(problems) or ok)
+
+
+def _claim_block_check(said: Any, attestation: dict[str, Any], has_claim: bool) -> Check:
+    """The envelope's ``claim`` block is the platform's account, outside the attestation hash: what can
+    be checked is that it says what the files show (a claim exists, at the position after the baseline)."""
+    if said is None:
+        return Check("claim_block", True, "no claim block recorded")
+    if not isinstance(said, dict):
+        return Check("claim_block", False, f"the claim block is {type(said).__name__}, not an object")
+    problems = []
+    if "claim" in said and bool(said["claim"]) != has_claim:
+        problems.append(f"it says claim={said['claim']} but mint_request.json is "
+                        f"{'present' if has_claim else 'absent'}")
+    baseline_position = (attestation.get("baseline_model") or {}).get("chain_position")
+    if has_claim and isinstance(baseline_position, int) and said.get("chain_position") != baseline_position + 1:
+        problems.append(f"it puts the claim at chain position {said.get('chain_position')}, but the baseline is "
+                        f"at {baseline_position}")
+    return _problems_check("claim_block", problems, "agrees with the files (its reason is the platform's words, "
+                                                    "not covered by any hash)")
 
 
 def _mint_request_checks(folder: Path, envelope: dict[str, Any], recomputed: str,
-                         expected_signer: str | None) -> list[Check]:
+                         expected_signer: str | None, signer_source: str) -> list[Check]:
+    from hokusai.claims.consistency import mint_request_field_problems
     from hokusai.claims.eip712 import (
         idempotency_key,
         mint_request_digest,
@@ -74,6 +115,8 @@ def _mint_request_checks(folder: Path, envelope: dict[str, Any], recomputed: str
                     f"mint request carries {mint_request.get('attestation_hash')}")]
     key = idempotency_key(mint_request.get("model_id_uint", "0"), recomputed)
     checks.append(Check("idempotency_key", mint_request.get("idempotency_key") == key, f"expected {key}"))
+    checks.append(_problems_check("mint_request_fields", mint_request_field_problems(
+        mint_request, envelope["attestation"]), "every attested field is the attestation's"))
     problems = validate_mint_request(mint_request)
     checks.append(Check("mint_request_schema", not problems, "; ".join(problems) or "valid mint_request.v1"))
     problems = relayer_problems(mint_request)
@@ -85,15 +128,19 @@ def _mint_request_checks(folder: Path, envelope: dict[str, Any], recomputed: str
                                                        "contract): nothing here was signed for this attestation")]
     digest = mint_request_digest(mint_request, chain_id, contract)
     checks.append(Check("eip712_digest", digest == eip712.get("digest"), f"recomputed {digest}"))
-    signer = (expected_signer or eip712.get("signer") or "").lower()
     for index, signature in enumerate(mint_request.get("attester_signatures", [])):
         try:
             recovered = recover_mint_request_signer(mint_request, chain_id, contract, signature)
         except ValueError as error:
             checks.append(Check(f"signature[{index}]", False, str(error)))
             continue
-        checks.append(Check(f"signature[{index}]", recovered.lower() == signer,
-                            f"recovered {recovered}, expected {signer or 'a signer'}"))
+        if not expected_signer:
+            checks.append(Check(f"signature[{index}]", False, f"recovered {recovered}, but no signer is pinned: a "
+                                "signature proves nothing against the address the files name; pass --signer "
+                                "with the attester address you trust"))
+            continue
+        checks.append(Check(f"signature[{index}]", recovered.lower() == expected_signer.lower(),
+                            f"recovered {recovered}, expected {expected_signer} ({signer_source})"))
     if not mint_request.get("attester_signatures"):
         checks.append(Check("signature", False, "the mint request carries no signature"))
     return checks
@@ -109,7 +156,8 @@ def _read(path: Path) -> dict[str, Any]:
     return document
 
 
-def verify_path(path: Path, expected_signer: str | None = None, expected_root: str | None = None) -> list[Check]:
+def verify_path(path: Path, expected_signer: str | None = None, expected_root: str | None = None,
+                signer_source: str = "--signer") -> list[Check]:
     """Verify whatever ``path`` is: a model folder, a row inclusion proof, or evaluation outputs."""
     if path.is_dir() and (path / "MLmodel").exists():
         return [verify_model_dir(path, expected_root)]
@@ -117,7 +165,7 @@ def verify_path(path: Path, expected_signer: str | None = None, expected_root: s
         document = _read(path)
         if document.get("scheme") == "sha256-rows-merkle-v1":
             return verify_proof(document, expected_root)
-    return verify_outputs(path, expected_signer)
+    return verify_outputs(path, expected_signer, signer_source)
 
 
 def verify_model_dir(path: Path, expected: str | None) -> Check:

@@ -48,7 +48,10 @@ def test_dry_run_is_deterministic_and_writes_its_files(tmp_path, shared_cache, m
     again = json.loads(capsys.readouterr().out)
     assert again["status"] == "evaluated" and again["files"] != summary["files"]  # its own files, not the first's
     assert (again["delta_one_bps"], again["attestation_hash"]) == (summary["delta_one_bps"], summary["attestation_hash"])
-    assert main(["verify", str(tmp_path / "a" / "attestation.json")]) == 0
+    # a dry run signs with a throw-away state folder's key: not this installation's attester
+    assert main(["verify", str(tmp_path / "a" / "attestation.json")]) == 2
+    assert "FAIL signature[0]" in capsys.readouterr().out
+    assert main(["verify", str(tmp_path / "a" / "attestation.json"), "--signer", summary["signer"]]) == 0
     verified = capsys.readouterr()
     assert "FAIL" not in verified.out and "ok   attestation_hash" in verified.out, verified.out + verified.err
 
@@ -87,6 +90,11 @@ def test_evaluate_prints_a_human_summary_and_copies_files(cli, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "attestation.json", "clean_rows.csv", "delta_one.json", "mint_request.json", "zk_output.json"]
     checked_mint_request(tmp_path / "out")
+    code, printed, _ = cli("verify", str(tmp_path / "out"))  # pinned to this installation's own attester
+    assert code == 0 and "FAIL" not in printed, printed
+    assert "expected 0x" in printed and "(the DEVELOPMENT key in " in printed
+    code, printed, _ = cli("verify", str(tmp_path / "out"), "--signer", "0x" + "11" * 20)
+    assert code == 2 and "FAIL signature[0]" in printed and "(--signer)" in printed
 
 
 def test_an_ineligible_contribution_says_no_claim_and_still_verifies(cli, tmp_path):

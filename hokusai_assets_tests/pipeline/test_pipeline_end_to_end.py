@@ -78,9 +78,11 @@ def test_only_the_eligible_contribution_has_a_claim(evaluated):
         "claim": False, "reason": "not eligible (delta_below_threshold)", "rebase": False, "chain_position": None}
     checks = verify_outputs(unclaimed)
     assert all(check.passed for check in checks), checks
-    assert {c.name for c in checks} == {"attestation_hash", "delta_one_sha256", "claim"}
+    assert {c.name for c in checks} == {"attestation_hash", "attestation_figures", "delta_one_sha256",
+                                        "delta_one_figures", "claim_block", "claim"}
     assert [c.detail for c in checks if c.name == "claim"] == [
-        "no claim: not eligible (delta_below_threshold); nothing was signed"]
+        "no claim: not eligible (delta_below_threshold); nothing was signed (unsigned evidence: compare "
+        "attestation_hash with the one the platform published)"]
 
 
 def test_on_the_embedded_default_the_claim_settles_locally_and_only_the_claim_is_in_the_outbox(evaluated):
@@ -134,10 +136,17 @@ def test_mlflow_has_one_experiment_per_token_and_one_run_per_partition(evaluated
         improving.delta_one_bps / 10_000, abs=1e-4)
 
 
+def own_attester(runner) -> str:
+    from hokusai.claims.attester_keys import configured_attester_address
+
+    return configured_attester_address(runner.settings.home, {})[0]
+
+
 def test_outputs_verify_and_a_tampered_copy_does_not(evaluated, tmp_path):
-    _, improving, _ = evaluated
+    runner, improving, _ = evaluated
     folder = Path(improving.files["attestation.json"]).parent
-    assert all(check.passed for check in verify_outputs(folder)), verify_outputs(folder)
+    checks = verify_outputs(folder, own_attester(runner))
+    assert all(check.passed for check in checks), checks
     tampered = tmp_path / "tampered"
     tampered.mkdir()
     for name in ("attestation.json", "mint_request.json", "delta_one.json"):
@@ -145,8 +154,131 @@ def test_outputs_verify_and_a_tampered_copy_does_not(evaluated, tmp_path):
     mint_request = checked_mint_request(tampered)
     mint_request["evaluation"]["new_score_bps"] += 1
     (tampered / "mint_request.json").write_text(json.dumps(mint_request))
-    failed = {check.name for check in verify_outputs(tampered) if not check.passed}
+    failed = {check.name for check in verify_outputs(tampered, own_attester(runner)) if not check.passed}
     assert {"eip712_digest", "signature[0]"} <= failed
+
+
+FORGER_KEY = "0x" + "5a" * 32
+
+
+def rehash(folder: Path, attestation_edit=None, delta_one_edit=None, mint_edit=None, sign_with=None) -> None:
+    """Edit the documents and make every hash, key and digest agree again, as a forger would."""
+    from hokusai.claims.eip712 import idempotency_key, mint_request_digest, sign_mint_request
+    from hokusai.rules.attestation import attestation_hash
+    from hokusai.rules.canonical import canonical_hash
+
+    envelope = json.loads((folder / "attestation.json").read_text())
+    attestation = envelope["attestation"]
+    if delta_one_edit:
+        delta_one = json.loads((folder / "delta_one.json").read_text())
+        delta_one_edit(delta_one)
+        (folder / "delta_one.json").write_text(json.dumps(delta_one))
+        attestation["result"]["delta_one_sha256"] = canonical_hash(delta_one)
+    if attestation_edit:
+        attestation_edit(attestation)
+    envelope["attestation_hash"] = attestation_hash(attestation)
+    mint = json.loads((folder / "mint_request.json").read_text())
+    mint["attestation_hash"] = envelope["attestation_hash"]
+    mint["idempotency_key"] = idempotency_key(mint["model_id_uint"], envelope["attestation_hash"])
+    if mint_edit:
+        mint_edit(mint)
+    eip712 = envelope["eip712"]
+    if sign_with:
+        from hokusai.claims.attester_keys import _address_of
+
+        mint["attester_signatures"] = [sign_mint_request(mint, eip712["chain_id"], eip712["verifying_contract"],
+                                                         sign_with)]
+        eip712["signer"] = _address_of(sign_with)
+    eip712["digest"] = mint_request_digest(mint, eip712["chain_id"], eip712["verifying_contract"])
+    (folder / "attestation.json").write_text(json.dumps(envelope))
+    (folder / "mint_request.json").write_text(json.dumps(mint))
+
+
+def copy_outputs(improving, into: Path) -> Path:
+    folder = Path(improving.files["attestation.json"]).parent
+    into.mkdir()
+    for name in ("attestation.json", "mint_request.json", "delta_one.json"):
+        (into / name).write_bytes((folder / name).read_bytes())
+    return into
+
+
+def set_in(path: str, value):
+    def edit(document):
+        *parents, last = path.split(".")
+        for key in parents:
+            document = document[key][0] if key == "contributors" else document[key]
+        document[last] = value
+    return edit
+
+
+def dev_key(runner) -> str:
+    return json.loads((runner.settings.home / "keys" / "dev_attester.json").read_text())["private_key_hex"]
+
+
+OTHER = "0x" + "77" * 20
+# (id, what the forger does, the checks that must fail); "DEV" signs with the platform's own key:
+# a bug, or an insider, that only the cross-checks can catch
+FORGERIES = [
+    ("pay_another_wallet_signed_by_forger", dict(mint_edit=set_in("contributors.wallet_address", OTHER),
+                                                 sign_with=FORGER_KEY), {"signature[0]", "mint_request_fields"}),
+    ("pay_another_wallet_signed_by_the_platform", dict(mint_edit=set_in("contributors.wallet_address", OTHER),
+                                                       sign_with="DEV"), {"mint_request_fields"}),
+    ("bigger_score_in_both_documents", dict(
+        attestation_edit=set_in("result.new_score_bps", 9900), mint_edit=set_in("evaluation.new_score_bps", 9900),
+        sign_with="DEV"), {"attestation_figures", "delta_one_figures"}),
+    ("impossible_interval", dict(attestation_edit=set_in("result.statistics.ci_low_bps", 9999), sign_with="DEV"),
+     {"attestation_figures", "delta_one_figures"}),
+    ("verdict_that_does_not_follow", dict(
+        delta_one_edit=set_in("eligibility.seed_robust.ci_low_bps", 20.0), sign_with="DEV"), {"delta_one_figures"}),
+    ("another_submission", dict(mint_edit=set_in("contributors.submissionId", "digits-demo/x/y.csv@1"),
+                                sign_with="DEV"), {"mint_request_fields"}),
+    ("another_candidate", dict(mint_edit=set_in("candidate_commitment", "0x" + "ab" * 32), sign_with="DEV"),
+     {"mint_request_fields"}),
+]
+
+
+@pytest.mark.parametrize("name, forgery, expected", FORGERIES, ids=[f[0] for f in FORGERIES])
+def test_a_forged_claim_fails_verification(evaluated, tmp_path, name, forgery, expected):
+    runner, improving, _ = evaluated
+    folder = copy_outputs(improving, tmp_path / name)
+    if forgery.get("sign_with") == "DEV":
+        forgery = {**forgery, "sign_with": dev_key(runner)}
+    rehash(folder, **forgery)
+    checks = verify_outputs(folder, own_attester(runner))
+    failed = {check.name for check in checks if not check.passed}
+    assert expected <= failed, checks
+    assert "attestation_hash" not in failed and "eip712_digest" not in failed  # every hash was made to agree
+
+
+def test_a_claim_verifies_only_against_a_pinned_signer(evaluated, tmp_path):
+    """The signer an envelope names is the forger's to write: without a pinned one, a signature fails."""
+    runner, improving, _ = evaluated
+    folder = copy_outputs(improving, tmp_path / "forged")
+    rehash(folder, sign_with=FORGER_KEY)
+    unpinned = {c.name: c for c in verify_outputs(folder)}
+    assert not unpinned["signature[0]"].passed and "no signer is pinned" in unpinned["signature[0]"].detail
+    genuine = {c.name: c for c in verify_outputs(copy_outputs(improving, tmp_path / "genuine"))}
+    assert not genuine["signature[0]"].passed  # the genuine claim too: nothing is trusted as written
+    pinned = {c.name: c for c in verify_outputs(folder, own_attester(runner))}
+    assert not pinned["signature[0]"].passed
+
+
+def test_a_missing_delta_one_and_a_wrong_claim_block_fail(evaluated, tmp_path):
+    runner, improving, _ = evaluated
+    folder = copy_outputs(improving, tmp_path / "no-delta")
+    (folder / "delta_one.json").unlink()
+    checks = {c.name: c for c in verify_outputs(folder, own_attester(runner))}
+    assert not checks["delta_one_sha256"].passed and "delta_one.json is missing" in checks["delta_one_sha256"].detail
+    folder = copy_outputs(improving, tmp_path / "moved")
+    envelope = json.loads((folder / "attestation.json").read_text())
+    envelope["claim"]["chain_position"] = 7
+    (folder / "attestation.json").write_text(json.dumps(envelope))
+    checks = {c.name: c for c in verify_outputs(folder, own_attester(runner))}
+    assert not checks["claim_block"].passed and "chain position 7" in checks["claim_block"].detail
+    envelope["claim"] = {**envelope["claim"], "chain_position": 1, "reason": "whatever the platform said"}
+    (folder / "attestation.json").write_text(json.dumps(envelope))
+    checks = {c.name: c for c in verify_outputs(folder, own_attester(runner))}
+    assert checks["claim_block"].passed and "not covered by any hash" in checks["claim_block"].detail
 
 
 def test_assets_carry_metadata_for_the_ui(evaluated):
