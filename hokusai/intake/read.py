@@ -134,8 +134,9 @@ def clean(contributed: ContributedDataset, spec: TokenSpec, benchmark: pd.DataFr
     if result.frame.empty:
         raise ContributionRejected("no rows left after removing duplicates and benchmark copies")
     quality = contribution_quality(contributed.frame, report, spec, stats, _loaded_nulls(contributed))
-    rows_sha256 = frame_sha256(result.frame, result.text_hashes)
-    root = commit_rows(committed_rows(result.frame, spec), rows_file)  # the root, and the rows file on the way
+    committed = committed_rows(result.frame, spec)  # in the spec's column order, whatever the upload's
+    rows_sha256 = frame_sha256(committed, result.text_hashes)
+    root = commit_rows(committed, rows_file)  # the root, and the rows file on the way
     return CleanDataset(
         partition_key=contributed.partition_key,
         token_id=contributed.token_id,

@@ -37,7 +37,9 @@ def halves(tmp_path_factory):
 
 
 def test_the_same_rows_in_another_order_under_another_name_give_the_same_model_and_delta_one(make_runner, tmp_path):
-    shuffled = write(IMPROVING.sample(frac=1.0, random_state=11), tmp_path / "renamed-and-shuffled.csv")
+    """Rows shuffled, columns reversed, another file name and wallet: the same values, byte for byte."""
+    shuffled = IMPROVING.sample(frac=1.0, random_state=11)
+    shuffled = write(shuffled[shuffled.columns[::-1]], tmp_path / "renamed-and-shuffled.csv")
     first, second = make_runner("one"), make_runner("two")
     a = first.evaluate(SAMPLES / "improving.csv", "digits-demo", WALLET)
     b = second.evaluate(shuffled, "digits-demo", OTHER_WALLET)
@@ -46,6 +48,7 @@ def test_the_same_rows_in_another_order_under_another_name_give_the_same_model_a
     assert doc_a["candidate_model"]["weights_commitment"] == doc_b["candidate_model"]["weights_commitment"]
     assert doc_a["result"]["delta_one_bps"] == doc_b["result"]["delta_one_bps"] == a.delta_one_bps
     assert doc_a["contribution"]["clean_rows_root"] == doc_b["contribution"]["clean_rows_root"]
+    assert doc_a["contribution"]["clean_rows_sha256"] == doc_b["contribution"]["clean_rows_sha256"]
     assert doc_a["data"]["training_sha256"] == doc_b["data"]["training_sha256"]
 
 
