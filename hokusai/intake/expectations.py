@@ -9,6 +9,7 @@ import, so it is imported only inside ``run_expectations``.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -137,14 +138,14 @@ def run_expectations(frame: pd.DataFrame, expectations: list[Expectation], suite
         # A pass/fail pass is ~25% cheaper than one that collects examples; only the
         # failed expectations are run again to say what was wrong.
         result = batch.validate(suite, result_format="BOOLEAN_ONLY")
-        failed = [e for e, outcome in zip(runnable, result.results) if not outcome.success]
+        failed = [e for e, outcome in _matched(runnable, result.results) if not outcome.success]
         report = ExpectationReport(evaluated=len(runnable))
         if failed:
             detail_suite = gx.ExpectationSuite(name=f"{suite_name}-failures")
             for expectation in failed:
                 detail_suite.add_expectation(getattr(gx.expectations, expectation.gx_class)(**expectation.kwargs))
             details = batch.validate(detail_suite, result_format="BASIC")
-            for expectation, outcome in zip(failed, details.results):
+            for expectation, outcome in _matched(failed, details.results):
                 report.failures.append(_failure(expectation, outcome.to_json_dict()))
     for expectation in skipped:
         report.failures.append({
@@ -155,6 +156,27 @@ def run_expectations(frame: pd.DataFrame, expectations: list[Expectation], suite
     return report
 
 
+def _matched(expectations: list[Expectation], results: list[Any]) -> list[tuple[Expectation, Any]]:
+    """Each expectation with its own result. GX does not keep the suite's order (an expectation whose
+    metric fails on a text value moves), so results are matched by type and arguments (GX leaves out an
+    argument left at its default), never by position."""
+    unused = list(results)
+    pairs = []
+    for expectation in expectations:
+        kind = _SNAKE.sub("_", expectation.gx_class).lower()
+        for outcome in unused:
+            config = outcome.expectation_config
+            if config.type == kind and all(config.kwargs.get(k, v) == v for k, v in expectation.kwargs.items()):
+                pairs.append((expectation, outcome))
+                unused.remove(outcome)
+                break
+        else:
+            raise RuntimeError(f"Great Expectations returned no result for {expectation.gx_class} "
+                               f"{expectation.kwargs.get('column', '')}")
+    return pairs
+
+
+_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 _REGEX_EXPECTATIONS = frozenset({"ExpectColumnValuesToMatchRegex", "ExpectColumnValuesToNotMatchRegex",
                                  "ExpectColumnValuesToMatchRegexList", "ExpectColumnValuesToNotMatchRegexList"})
 
@@ -190,9 +212,13 @@ def _batch_frame(frame: pd.DataFrame, expectations: list[Expectation]) -> pd.Dat
 def _failure(expectation: Expectation, outcome: dict[str, Any]) -> dict[str, Any]:
     details = outcome.get("result") or {}
     mismatched = (details.get("details") or {}).get("mismatched")
-    if outcome.get("exception_info", {}).get("raised_exception"):
-        observed = outcome["exception_info"].get("exception_message")
-    elif mismatched:
+    error = _raised(outcome.get("exception_info") or {})
+    if error is not None:  # the check could not run at all (a text value in a numeric column)
+        reason = f": {error[:200]}" if expectation.shows_values else ""
+        return {"expectation": expectation.gx_class, "meaning": expectation.meaning,
+                "problem": f"cannot check that {expectation.meaning}{reason}", "observed": None,
+                "expected": {k: v for k, v in expectation.kwargs.items() if k not in ("regex", "regex_list")}}
+    if mismatched:
         observed = {kind: sorted(map(str, names))[:10] for kind, names in mismatched.items() if names}
     elif "observed_value" in details:
         observed = details["observed_value"]
@@ -214,6 +240,15 @@ def _failure(expectation: Expectation, outcome: dict[str, Any]) -> dict[str, Any
         problem += f"; observed {observed}"
     return {"expectation": expectation.gx_class, "meaning": expectation.meaning, "problem": problem,
             "observed": observed, "expected": {k: v for k, v in expectation.kwargs.items() if k not in ("regex", "regex_list")}}
+
+
+def _raised(info: dict[str, Any]) -> str | None:
+    """The message of an exception GX caught while checking, or None. GX reports it at the top level
+    or, per metric, nested under the metric's id."""
+    for entry in [info, *[v for v in info.values() if isinstance(v, dict)]]:
+        if entry.get("raised_exception"):
+            return str(entry.get("exception_message") or "the check raised an error")
+    return None
 
 
 def _round(value: Any) -> Any:

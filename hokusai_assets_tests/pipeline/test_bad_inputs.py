@@ -96,6 +96,8 @@ CORPUS = [
      .to_csv(index=False).encode(), "outside [18, 100]"),
     ("mixed_types", "f.csv", lambda t: good().astype({"age": object}).assign(age=["thirty", *range(20, 59)])
      .to_csv(index=False).encode(), "are not numbers"),
+    ("text_with_a_quoted_newline_in_a_number", "f.csv", lambda t: good().astype({"age": object}).assign(
+        age=["4\n2", *range(20, 59)]).to_csv(index=False).encode(), "'age' has 1 value(s) that are not numbers"),
     ("nested_json", "f.json", lambda t: json.dumps([{**r, "plan": {"name": r["plan"]}}
                                                     for r in good().to_dict("records")]).encode(), "categories"),
     ("json_object_not_array", "f.json", lambda t: b'{"age": 30}', "must be an array of records"),
@@ -148,6 +150,8 @@ def test_each_upload_is_accepted_or_rejected_with_a_reason(intake_runner, tmp_pa
         return
     assert outcome.status == "rejected", f"{name}: {outcome.status}: {outcome.reason}"
     assert expected in outcome.reason, outcome.reason
+    if "column" not in name:  # a bad value is not blamed on the file's columns (GX's results out of order)
+        assert "token's columns" not in outcome.reason, outcome.reason
     assert "Traceback" not in outcome.reason and "\n" not in outcome.reason
     record = json.loads(Path(outcome.files["rejection.json"]).read_text())
     assert record["reasons"] and record["partition_key"] == outcome.partition_key

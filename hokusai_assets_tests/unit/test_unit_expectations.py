@@ -63,3 +63,15 @@ def test_the_callers_frame_and_pandas_settings_are_untouched():
     pd.testing.assert_frame_equal(frame, before)
     assert frame["note"].dtype == object
     assert pd.get_option("mode.copy_on_write") is False and pd.get_option("future.infer_string") is False
+
+
+def test_a_check_that_cannot_run_is_named_and_blames_nothing_else():
+    """A text value in a numeric column makes GX's range check raise, and GX then returns its result
+    out of the suite's order: the failure was reported as "the file has exactly the token's columns"."""
+    frame = pd.DataFrame({"x": [1.0, "abc", 3.0], "note": ["a", "b", "c"], "tx_hash": ["", "", ""],
+                          "color": ["red", "blue", "red"], "y": [0, 1, 0]})
+    report = run_expectations(frame, contribution_expectations(SPEC), "contribution")
+    [failure] = report.failures
+    assert failure["meaning"] == "'x' lies between 0 and 10"
+    assert failure["problem"].startswith("cannot check that 'x' lies between 0 and 10: ")
+    assert "columns" not in report.summary()
