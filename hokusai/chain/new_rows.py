@@ -6,8 +6,8 @@ training row of the same label by no more than measurement noise. Both are remov
 and counted, like benchmark copies; an upload left with no new rows is rejected.
 
 Near-copy rule (``hokusai-near-copy-v1``): a row is a near-copy of a training row
-when both have the same label, every category or text feature is equal, and every
-numeric feature differs by at most ``tolerance`` of that feature's range (the
+when both have the same label, every category feature (and a DSPy token's text input) is
+equal, and every numeric feature differs by at most ``tolerance`` of that feature's range (the
 spec's ``min``..``max``, else the range seen in the training set): the spec's
 ``near_copy_tolerance``. What is noise depends on the domain, so the token sets it;
 the default 0 removes exact copies only, and never a genuinely new row of a domain
@@ -53,9 +53,11 @@ def find_new_rows(contribution: pd.DataFrame, training: pd.DataFrame, spec: Toke
     tolerance = spec.near_copy_tolerance if tolerance is None else tolerance
     if contribution.empty:
         return NewRows(np.zeros(0, dtype=bool), 0, 0)
-    fingerprints = row_fingerprints(contribution, spec).to_numpy()
+    compared = spec.compared_columns  # a copy with other free text is still a copy
+    fingerprints = row_fingerprints(contribution, spec, columns=compared).to_numpy()
     # membership by hash table (pandas' isin): a Python set of a million ints costs 6x more
-    exact = pd.Series(fingerprints, copy=False).isin(row_fingerprints(training, spec).to_numpy()).to_numpy()
+    exact = pd.Series(fingerprints, copy=False).isin(
+        row_fingerprints(training, spec, columns=compared).to_numpy()).to_numpy()
     near = np.zeros(len(contribution), dtype=bool)
     candidates = np.flatnonzero(~exact)
     if tolerance > 0 and len(candidates) and len(training):
@@ -98,7 +100,7 @@ def _near_copies(contribution: pd.DataFrame, rows: np.ndarray, training: pd.Data
     from hokusai.chain.near_search import rows_within_bounds
 
     numeric = [f for f in spec.features if f.dtype in ("int", "float", "bool")]
-    exact_names = [spec.label_column] + [f.name for f in spec.features if f.dtype in ("category", "string")]
+    exact_names = [name for name in spec.compared_columns if name not in {f.name for f in numeric}]
     train_columns = [_numeric_column(training, f.name) for f in numeric]
     row_columns = [_narrow(_numeric_column(contribution, f.name)[rows]) for f in numeric]
     span = np.array([_span(f, train_columns[i].astype("float64", copy=False)) for i, f in enumerate(numeric)],

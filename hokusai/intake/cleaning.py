@@ -110,16 +110,21 @@ def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataF
     ``known_rows(rows)`` marks which of ``rows`` are new (``hokusai.chain.new_rows.find_new_rows``
     against the champion's training set: a ``.keep`` mask and ``.stats()``). The rows kept
     are sorted by their fingerprint: after dedup every kept row has its own, so the order is
-    a function of the rows alone, not of the upload. Under ``update`` a row's key is part of
-    what it is (the same content under two keys updates two rows), so duplicates and the order
-    are taken over the committed columns, and copies of benchmark rows over the content.
+    a function of the rows alone, not of the upload. Duplicates and copies are found on what the
+    model sees (``TokenSpec.compared_columns``: a scikit-learn token's free text is not compared).
+    Under ``update`` a row's key is part of what it is (the same content under two keys updates
+    two rows), so duplicates are taken over that and the key, and copies of benchmark rows over
+    that alone.
     """
     rows_in = len(frame)
     text_hashes: dict[str, np.ndarray] = {}
-    fingerprints = row_fingerprints(frame, spec, text_hashes, spec.committed_columns)
-    content = fingerprints if spec.committed_columns == spec.content_columns else row_fingerprints(frame, spec)
-    duplicate = fingerprints.duplicated(keep="first")
-    in_benchmark = content.isin(set(row_fingerprints(benchmark, spec)))
+    committed, compared = spec.committed_columns, spec.compared_columns
+    fingerprints = row_fingerprints(frame, spec, text_hashes, committed)
+    same_columns = [*compared, *([spec.key_column] if spec.merge_strategy == "update" else [])]
+    same = fingerprints if same_columns == committed else row_fingerprints(frame, spec, columns=same_columns)
+    content = same if same_columns == compared else row_fingerprints(frame, spec, columns=compared)
+    duplicate = _duplicates(same, fingerprints)
+    in_benchmark = content.isin(set(row_fingerprints(benchmark, spec, columns=compared)))
     if benchmark_near is not None:
         candidates = np.flatnonzero((~duplicate & ~in_benchmark).to_numpy())
         if len(candidates):
@@ -149,3 +154,16 @@ def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataF
     }
     text_hashes.pop(spec.label_column, None)  # its dtype changes above
     return CleanResult(frame=cleaned, stats=stats, text_hashes=text_hashes)
+
+
+def _duplicates(same: pd.Series, full: pd.Series) -> pd.Series:
+    """Rows that repeat an earlier row on what the model sees (``same``). Where rows differ only in what
+    it does not see (free text), the one with the smallest full fingerprint stays, whatever the upload's
+    order: the row kept, and so the commitment, is a property of the rows."""
+    if same is full:
+        return full.duplicated(keep="first")
+    order = np.lexsort((full.to_numpy(), same.to_numpy()))
+    ranked = same.to_numpy()[order]
+    repeated = np.empty(len(order), dtype=bool)
+    repeated[order] = np.concatenate(([False], ranked[1:] == ranked[:-1])) if len(order) else []
+    return pd.Series(repeated, index=same.index)

@@ -107,6 +107,15 @@ class TokenSpec:
         return [*self.feature_names, self.label_column]
 
     @property
+    def compared_columns(self) -> list[str]:
+        """What a row tells the model: its model inputs, then its label. Duplicates, benchmark copies and
+        the champion's rows are found on these, so a copy with other free text is still a copy: a
+        scikit-learn token's ``string`` features are no model input (a DSPy token's text is its input)."""
+        if self.dspy is not None:
+            return self.content_columns
+        return [*(f.name for f in self.features if f.dtype != "string"), self.label_column]
+
+    @property
     def committed_columns(self) -> list[str]:
         """The columns a contribution's row commitment covers: its content, and under ``update`` its key,
         since which earlier row a keyed row replaces is part of what the chain must rebuild."""

@@ -56,6 +56,12 @@ def benchmark_with_a_blank_column(tokens_dir) -> bytes:
     return frame.assign(monthly_spend="").to_csv(index=False).encode()
 
 
+def benchmark_with_other_comments(tokens_dir) -> bytes:
+    """The benchmark with its free text re-worded: the model never reads 'comment', so these are its rows."""
+    frame = pd.read_csv(tokens_dir / TOKEN_ID / "benchmark.csv")
+    return frame.assign(comment=[f"re-worded {i}" for i in range(len(frame))]).to_csv(index=False).encode()
+
+
 def wide() -> bytes:
     frame = good(5)
     extra = pd.DataFrame({f"c{i}": [0] * 5 for i in range(5000)})
@@ -83,6 +89,7 @@ CORPUS = [
     ("nan_labels", "f.csv", lambda t: good().assign(churned=None).to_csv(index=False).encode(), "have no label"),
     ("all_duplicate_rows", "f.csv", lambda t: pd.concat([good(1)] * 50).to_csv(index=False).encode(), "accepted"),
     ("benchmark_copy", "f.csv", benchmark_copy, "benchmark-leakage attempt"),
+    ("benchmark_with_other_comments", "f.csv", benchmark_with_other_comments, "benchmark-leakage attempt"),
     ("benchmark_with_a_blank_column", "f.csv", benchmark_with_a_blank_column, "1000 empty value(s)"),
     ("blank_numeric_cells", "f.csv", lambda t: with_blanks("monthly_spend"), "'monthly_spend' has 6 empty value(s)"),
     ("nan_words_in_numbers", "f.csv", lambda t: good().assign(age=["NaN", "nan", *range(20, 58)])

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from hokusai.intake.cleaning import clean_contribution, row_fingerprints
+from hokusai.tokens.dspy_spec import DSPyProgramSpec
 from hokusai.tokens.spec import FeatureSpec, TokenSpec
 
 SPEC = TokenSpec(
@@ -31,6 +32,7 @@ SPEC = TokenSpec(
     estimator_params={},
     seed=0,
 )
+DSPY = dataclasses.replace(SPEC, dspy=DSPyProgramSpec(signature="a, b, c -> y"))  # text is an input
 EMPTY_BENCHMARK = pd.DataFrame({"a": [], "b": [], "c": [], "y": []})
 
 
@@ -80,10 +82,13 @@ def test_benchmark_match_ignores_numeric_typing():
     assert result.frame["a"].tolist() == [5.0]
 
 
-def test_text_columns_compare_exactly():
+def test_text_inputs_compare_exactly():
+    """Where text is the model's input (a DSPy token), "Y" and "y " are other inputs than "y"."""
     benchmark = rows((3, 1.0, "y", 1))
     contribution = rows((3, 1.0, "Y", 1), (3, 1.0, "y ", 1))
-    assert clean_contribution(contribution, SPEC, benchmark).stats["benchmark_rows_removed"] == 0
+    assert clean_contribution(contribution, DSPY, benchmark).stats["benchmark_rows_removed"] == 0
+    stats = clean_contribution(contribution, SPEC, benchmark).stats  # free text: one row, the benchmark's
+    assert (stats["duplicates_removed"], stats["benchmark_rows_removed"], stats["rows_out"]) == (1, 1, 0)
 
 
 def test_duplicate_of_a_benchmark_row_is_counted_once_as_benchmark():
@@ -155,3 +160,37 @@ def test_validated_contribution_with_text_labels_matches_benchmark():
     result = clean_contribution(report.frame, SPEC, benchmark)
     assert result.stats["benchmark_rows_removed"] == 1
     assert result.frame.values.tolist() == [[4.0, 2.0, "y", 1]]
+
+
+# --- free text is no model input of a scikit-learn token ------------------------------------
+
+def test_a_copy_with_other_free_text_is_still_a_duplicate_and_the_row_kept_does_not_depend_on_order():
+    """'c' is free text: the model never sees it, so (1, 0.5, 'x', 0) and (1, 0.5, 'zz', 0) are one row
+    to it. Which text is kept is fixed by the rows, not by their order in the upload."""
+    contribution = rows((1, 0.5, "x", 0), (1, 0.5, "zz", 0), (2, 1.5, "y", 1))
+    kept = []
+    for order in ([0, 1, 2], [1, 0, 2], [2, 1, 0]):
+        result = clean_contribution(contribution.iloc[order].reset_index(drop=True), SPEC, EMPTY_BENCHMARK)
+        assert result.stats["duplicates_removed"] == 1 and result.stats["rows_out"] == 2
+        kept.append(result.frame.values.tolist())
+    assert kept[0] == kept[1] == kept[2]
+
+
+def test_a_benchmark_row_with_other_free_text_is_a_benchmark_copy():
+    benchmark = rows((7, 2.5, "benchmark text", 1))
+    contribution = rows((7, 2.5, "something else", 1), (2, 1.5, "y", 1))
+    result = clean_contribution(contribution, SPEC, benchmark)
+    assert result.stats["benchmark_rows_removed"] == 1 and result.frame["a"].tolist() == [2]
+
+
+def test_a_champions_row_with_other_free_text_is_a_known_row():
+    from hokusai.chain.new_rows import find_new_rows
+
+    training = rows((1, 0.5, "the champion's text", 0))
+    found = find_new_rows(rows((1, 0.5, "re-worded", 0), (1, 0.5, "x", 1)), training, SPEC)
+    assert found.keep.tolist() == [False, True] and found.exact_copies == 1
+
+
+def test_a_dspy_tokens_text_is_its_input_and_is_compared():
+    assert SPEC.compared_columns == ["a", "b", "y"]
+    assert DSPY.compared_columns == ["a", "b", "c", "y"]
