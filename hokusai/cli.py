@@ -305,11 +305,9 @@ def _prove_row(args: argparse.Namespace) -> int:
 
 
 def _own_attester(settings: Settings) -> tuple[str, str] | None:
-    import os
-
     from hokusai.claims.attester_keys import configured_attester_address
 
-    return configured_attester_address(settings.home, os.environ)
+    return configured_attester_address(settings.home, secret_environment())
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
