@@ -98,16 +98,17 @@ def _as_text(column: pd.Series) -> tuple[np.ndarray, bool]:
 
 
 def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataFrame,
-                       known_rows: Callable[[pd.DataFrame], Any] | None = None,
-                       benchmark_near: Callable[[pd.DataFrame], Any] | None = None) -> CleanResult:
+                       known_rows: Callable[[pd.DataFrame, np.ndarray], Any] | None = None,
+                       benchmark_near: Callable[[pd.DataFrame, np.ndarray], Any] | None = None) -> CleanResult:
     """Drop exact duplicates, benchmark copies and (with ``known_rows``) rows the champion has; count each.
 
-    ``benchmark_near(rows)`` marks the near-copies of benchmark rows among ``rows`` (``find_new_rows``
+    Both callables take the rows and their fingerprints over ``spec.compared_columns``.
+    ``benchmark_near(rows, fingerprints)`` marks the near-copies of benchmark rows among ``rows`` (``find_new_rows``
     against the benchmark: ``.keep`` False for a near-copy). They count as benchmark copies: a
     benchmark row with a pixel nudged scores like the row itself, so without this a contributor
     is paid for training on the test set.
 
-    ``known_rows(rows)`` marks which of ``rows`` are new (``hokusai.chain.new_rows.find_new_rows``
+    ``known_rows(rows, fingerprints)`` marks which of ``rows`` are new (``hokusai.chain.new_rows.find_new_rows``
     against the champion's training set: a ``.keep`` mask and ``.stats()``). The rows kept
     are sorted by their fingerprint: after dedup every kept row has its own, so the order is
     a function of the rows alone, not of the upload. Duplicates and copies are found on what the
@@ -128,12 +129,13 @@ def clean_contribution(frame: pd.DataFrame, spec: TokenSpec, benchmark: pd.DataF
     if benchmark_near is not None:
         candidates = np.flatnonzero((~duplicate & ~in_benchmark).to_numpy())
         if len(candidates):
-            in_benchmark.iloc[candidates[~benchmark_near(frame.iloc[candidates]).keep]] = True
+            found = benchmark_near(frame.iloc[candidates], content.to_numpy()[candidates])
+            in_benchmark.iloc[candidates[~found.keep]] = True
     keep = ~duplicate & ~in_benchmark
     known = {}
     if known_rows is not None:
         candidates = np.flatnonzero(keep.to_numpy())
-        found = known_rows(frame.iloc[candidates])
+        found = known_rows(frame.iloc[candidates], content.to_numpy()[candidates])
         keep.iloc[candidates[~found.keep]] = False
         known = found.stats()
     order = np.flatnonzero(keep.to_numpy())

@@ -116,9 +116,10 @@ def clean(contributed: ContributedDataset, spec: TokenSpec, benchmark: pd.DataFr
     report = check_schema(contributed, spec)
     if not report.passed:
         raise ContributionRejected(report.summary())
-    known_rows = None if training is None else (lambda rows: find_new_rows(rows, training, spec))
+    known_rows = None if training is None else (
+        lambda rows, prints: find_new_rows(rows, training, spec, fingerprints=prints))
     result = clean_contribution(report.frame, spec, benchmark, known_rows,
-                                lambda rows: find_new_rows(rows, benchmark, spec))
+                                lambda rows, prints: find_new_rows(rows, benchmark, spec, fingerprints=prints))
     stats = {**result.stats, "dropped_columns": report.dropped_columns}
     share = stats["benchmark_rows_removed"] / stats["rows_in"]
     if share > policy.max_benchmark_share:
