@@ -133,3 +133,29 @@ def test_two_evaluations_started_at_once_on_a_fresh_state_end_as_one_linear_chai
         link = next(x for x in links if x.partition_key == summary["partition_key"])
         assert signed["baseline_commitment"] == links[link.position - 1].commitment
         assert signed["candidate_commitment"] == link.commitment
+
+
+def test_the_same_rows_raced_under_two_wallets_are_paid_once(halves, tmp_path, shared_cache, chain_tokens_env):
+    """Two contributors send the same rows at once: one claim; the other, re-based on the head the
+    first made, finds every row already in the champion's training set and is rejected with that."""
+    import os
+    import shutil
+
+    first_half = halves[0]
+    copy = tmp_path / "someone-elses-rows.csv"
+    shutil.copy(first_half, copy)
+    home = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOKUSAI_", "MLFLOW_"))}
+    env.update({"HOKUSAI_HOME": str(home), "HOKUSAI_CACHE_DIR": str(shared_cache), **chain_tokens_env})
+    processes = [subprocess.Popen([HOKUSAI, "evaluate", str(path), "--token", CHAIN_TOKEN, "--wallet", wallet,
+                                   "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                 for path, wallet in ((first_half, WALLET), (copy, OTHER_WALLET))]
+    outputs = [process.communicate(timeout=600) for process in processes]
+    codes = sorted(process.returncode for process in processes)
+    assert codes == [0, 2], [stderr for _, stderr in outputs]
+    [(winner, _)] = [out for process, out in zip(processes, outputs) if process.returncode == 0]
+    [(_, loser)] = [out for process, out in zip(processes, outputs) if process.returncode == 2]
+    assert json.loads(winner)["claimed"] is True
+    assert "no new rows: of 175 rows, 175 are already in the champion's training set" in loser
+    links = Chain(f"sqlite:///{home / 'ledger.db'}").active_links(CHAIN_TOKEN)
+    assert [link.position for link in links] == [0, 1]
