@@ -37,20 +37,26 @@ class Runner(Protocol):
 RunnerFactory = Callable[[Settings, bool], Runner]
 
 
+OUTPUT_DIR_HELP = "copy the evaluation's output files here (those it wrote): " + ", ".join(OUTPUT_FILES)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hokusai", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="hokusai", description=__doc__.splitlines()[0],
+        epilog="also: hokusai api (serve the REST API) and hokusai api-key create|list|revoke; "
+               "see hokusai api --help")
     commands = parser.add_subparsers(dest="command", required=True)
     evaluate = commands.add_parser("evaluate", help="evaluate one contribution file end to end")
     evaluate.add_argument("path", nargs="?", type=Path, help="the contribution file (csv, tsv, json, jsonl, parquet)")
     evaluate.add_argument("--token", help="token id, e.g. digits-demo")
     evaluate.add_argument("--wallet", help="contributor wallet address (0x + 40 hex)")
-    evaluate.add_argument("--output-dir", type=Path, help="copy delta_one/attestation/mint_request JSON here")
+    evaluate.add_argument("--output-dir", type=Path, help=OUTPUT_DIR_HELP)
     evaluate.add_argument("--json", action="store_true", help="print a machine-readable summary")
     evaluate.add_argument("--dry-run", action="store_true",
                           help="evaluate a deterministic mock contribution in a throw-away state folder")
     demo = commands.add_parser("demo", help="evaluate the demo token's improving sample contribution")
-    demo.add_argument("--output-dir", type=Path)
-    demo.add_argument("--json", action="store_true")
+    demo.add_argument("--output-dir", type=Path, help=OUTPUT_DIR_HELP)
+    demo.add_argument("--json", action="store_true", help="print a machine-readable summary")
     verify = commands.add_parser(
         "verify", help="check evaluation outputs (hashes, EIP-712 digest, signer), a row proof, or a model folder")
     verify.add_argument("file", type=Path, help="attestation.json or its folder; a proof .json; a model folder")

@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--scopes", required=True, help="comma-separated, e.g. models:read,mlflow:read")
     create.add_argument("--expires-days", type=float, help="days until it expires (default: never)")
-    key_commands.add_parser("list", help="every key: prefix, name, scopes, state, expiry")
+    key_commands.add_parser("list", help="every key: prefix, state, name, scopes, expiry")
     revoke = key_commands.add_parser("revoke", help="revoke a key by its prefix (hk_xxxxxxxx)")
     revoke.add_argument("prefix")
     return parser

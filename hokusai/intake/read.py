@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from hokusai.chain.new_rows import find_new_rows
+from hokusai.intake.benchmark_copying import benchmark_copying
 from hokusai.intake.cleaning import clean_contribution
 from hokusai.drops.store import ContributionStore, resolve_partition
 from hokusai.commitments.rows import commit_rows
@@ -134,6 +135,9 @@ def clean(contributed: ContributedDataset, spec: TokenSpec, benchmark: pd.DataFr
             f"({stats['duplicates_removed']} duplicates, {stats['benchmark_rows_removed']} benchmark copies)")
     if result.frame.empty:
         raise ContributionRejected("no rows left after removing duplicates and benchmark copies")
+    copying = benchmark_copying(result.frame, benchmark, spec, training)  # copies edited past the near-copy rule
+    if copying.derived:
+        raise ContributionRejected(copying.reason())
     quality = contribution_quality(contributed.frame, report, spec, stats, _loaded_nulls(contributed))
     committed = committed_rows(result.frame, spec)  # in the spec's column order, whatever the upload's
     rows_sha256 = frame_sha256(committed, result.text_hashes)
