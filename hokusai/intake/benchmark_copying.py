@@ -1,27 +1,19 @@
 """Whether a contribution was made from the benchmark: copies edited past the near-copy rule.
 
-The near-copy rule catches a benchmark row whose every feature moved a little. A copy with
-a few features moved a lot passes it, and still scores like the row it was made from:
-measured on the demo token, the benchmark with one pixel set to 16 was paid +910 bps; with
-3 pixels of each row moved by 8 grey levels +900 bps, with 8 pixels +840 bps; only the 91
-benchmark rows the champion gets wrong, 3 or 8 pixels moved, +660 and +700 bps.
+The near-copy rule catches a benchmark row whose every feature moved a little. A copy with a
+few features moved a lot passes it and still scores like the row it came from (the demo's
+benchmark with 3 pixels of each row moved by 8 grey levels was paid +900 bps).
 
 Rule ``hokusai-benchmark-copying-v1``, a data-copying test. The distance of two rows of one
 label is the number of compared features on which they differ by more than the near-copy
-bound, at least 1% of the feature's range (a category that differs counts one). Each
-contribution row's distance to its nearest benchmark row of its label is compared with the
-same distance for genuine rows of the token: the champion's training set, base rows first.
-Fresh rows of the token's distribution are as near to this benchmark as those are; copies
-are nearer. A one-sided Mann-Whitney test (ties at mid-rank) refuses the upload when its rows
-are nearer at p < 0.001. Measured on the demo token: the improving sample z = +1.0, 80 random
-20-250-row subsets of it at most +2.4; the copies above +8.4 to +34, the improving sample with
-the 91 targeted copies added +4.6 (3 pixels) and +3.2 (8 pixels); generated churn rows (20
-samples, 50-5,000 rows) from -2.6 to +1.3. The test has no randomness: its verdict is a
-property of the data. Without reference rows the benchmark's rows' distances to each other
-stand in, with an effect floor (below).
-
-An upload with more than ``MAX_TESTED_ROWS`` rows is tested on the first of them in their
-canonical order: a limit of this rule (docs/reward-path.md).
+bound, at least 1% of the feature's range (a category that differs counts one). Each row's
+distance to its nearest benchmark row of its label is compared with the same distance for
+genuine rows of the token (the champion's training set, base rows first): fresh rows of the
+token's distribution are as near to this benchmark as those; copies are nearer. A one-sided
+Mann-Whitney test refuses the upload when its rows are nearer at p < 0.001. No randomness:
+the verdict is a property of the rows. A large upload is tested on an even spread of its rows
+(every k-th in canonical order), so copies anywhere among them count in their share.
+Figures and limits: docs/reward-path.md, section 2.
 """
 
 from __future__ import annotations
@@ -47,8 +39,10 @@ MIN_NEARER = 0.65
 # much as any other row does.
 RESOLUTION = 0.01
 MIN_REFERENCE_ROWS = 30
-MAX_TESTED_ROWS = 20_000
-MAX_BENCHMARK_ROWS = 5_000  # rows of the benchmark compared (the first in file order)
+# Rows tested: about PAIR_BUDGET / benchmark rows, within these bounds. The whole benchmark is
+# compared: a cap on it would leave the rows past the cap free to copy.
+PAIR_BUDGET = 12_500_000
+MIN_TESTED_ROWS, MAX_TESTED_ROWS = 1_000, 20_000
 _BLOCK = 256
 
 
@@ -65,7 +59,9 @@ class CopyingVerdict:
     derived: bool
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """JSON-ready: a distance not measured (nothing tested) is None, not NaN."""
+        return {key: None if isinstance(value, float) and math.isnan(value) else value
+                for key, value in asdict(self).items()}
 
     def reason(self) -> str:
         than = ("the champion's training rows are" if self.compared_with == "training rows"
@@ -83,9 +79,11 @@ def benchmark_copying(rows: pd.DataFrame, benchmark: pd.DataFrame, spec: TokenSp
     their distances to this benchmark are what fresh rows give. Without it (or with fewer than
     ``MIN_REFERENCE_ROWS``), the benchmark's rows' distances to each other stand in.
     """
-    tested = rows.iloc[:MAX_TESTED_ROWS]
-    bench = benchmark.iloc[:MAX_BENCHMARK_ROWS]
-    genuine = None if reference is None or len(reference) < MIN_REFERENCE_ROWS else reference.iloc[:MAX_BENCHMARK_ROWS]
+    bench = benchmark
+    budget = rows_to_test(len(bench))
+    tested = rows.iloc[::math.ceil(len(rows) / budget)] if len(rows) > budget else rows
+    # the base rows come first in the champion's training set: the genuine rows least open to doubt
+    genuine = None if reference is None or len(reference) < MIN_REFERENCE_ROWS else reference.iloc[:budget]
     z_limit = NormalDist().inv_cdf(1 - FALSE_ALARM_RATE)
     compared_with = "benchmark rows" if genuine is None else "training rows"
     features = _comparable(tested, bench, spec, genuine)
@@ -99,8 +97,9 @@ def benchmark_copying(rows: pd.DataFrame, benchmark: pd.DataFrame, spec: TokenSp
             continue
         mine = row_values[row_labels == label]
         to_benchmark.append(_nearest(mine, labelled, bounds))
-        if ref_values is None:
-            among_benchmark.append(_nearest(labelled, labelled, bounds, self_excluded=True))
+        if ref_values is None:  # an even spread of the benchmark's rows, each to its nearest other
+            among_benchmark.append(_nearest(labelled, labelled, bounds, self_excluded=True,
+                                            step=max(1, math.ceil(len(bench_labels) / budget))))
         else:
             among_benchmark.append(_nearest(ref_values[ref_labels == label], labelled, bounds))
     ours = np.concatenate(to_benchmark) if to_benchmark else np.empty(0, dtype=np.int32)
@@ -111,14 +110,21 @@ def benchmark_copying(rows: pd.DataFrame, benchmark: pd.DataFrame, spec: TokenSp
                           z > z_limit and (ref_values is not None or nearer >= MIN_NEARER))
 
 
-def _nearest(a: np.ndarray, b: np.ndarray, bounds: np.ndarray, self_excluded: bool = False) -> np.ndarray:
-    """Each row of ``a``: the distance to its nearest row of ``b`` (not itself when ``a`` is ``b``)."""
-    out = np.empty(len(a), dtype=np.int32)
-    for start in range(0, len(a), _BLOCK):
-        distances = _differences(a[start:start + _BLOCK], b, bounds)
+def rows_to_test(benchmark_rows: int) -> int:
+    """How many of an upload's rows are tested against a benchmark of ``benchmark_rows``."""
+    return min(MAX_TESTED_ROWS, max(MIN_TESTED_ROWS, PAIR_BUDGET // max(benchmark_rows, 1)))
+
+
+def _nearest(a: np.ndarray, b: np.ndarray, bounds: np.ndarray, self_excluded: bool = False,
+             step: int = 1) -> np.ndarray:
+    """Every ``step``-th row of ``a``: the distance to its nearest row of ``b`` (not itself when ``a`` is ``b``)."""
+    chosen = np.arange(0, len(a), step)
+    out = np.empty(len(chosen), dtype=np.int32)
+    for start in range(0, len(chosen), _BLOCK):
+        which = chosen[start:start + _BLOCK]
+        distances = _differences(a[which], b, bounds)
         if self_excluded:
-            rows = np.arange(len(distances))
-            distances[rows, rows + start] = np.iinfo(np.int32).max
+            distances[np.arange(len(which)), which] = np.iinfo(np.int32).max
         out[start:start + _BLOCK] = distances.min(axis=1)
     return out
 

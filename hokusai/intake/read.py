@@ -65,6 +65,7 @@ class CleanDataset:
     raw_sha256: str
     quality: dict[str, Any] = field(default_factory=dict)
     rows_root: str = ""  # sha256-rows-merkle-v1 over the committed columns (hokusai.commitments.rows)
+    copying: dict[str, Any] = field(default_factory=dict)  # the data-copying test's verdict (benchmark_copying)
 
 
 def frame_sha256(frame: pd.DataFrame, column_hashes: dict | None = None) -> str:
@@ -152,6 +153,7 @@ def clean(contributed: ContributedDataset, spec: TokenSpec, benchmark: pd.DataFr
         raw_sha256=contributed.manifest["sha256"],
         quality=quality,
         rows_root=root,
+        copying=copying.as_dict(),
     )
 
 

@@ -102,6 +102,7 @@ def clean_dataset(
             "quality_parts": MetadataValue.json(cleaned.quality["parts"]),
             "rows_sha256": cleaned.rows_sha256,
             "rows_root": cleaned.rows_root,
+            "benchmark_copying": MetadataValue.json(cleaned.copying),
             "label_counts": MetadataValue.json(
                 {str(k): int(v) for k, v in cleaned.frame[spec.label_column].value_counts().sort_index().items()}
             ),

@@ -107,6 +107,20 @@ def test_jittered_copies_of_the_champions_rows_are_near_copies_and_rejected(make
     assert "150 are near-copies of its rows" in outcome.reason
 
 
+def test_benchmark_rows_edited_past_the_near_copy_rule_are_rejected_as_copies(make_runner, tmp_path):
+    """3 pixels of each benchmark row moved by 8 levels: new rows by the near-copy rule, paid +900 bps
+    before the data-copying test; now refused at intake, with the reason recorded."""
+    from hokusai_assets_tests.unit.test_unit_benchmark_copying import BENCHMARK, edited
+
+    runner = make_runner()
+    outcome = runner.evaluate(write(edited(BENCHMARK, 3), tmp_path / "fresh-digits.csv"), "digits-demo", WALLET)
+    assert outcome.status == "rejected" and not outcome.claim
+    assert "rejected as copies made from the benchmark" in outcome.reason
+    assert "than the champion's training rows are" in outcome.reason
+    record = json.loads(Path(outcome.files["rejection.json"]).read_text())
+    assert record["reasons"] == [outcome.reason]
+
+
 def test_two_evaluations_started_at_once_on_a_fresh_state_end_as_one_linear_chain(halves, tmp_path, shared_cache,
                                                                                  chain_tokens_env):
     """Two `hokusai evaluate` processes: both succeed; the one that lost the head is re-based, not dropped."""

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hokusai.intake.benchmark_copying import MAX_TESTED_ROWS, MIN_REFERENCE_ROWS, benchmark_copying
+from hokusai.intake.benchmark_copying import MIN_REFERENCE_ROWS, benchmark_copying, rows_to_test
 from hokusai.intake.read import ContributedDataset, ContributionRejected, clean
 from hokusai.models.training import features_and_labels, train_model
 from hokusai.tokens.spec import load_token_specs
@@ -96,9 +96,14 @@ def test_the_verdict_is_a_property_of_the_rows():
     assert benchmark_copying(rows, BENCHMARK, SPEC, BASE) == benchmark_copying(rows.iloc[::-1], BENCHMARK, SPEC, BASE)
 
 
-def test_an_upload_beyond_the_tested_rows_is_tested_on_the_first_of_them():
-    assert MAX_TESTED_ROWS == 20_000
-    assert benchmark_copying(BENCHMARK.assign(pixel_0_0=16), BENCHMARK, SPEC, BASE).rows_tested == 1000
+def test_a_large_upload_is_tested_on_an_even_spread_of_its_rows():
+    """Copies last in the upload are tested in their share: a spread, not the first rows."""
+    assert rows_to_test(len(BENCHMARK)) == 12_500 and rows_to_test(5_000) == 2_500 and rows_to_test(10**6) == 1_000
+    genuine = pd.concat([IMPROVING] * 40)  # 14,000 rows
+    copies = pd.concat([edited(BENCHMARK, 3, seed) for seed in range(3)])  # 3,000 rows, after them
+    verdict = benchmark_copying(pd.concat([genuine, copies]), BENCHMARK, SPEC, BASE)
+    assert verdict.rows_tested == 8_500 and verdict.derived, verdict
+    assert not benchmark_copying(genuine, BENCHMARK, SPEC, BASE).derived
 
 
 def test_a_text_token_is_not_tested():
