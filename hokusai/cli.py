@@ -266,6 +266,7 @@ def _reproduce(args: argparse.Namespace, settings: Settings) -> int:
     from hokusai.drops.s3 import contribution_store_for
     from hokusai.pii.secret import load_pii_secret
     from hokusai.tokens.spec import load_token_spec, read_token_table, token_spec_path
+    from hokusai.evaluation.benchmark import load_benchmark
 
     secret = load_pii_secret(settings.home, secret_environment())
     from hokusai.chain.ledger import Chain
@@ -279,7 +280,7 @@ def _reproduce(args: argparse.Namespace, settings: Settings) -> int:
         spec_for=lambda token: load_token_spec(token_spec_path(settings.tokens_dir, token)),
         pii_key_for=lambda token: pii_key(secret, token),
         base_for=lambda spec: read_token_table(spec.base_data_path),
-        benchmark_for=lambda spec: read_token_table(spec.benchmark_path),
+        benchmark_for=load_benchmark,
         policy=IntakePolicy(LoadLimits(settings.max_upload_bytes, settings.max_rows, settings.max_columns),
                             settings.max_benchmark_share),
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 from dagster import ConfigurableResource
 
+from hokusai.evaluation.benchmark import check_benchmark
 from hokusai.tokens.spec import TokenSpec, load_token_spec, read_token_table, token_spec_path
 
 
@@ -24,7 +25,10 @@ class TokenSpecsResource(ConfigurableResource):
         return _read_table(spec.base_data_path, spec.base_data_path.stat().st_mtime_ns)
 
     def benchmark(self, spec: TokenSpec) -> pd.DataFrame:
-        return _read_table(spec.benchmark_path, spec.benchmark_path.stat().st_mtime_ns)
+        """The token's benchmark; refused when it does not match the spec's ``benchmark.rows_root``."""
+        benchmark = _read_table(spec.benchmark_path, spec.benchmark_path.stat().st_mtime_ns)
+        check_benchmark(benchmark, spec)
+        return benchmark
 
 
 @lru_cache(maxsize=64)

@@ -22,8 +22,8 @@ from hokusai.core.client import RegistryClient
 from hokusai.core.entities import ModelVersionRef
 from hokusai.core.tags import CHAMPION_ALIAS, COMMITMENT_TAG
 from hokusai.evaluation.metrics import benchmark_rows, bootstrap_primary_metric, evaluate_model
-from hokusai.commitments.rows import frame_root
 from hokusai.intake.read import CleanDataset, frame_sha256
+from hokusai.evaluation.benchmark import benchmark_root
 from hokusai.tokens.spec import TokenSpec
 from hokusai.models.training import merge_training_data, train_model
 
@@ -189,15 +189,6 @@ def training_digest(training: pd.DataFrame, spec: TokenSpec) -> str:
     return frame_sha256(training.iloc[canonical_order(features, labels, spec)])
 
 
-def benchmark_root(benchmark: pd.DataFrame, spec: TokenSpec) -> str:
-    """The data commitment of the token's whole benchmark, cached per content hash."""
-    key = (spec.benchmark_spec_id, frame_sha256(benchmark))
-    if key not in _BENCHMARK_ROOTS:
-        _BENCHMARK_ROOTS[key] = frame_root(benchmark[spec.content_columns])
-    return _BENCHMARK_ROOTS[key]
-
-
-_BENCHMARK_ROOTS: dict[tuple[str, str], str] = {}
 
 
 def training_params(spec: TokenSpec, rows: int, role: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ in one pass rather than one error at a time.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,9 @@ class TokenSpec:
     # a DSPy program as the model (hokusai.tokens.dspy_spec); None: the scikit-learn estimator
     dspy: DSPyProgramSpec | None = None
     spec_sha256: str = field(default="", compare=False)
+    # The benchmark's published commitment (its row root, hokusai.evaluation.benchmark): the platform
+    # refuses a benchmark file that does not match it, so a benchmark kept private is still pinned.
+    benchmark_rows_root: str | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -278,7 +282,15 @@ class _Reader:
             positive_label=positive_label,
             near_copy_tolerance=self._fraction("near_copy_tolerance", 0.0),
             dspy=program,
+            benchmark_rows_root=self._commitment("benchmark.rows_root"),
         )
+
+    def _commitment(self, path: str) -> str | None:
+        value = self.get(path, str, None)
+        if value is not None and not re.fullmatch(r"0x[0-9a-f]{64}", value):
+            self.problems.append(f"{path}: expected 0x and 64 lower-case hex digits, got {value!r}")
+            return None
+        return value
 
     def _dspy_features(self, features: tuple[FeatureSpec, ...], label_values: list | None) -> None:
         """A DSPy token's inputs are text (its string features) and its labels text too."""

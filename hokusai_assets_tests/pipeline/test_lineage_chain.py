@@ -173,3 +173,18 @@ def test_the_same_rows_raced_under_two_wallets_are_paid_once(halves, tmp_path, s
     assert "no new rows: of 175 rows, 175 are already in the champion's training set" in loser
     links = Chain(f"sqlite:///{home / 'ledger.db'}").active_links(CHAIN_TOKEN)
     assert [link.position for link in links] == [0, 1]
+
+
+def test_an_evaluation_against_a_benchmark_the_token_did_not_publish_stops_and_pays_nothing(make_runner, tmp_path):
+    """A spec that commits to a benchmark (``benchmark.rows_root``) and a file that differs: no score,
+    no claim, and the contribution is not blamed (it is not rejected; the operator fixes the file)."""
+    from hokusai.harness.topology import token_copies
+
+    tokens = token_copies(tmp_path / "pinned", ["digits-pinned"], overrides={"digits-pinned": {"benchmark": {
+        "path": "digits-demo/benchmark.csv", "spec_id": "digits-demo-benchmark-v1", "min_samples": 500,
+        "rows_root": "0x" + "00" * 32}}})
+    runner = make_runner(extra_env={"HOKUSAI_TOKENS_DIR": str(tokens)})
+    outcome = runner.evaluate(SAMPLES / "improving.csv", "digits-pinned", WALLET)
+    assert outcome.status == "error" and not outcome.claim, (outcome.status, outcome.reason)
+    assert "the benchmark of token digits-pinned does not match its published commitment" in outcome.reason
+    assert "mint_request.json" not in outcome.files and "rejection.json" not in outcome.files
