@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--signer", help="require this attester address (default: this installation's attester, "
                                          "from HOKUSAI_ATTESTER_PRIVATE_KEY or its development key)")
     verify.add_argument("--root", help="require this Merkle root (row proof) or weights commitment (model)")
+    verify.add_argument("--benchmark-root", help="require this benchmark commitment (the token's published "
+                                                 "benchmark.rows_root) in the attestation")
     again = commands.add_parser("reproduce", help="re-run an evaluation from its pins; compare the claim hash")
     again.add_argument("partition", help="the partition key, e.g. digits-demo/0x…/improving.csv@c30ca20e4ebc")
     prove = commands.add_parser("prove-row", help="prove one cleaned row belongs to an evaluated contribution")
@@ -324,7 +326,8 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if signer is None:  # this installation's own attester, never an address the files name
             signer, source = _own_attester(settings) or (None, "")
-        checks = verify_path(args.file, expected_signer=signer, expected_root=args.root, signer_source=source)
+        checks = verify_path(args.file, expected_signer=signer, expected_root=args.root, signer_source=source,
+                             expected_benchmark_root=args.benchmark_root)
     except (FileNotFoundError, ValueError) as error:
         print(f"hokusai verify: cannot verify {args.file}: {error}", file=sys.stderr)
         return 2

@@ -65,6 +65,8 @@ class TokenSummary(Strict):
     metric_family: str
     min_improvement_bps: int
     benchmark_spec_id: str
+    # the benchmark's published commitment (spec benchmark.rows_root), when the token pins one
+    benchmark_rows_root: str | None = None
     label_column: str
     features: list[FeatureSummary]
     champion: dict[str, Any] | None = None

@@ -26,13 +26,14 @@ class Check:
 
 
 def verify_outputs(path: Path, expected_signer: str | None = None,
-                   signer_source: str = "--signer") -> list[Check]:
+                   signer_source: str = "--signer", expected_benchmark_root: str | None = None) -> list[Check]:
     """Every check on the files at ``path``; all must pass for the evidence (and any claim) to stand.
 
     A signature proves something only against a signer the verifier trusts, never one the files
     name: without ``expected_signer`` a signed claim fails its signature check. An evaluation
     without a claim (not eligible) has no ``mint_request.json``: its hashes and figures are still
-    verified, and a ``claim`` check says there is none.
+    verified, and a ``claim`` check says there is none. ``expected_benchmark_root``: the token's
+    published benchmark commitment (``benchmark.rows_root``); the attestation must name it.
     """
     from hokusai.claims.consistency import attestation_problems, delta_one_problems, statistics_problems
 
@@ -46,6 +47,10 @@ def verify_outputs(path: Path, expected_signer: str | None = None,
     checks.append(Check("attestation_hash", recomputed == envelope.get("attestation_hash"),
                         f"recomputed {recomputed}, recorded {envelope.get('attestation_hash')}"))
     result = attestation["result"]
+    if expected_benchmark_root is not None:
+        attested = (attestation.get("data") or {}).get("benchmark_rows_root")
+        checks.append(Check("benchmark_rows_root", attested == expected_benchmark_root,
+                            f"attested {attested}, required {expected_benchmark_root}"))
     checks.append(_problems_check("attestation_figures", statistics_problems(
         result, (attestation.get("data") or {}).get("benchmark_sample_size")), "scores, DeltaOne and interval agree"))
     delta_path, recorded = folder / "delta_one.json", result.get("delta_one_sha256")
@@ -157,7 +162,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def verify_path(path: Path, expected_signer: str | None = None, expected_root: str | None = None,
-                signer_source: str = "--signer") -> list[Check]:
+                signer_source: str = "--signer", expected_benchmark_root: str | None = None) -> list[Check]:
     """Verify whatever ``path`` is: a model folder, a row inclusion proof, or evaluation outputs."""
     if path.is_dir() and (path / "MLmodel").exists():
         return [verify_model_dir(path, expected_root)]
@@ -165,7 +170,7 @@ def verify_path(path: Path, expected_signer: str | None = None, expected_root: s
         document = _read(path)
         if document.get("scheme") == "sha256-rows-merkle-v1":
             return verify_proof(document, expected_root)
-    return verify_outputs(path, expected_signer, signer_source)
+    return verify_outputs(path, expected_signer, signer_source, expected_benchmark_root)
 
 
 def verify_model_dir(path: Path, expected: str | None) -> Check:

@@ -168,5 +168,6 @@ def test_tokens_summary_and_champion(api):
     token = next(t for t in listing.json()["tokens"] if t["token_id"] == "digits-demo")
     assert token["champion"] is None  # nothing evaluated in this state folder yet
     assert token["min_improvement_bps"] > 0 and token["benchmark_spec_id"] and token["features"]
+    assert token["benchmark_rows_root"] is None  # the demo's benchmark is public: no commitment pinned
     one = run(get("/api/v1/tokens/digits-demo"))
     assert one.json() == token

@@ -83,6 +83,11 @@ def test_only_the_eligible_contribution_has_a_claim(evaluated):
     assert [c.detail for c in checks if c.name == "claim"] == [
         "no claim: not eligible (delta_below_threshold); nothing was signed (unsigned evidence: compare "
         "attestation_hash with the one the platform published)"]
+    # the verifier pins the token's published benchmark commitment: the demo's, and then another one
+    demo_root = "0xbc339a550b2a8a1776fa1921295748db73480a93f56eeb3a55b0dba7a02d601a"
+    assert all(c.passed for c in verify_outputs(unclaimed, expected_benchmark_root=demo_root))
+    [wrong] = [c for c in verify_outputs(unclaimed, expected_benchmark_root="0x" + "11" * 32) if not c.passed]
+    assert wrong.name == "benchmark_rows_root" and wrong.detail.startswith(f"attested {demo_root}, required 0x1111")
 
 
 def test_on_the_embedded_default_the_claim_settles_locally_and_only_the_claim_is_in_the_outbox(evaluated):
