@@ -110,15 +110,15 @@ def _near_copies(contribution: pd.DataFrame, rows: np.ndarray, training: pd.Data
     exact_names = [name for name in spec.compared_columns if name not in {f.name for f in numeric}]
     train_columns = [_numeric_column(training, f.name) for f in numeric]
     row_columns = [_narrow(_numeric_column(contribution, f.name)[rows]) for f in numeric]
-    span = np.array([_span(f, train_columns[i].astype("float64", copy=False)) for i, f in enumerate(numeric)],
+    span = np.array([feature_span(f, train_columns[i].astype("float64", copy=False)) for i, f in enumerate(numeric)],
                     dtype="float64")
     bounds = tolerance * span + 1e-12  # the rule compares abs(a - b) <= tolerance * span + 1e-12, in float64
     return rows_within_bounds(row_columns, train_columns, bounds, _exact_key(contribution, exact_names, rows),
                               _exact_key(training, exact_names), row_hashes)
 
 
-def _span(feature, observed: np.ndarray) -> float:
-    """The feature's range: the spec's bounds, else what the training set shows."""
+def feature_span(feature, observed: np.ndarray) -> float:
+    """The feature's range: the spec's bounds, else what ``observed`` (float64) shows."""
     if feature.minimum is not None and feature.maximum is not None:
         return float(feature.maximum) - float(feature.minimum)
     finite = observed[np.isfinite(observed)]

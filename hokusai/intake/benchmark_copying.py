@@ -25,6 +25,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from hokusai.chain.new_rows import feature_span
 from hokusai.tokens.spec import TokenSpec
 
 COPYING_RULE = "hokusai-benchmark-copying-v1"
@@ -79,15 +80,14 @@ def benchmark_copying(rows: pd.DataFrame, benchmark: pd.DataFrame, spec: TokenSp
     their distances to this benchmark are what fresh rows give. Without it (or with fewer than
     ``MIN_REFERENCE_ROWS``), the benchmark's rows' distances to each other stand in.
     """
-    bench = benchmark
-    budget = rows_to_test(len(bench))
+    budget = rows_to_test(len(benchmark))
     tested = rows.iloc[::math.ceil(len(rows) / budget)] if len(rows) > budget else rows
     # the base rows come first in the champion's training set: the genuine rows least open to doubt
     genuine = None if reference is None or len(reference) < MIN_REFERENCE_ROWS else reference.iloc[:budget]
     z_limit = NormalDist().inv_cdf(1 - FALSE_ALARM_RATE)
     compared_with = "benchmark rows" if genuine is None else "training rows"
-    features = _comparable(tested, bench, spec, genuine)
-    if features is None or not len(tested) or len(bench) < 2:
+    features = _comparable(tested, benchmark, spec, genuine)
+    if features is None or not len(tested) or len(benchmark) < 2:
         return CopyingVerdict(COPYING_RULE, 0, math.nan, math.nan, compared_with, 0.5, 0.0, round(z_limit, 3), False)
     (row_values, row_labels), (bench_values, bench_labels), (ref_values, ref_labels), bounds = features
     to_benchmark, among_benchmark = [], []
@@ -105,9 +105,13 @@ def benchmark_copying(rows: pd.DataFrame, benchmark: pd.DataFrame, spec: TokenSp
     ours = np.concatenate(to_benchmark) if to_benchmark else np.empty(0, dtype=np.int32)
     theirs = np.concatenate(among_benchmark) if among_benchmark else np.empty(0, dtype=np.int32)
     z, nearer = _nearer_z(ours, theirs) if len(ours) and len(theirs) else (0.0, 0.5)
-    return CopyingVerdict(COPYING_RULE, len(ours), float(np.median(ours)) if len(ours) else math.nan,
-                          float(np.median(theirs)) if len(theirs) else math.nan, compared_with, round(nearer, 4), round(z, 3), round(z_limit, 3),
-                          z > z_limit and (ref_values is not None or nearer >= MIN_NEARER))
+    derived = z > z_limit and (ref_values is not None or nearer >= MIN_NEARER)
+    return CopyingVerdict(COPYING_RULE, len(ours), _median(ours), _median(theirs), compared_with, round(nearer, 4),
+                          round(z, 3), round(z_limit, 3), derived)
+
+
+def _median(distances: np.ndarray) -> float:
+    return float(np.median(distances)) if len(distances) else math.nan
 
 
 def rows_to_test(benchmark_rows: int) -> int:
@@ -151,7 +155,8 @@ def _comparable(rows: pd.DataFrame, bench: pd.DataFrame, spec: TokenSpec, refere
     for feature in spec.features:
         if feature.dtype in ("int", "float", "bool"):
             names.append(feature.name)
-            bounds.append(_bound(feature, bench[feature.name], max(spec.near_copy_tolerance, RESOLUTION)))
+            observed = pd.to_numeric(bench[feature.name], errors="coerce").to_numpy("float64")
+            bounds.append(max(spec.near_copy_tolerance, RESOLUTION) * feature_span(feature, observed) + 1e-12)
         elif feature.dtype == "category":
             names.append(feature.name)
             bounds.append(0.5)
@@ -172,15 +177,6 @@ def _comparable(rows: pd.DataFrame, bench: pd.DataFrame, spec: TokenSpec, refere
     ref = (None, None) if reference is None else (values[two:], labels[two:])
     return ((values[:one], labels[:one]), (values[one:two], labels[one:two]), ref,
             np.asarray(bounds, dtype="float64"))
-
-
-def _bound(feature, column: pd.Series, tolerance: float) -> float:
-    if feature.minimum is not None and feature.maximum is not None:
-        span = float(feature.maximum) - float(feature.minimum)
-    else:
-        observed = pd.to_numeric(column, errors="coerce").astype("float64")
-        span = float(observed.max() - observed.min()) if len(observed) else 0.0
-    return tolerance * span + 1e-12
 
 
 def _differences(a: np.ndarray, b: np.ndarray, bounds: np.ndarray) -> np.ndarray:

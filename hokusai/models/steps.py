@@ -189,8 +189,6 @@ def training_digest(training: pd.DataFrame, spec: TokenSpec) -> str:
     return frame_sha256(training.iloc[canonical_order(features, labels, spec)])
 
 
-
-
 def training_params(spec: TokenSpec, rows: int, role: str) -> dict[str, Any]:
     return {
         "role": role,

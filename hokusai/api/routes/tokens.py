@@ -26,7 +26,8 @@ def _summary(spec: Any, registry: Any) -> TokenSummary:
         token_id=spec.token_id, model_name=spec.model_name, model_id_uint=str(spec.model_id_uint), task=spec.task,
         primary_metric=spec.primary_metric, metric_family=spec.metric_family,
         min_improvement_bps=spec.min_improvement_bps, benchmark_spec_id=spec.benchmark_spec_id,
-        benchmark_rows_root=spec.benchmark_rows_root, label_column=spec.label_column, features=[{"name": f.name, "dtype": f.dtype} for f in spec.features],
+        benchmark_rows_root=spec.benchmark_rows_root, label_column=spec.label_column,
+        features=[{"name": f.name, "dtype": f.dtype} for f in spec.features],
         champion=None if champion is None else {
             "model_id": f"{champion.name}/{champion.version}", "version": champion.version,
             "run_id": champion.run_id, "model_uri": champion.model_uri,
