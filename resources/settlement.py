@@ -6,6 +6,7 @@ Both URLs may carry a password: they come in as ``EnvVar``s (see
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any, Optional
 
 from dagster import ConfigurableResource
@@ -30,6 +31,12 @@ class ClaimsLedgerResource(ConfigurableResource):
         from hokusai.settlement.database import ledger_engine
 
         return ledger_engine(self.url)
+
+    def token_lock(self, token_id: str) -> AbstractContextManager[None]:
+        """Held while a step reads and sets the token's registry aliases (``hokusai.chain.token_lock``)."""
+        from hokusai.chain.token_lock import token_lock
+
+        return token_lock(self.get_engine(), token_id)
 
 
 class RelayerResource(ConfigurableResource):

@@ -27,7 +27,6 @@ from hokusai.settlement.genesis import GENESIS_FILE, weight_genesis
 from hokusai.settlement.outbox import REUSED, ClaimResolution, resolve_claim
 from hokusai.settlement.relay import submit_claim
 from hokusai_assets.partitions import contributions
-from hokusai_assets.pools import REGISTRY_POOL
 from hokusai_assets.retries import mlflow_step
 from resources.attester import AttesterResource
 from resources.model_registry import ModelRegistryResource
@@ -166,7 +165,7 @@ def _chain_head_check(context: AssetExecutionContext, attester: AttesterResource
         raise Failure(description=message, allow_retries=False) from None
 
 
-@mlflow_step(partitions_def=contributions, group_name=GROUP, kinds={"mlflow"}, pool=REGISTRY_POOL)
+@mlflow_step(partitions_def=contributions, group_name=GROUP, kinds={"mlflow"})
 def registered_token_model(
     context: AssetExecutionContext,
     new_model: CandidateModel,
@@ -178,8 +177,9 @@ def registered_token_model(
     """The new model as a version of the token's registered model; ``champion`` follows the chain's head."""
     spec = token_specs.get_spec(new_model.contribution.token_id)
     registry = model_registry.get_registry()
-    outcome = register_candidate(registry, claims_ledger.get_chain(), spec, new_model, attestation["delta_one"],
-                                 attestation["attestation_hash"])
+    with claims_ledger.token_lock(spec.token_id):  # the champion alias is read, then moved
+        outcome = register_candidate(registry, claims_ledger.get_chain(), spec, new_model, attestation["delta_one"],
+                                     attestation["attestation_hash"])
     # The evidence, and the signed claim if any, travel with the model: the run's artifacts (S3 behind a server).
     envelope_keys = ("attestation", "attestation_hash", "claim", "eip712")
     documents = registry.log_run_documents(new_model.run_id, {

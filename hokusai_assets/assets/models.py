@@ -15,7 +15,6 @@ from hokusai.models.steps import (
 )
 from hokusai.rules.redaction import redact_uri
 from hokusai_assets.partitions import contributions
-from hokusai_assets.pools import REGISTRY_POOL
 from hokusai_assets.retries import mlflow_step
 from resources.settlement import ClaimsLedgerResource
 from resources.model_registry import ModelRegistryResource
@@ -29,8 +28,7 @@ def token_of(partition_key: str) -> str:
     return parse_drop_key(parse_partition_key(partition_key)[0]).token_id
 
 
-@mlflow_step(partitions_def=contributions, group_name=GROUP, kinds={"mlflow", "scikitlearn"},
-             pool=REGISTRY_POOL)
+@mlflow_step(partitions_def=contributions, group_name=GROUP, kinds={"mlflow", "scikitlearn"})
 def baseline_model(
     context: AssetExecutionContext, token_specs: TokenSpecsResource, model_registry: ModelRegistryResource,
     claims_ledger: ClaimsLedgerResource,
@@ -50,8 +48,9 @@ def baseline_model(
         context.log.info(f"Re-run: baseline pinned to chain position {pin.position}, as when this contribution "
                          "was first evaluated")
     else:
-        pin = ensure_baseline(registry, chain, spec, token_specs.base_data(spec),
-                              model_registry.experiment_for(spec.token_id))
+        with claims_ledger.token_lock(spec.token_id):  # one run crowns the token's genesis baseline
+            pin = ensure_baseline(registry, chain, spec, token_specs.base_data(spec),
+                                  model_registry.experiment_for(spec.token_id))
         if rebase:
             context.log.info(f"Re-based on chain position {pin.position}: {rebase}")
     if pin.trained_now:

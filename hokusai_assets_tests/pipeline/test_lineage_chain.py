@@ -36,6 +36,31 @@ def halves(tmp_path_factory):
     return write(IMPROVING.iloc[:175], folder / "first-half.csv"), write(IMPROVING.iloc[175:], folder / "second-half.csv")
 
 
+def run_at_once(commands: list[list[str]], env: dict[str, str], timeout: float = 300) -> list[tuple[int, str, str]]:
+    """Start every command at once; (exit code, stdout, stderr) of each. One still running after
+    ``timeout`` seconds is stopped with SIGABRT, so Python's fault handler prints where each of its
+    threads was, and the test fails with that instead of a bare timeout."""
+    import signal
+    import time
+
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env={**env, "PYTHONFAULTHANDLER": "1"})
+                 for command in [[str(part) for part in command] for command in commands]]
+    deadline = time.monotonic() + timeout
+    results = []
+    for process in processes:
+        try:
+            stdout, stderr = process.communicate(timeout=max(deadline - time.monotonic(), 1))
+        except subprocess.TimeoutExpired:
+            for still in processes:
+                if still.poll() is None:
+                    still.send_signal(signal.SIGABRT)
+            dumps = [still.communicate(timeout=60)[1] for still in processes if still.returncode is None]
+            pytest.fail(f"still running after {timeout:.0f} s; where each was:\n" + "\n----\n".join(dumps))
+        results.append((process.returncode, stdout, stderr))
+    return results
+
+
 def test_the_same_rows_in_another_order_under_another_name_give_the_same_model_and_delta_one(make_runner, tmp_path):
     """Rows shuffled, columns reversed, another file name and wallet: the same values, byte for byte."""
     shuffled = IMPROVING.sample(frac=1.0, random_state=11)
@@ -129,13 +154,11 @@ def test_two_evaluations_started_at_once_on_a_fresh_state_end_as_one_linear_chai
     home = tmp_path / "state"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOKUSAI_", "MLFLOW_"))}
     env.update({"HOKUSAI_HOME": str(home), "HOKUSAI_CACHE_DIR": str(shared_cache), **chain_tokens_env})
-    processes = [subprocess.Popen([HOKUSAI, "evaluate", str(path), "--token", CHAIN_TOKEN, "--wallet", wallet,
-                                   "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-                 for path, wallet in zip(halves, (WALLET, OTHER_WALLET))]
-    outputs = [process.communicate(timeout=600) for process in processes]
-    for process, (stdout, stderr) in zip(processes, outputs):
-        assert process.returncode == 0, stderr
-    summaries = [json.loads(stdout) for stdout, _ in outputs]
+    results = run_at_once([[HOKUSAI, "evaluate", path, "--token", CHAIN_TOKEN, "--wallet", wallet, "--json"]
+                           for path, wallet in zip(halves, (WALLET, OTHER_WALLET))], env)
+    for code, _, stderr in results:
+        assert code == 0, stderr
+    summaries = [json.loads(stdout) for _, stdout, _ in results]
     assert all(summary["claimed"] for summary in summaries), [s["claim"] for s in summaries]
     links = Chain(f"sqlite:///{home / 'ledger.db'}").active_links(CHAIN_TOKEN)
     assert [link.position for link in links] == [0, 1, 2]
@@ -161,14 +184,11 @@ def test_the_same_rows_raced_under_two_wallets_are_paid_once(halves, tmp_path, s
     home = tmp_path / "state"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOKUSAI_", "MLFLOW_"))}
     env.update({"HOKUSAI_HOME": str(home), "HOKUSAI_CACHE_DIR": str(shared_cache), **chain_tokens_env})
-    processes = [subprocess.Popen([HOKUSAI, "evaluate", str(path), "--token", CHAIN_TOKEN, "--wallet", wallet,
-                                   "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-                 for path, wallet in ((first_half, WALLET), (copy, OTHER_WALLET))]
-    outputs = [process.communicate(timeout=600) for process in processes]
-    codes = sorted(process.returncode for process in processes)
-    assert codes == [0, 2], [stderr for _, stderr in outputs]
-    [(winner, _)] = [out for process, out in zip(processes, outputs) if process.returncode == 0]
-    [(_, loser)] = [out for process, out in zip(processes, outputs) if process.returncode == 2]
+    results = run_at_once([[HOKUSAI, "evaluate", path, "--token", CHAIN_TOKEN, "--wallet", wallet, "--json"]
+                           for path, wallet in ((first_half, WALLET), (copy, OTHER_WALLET))], env)
+    assert sorted(code for code, _, _ in results) == [0, 2], [stderr for _, _, stderr in results]
+    [winner] = [stdout for code, stdout, _ in results if code == 0]
+    [loser] = [stderr for code, _, stderr in results if code == 2]
     assert json.loads(winner)["claimed"] is True
     assert "no new rows: of 175 rows, 175 are already in the champion's training set" in loser
     links = Chain(f"sqlite:///{home / 'ledger.db'}").active_links(CHAIN_TOKEN)

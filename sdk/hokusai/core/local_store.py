@@ -33,7 +33,15 @@ def prepare_sqlite_store(tracking_uri: str, cache_dir: Path) -> None:
     template = _empty_database(Path(cache_dir))
     staged = database.with_name(f".{database.name}.{os.getpid()}.tmp")
     shutil.copyfile(template, staged)
-    os.replace(staged, database)
+    try:  # a link, not a rename: a store another process created meanwhile, and may be writing, is kept
+        os.link(staged, database)
+    except FileExistsError:
+        pass
+    except OSError:  # a file system without hard links
+        if not database.exists():
+            os.replace(staged, database)
+    finally:
+        staged.unlink(missing_ok=True)
 
 
 def require_sql_store(tracking_uri: str) -> None:
