@@ -6,6 +6,7 @@ Both URLs may carry a password: they come in as ``EnvVar``s (see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Optional
 
@@ -32,11 +33,11 @@ class ClaimsLedgerResource(ConfigurableResource):
 
         return ledger_engine(self.url)
 
-    def token_lock(self, token_id: str) -> AbstractContextManager[None]:
+    def token_lock(self, token_id: str, on_wait: Callable[[str], None] | None = None) -> AbstractContextManager[None]:
         """Held while a step reads and sets the token's registry aliases (``hokusai.chain.token_lock``)."""
         from hokusai.chain.token_lock import token_lock
 
-        return token_lock(self.get_engine(), token_id)
+        return token_lock(self.get_engine(), token_id, on_wait=on_wait)
 
 
 class RelayerResource(ConfigurableResource):

@@ -8,8 +8,8 @@ drops it if the process dies), or a lock file beside a SQLite ledger (the kernel
 
 Dagster's op concurrency pools did this before. Their slot queue can lose a wake-up: a slot freed
 between a step's "is a slot free?" and its joining the queue is never handed to it, and the step
-then waits forever (reproduced on the SQLite instance; it hung two ``hokusai evaluate`` started at
-once). A lock that is polled has no queue to lose.
+then waits forever (reproduced step by step on the SQLite instance; the likely cause of two
+``hokusai evaluate`` started at once hanging in CI). A lock that is polled has no queue to lose.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,15 +32,18 @@ class TokenLockTimeout(RuntimeError):
 
 
 @contextmanager
-def token_lock(engine: Any, token_id: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Iterator[None]:
-    """Hold ``token_id``'s registry lock in the ledger ``engine``'s database for the ``with`` block."""
+def token_lock(engine: Any, token_id: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+               on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold ``token_id``'s registry lock in the ledger ``engine``'s database for the ``with`` block.
+    ``on_wait`` is told, once, when another run holds it (the step's log says what it waits for)."""
+    wait = _Wait(token_id, timeout_seconds, on_wait)
     if engine.dialect.name == "postgresql":
-        lock = _advisory_lock(engine, token_id, timeout_seconds)
+        lock = _advisory_lock(engine, token_id, wait)
     elif engine.url.database and engine.url.database != ":memory:":
         lock = _file_lock(Path(engine.url.database).with_name(f"{Path(engine.url.database).name}.locks"),
-                          token_id, timeout_seconds)
+                          token_id, wait)
     else:
-        lock = _process_lock(engine, token_id, timeout_seconds)
+        lock = _process_lock(engine, token_id, wait)
     with lock:
         yield
 
@@ -50,23 +53,31 @@ def lock_key(token_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"hokusai-registry:{token_id}".encode()).digest()[:8], "big", signed=True)
 
 
-def _waited_too_long(token_id: str, timeout_seconds: float) -> TokenLockTimeout:
-    return TokenLockTimeout(f"the model registry of token {token_id} was held by another run for more than "
-                            f"{timeout_seconds:g} s; run this evaluation again once that run has ended")
+class _Wait:
+    """Polling ``try_once`` until it answers True, backing off from 20 ms to 0.5 s, or timing out."""
 
+    def __init__(self, token_id: str, timeout_seconds: float, on_wait: Callable[[str], None] | None):
+        self.token_id, self.timeout_seconds, self.on_wait = token_id, timeout_seconds, on_wait
 
-def _poll(try_once: Any, token_id: str, timeout_seconds: float) -> None:
-    """Call ``try_once`` until it answers True, backing off from 20 ms to 0.5 s, or time out."""
-    deadline, pause = time.monotonic() + timeout_seconds, 0.02
-    while not try_once():
-        if time.monotonic() >= deadline:
-            raise _waited_too_long(token_id, timeout_seconds)
-        time.sleep(pause)
-        pause = min(pause * 2, 0.5)
+    def until(self, try_once: Callable[[], bool]) -> None:
+        deadline, pause = time.monotonic() + self.timeout_seconds, 0.02
+        if try_once():
+            return
+        if self.on_wait is not None:
+            self.on_wait(f"waiting for the model registry lock of token {self.token_id}: another run holds it")
+        while not try_once():
+            if time.monotonic() >= deadline:
+                raise self.timed_out()
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+    def timed_out(self) -> TokenLockTimeout:
+        return TokenLockTimeout(f"the model registry of token {self.token_id} was held by another run for more "
+                                f"than {self.timeout_seconds:g} s; run this evaluation again once that run has ended")
 
 
 @contextmanager
-def _advisory_lock(engine: Any, token_id: str, timeout_seconds: float) -> Iterator[None]:
+def _advisory_lock(engine: Any, token_id: str, wait: _Wait) -> Iterator[None]:
     """A session-level advisory lock on a connection of its own, given back after unlocking."""
     from sqlalchemy import text
 
@@ -77,7 +88,7 @@ def _advisory_lock(engine: Any, token_id: str, timeout_seconds: float) -> Iterat
             connection.commit()
             return bool(locked)
 
-        _poll(try_once, token_id, timeout_seconds)
+        wait.until(try_once)
         try:
             yield
         finally:
@@ -90,7 +101,7 @@ def _advisory_lock(engine: Any, token_id: str, timeout_seconds: float) -> Iterat
 
 
 @contextmanager
-def _file_lock(folder: Path, token_id: str, timeout_seconds: float) -> Iterator[None]:
+def _file_lock(folder: Path, token_id: str, wait: _Wait) -> Iterator[None]:
     """An exclusive ``flock`` on the token's file in ``folder`` (per open file: threads conflict too)."""
     import fcntl
 
@@ -103,7 +114,7 @@ def _file_lock(folder: Path, token_id: str, timeout_seconds: float) -> Iterator[
             except BlockingIOError:
                 return False
 
-        _poll(try_once, token_id, timeout_seconds)
+        wait.until(try_once)
         try:
             yield
         finally:
@@ -111,11 +122,10 @@ def _file_lock(folder: Path, token_id: str, timeout_seconds: float) -> Iterator[
 
 
 @contextmanager
-def _process_lock(engine: Any, token_id: str, timeout_seconds: float) -> Iterator[None]:
+def _process_lock(engine: Any, token_id: str, wait: _Wait) -> Iterator[None]:
     with _LOCAL_GUARD:
         lock = _LOCAL.setdefault((id(engine), token_id), threading.Lock())
-    if not lock.acquire(timeout=timeout_seconds):
-        raise _waited_too_long(token_id, timeout_seconds)
+    wait.until(lambda: lock.acquire(blocking=False))
     try:
         yield
     finally:

@@ -177,7 +177,7 @@ def registered_token_model(
     """The new model as a version of the token's registered model; ``champion`` follows the chain's head."""
     spec = token_specs.get_spec(new_model.contribution.token_id)
     registry = model_registry.get_registry()
-    with claims_ledger.token_lock(spec.token_id):  # the champion alias is read, then moved
+    with claims_ledger.token_lock(spec.token_id, on_wait=context.log.info):  # the champion alias is read, then moved
         outcome = register_candidate(registry, claims_ledger.get_chain(), spec, new_model, attestation["delta_one"],
                                      attestation["attestation_hash"])
     # The evidence, and the signed claim if any, travel with the model: the run's artifacts (S3 behind a server).

@@ -34,15 +34,17 @@ def test_one_holder_at_a_time_across_processes_and_other_tokens_never_wait(ledge
     engine = ledger_engine(ledger_url)
     child = hold_in_a_child(ledger_url, "digits-demo", 1.5)
     try:
-        with token_lock(engine, "churn-demo", timeout_seconds=0.2):  # another token: not held
-            pass
-        started = time.monotonic()
-        with token_lock(engine, "digits-demo", timeout_seconds=30):
+        told = []
+        with token_lock(engine, "churn-demo", timeout_seconds=0.2, on_wait=told.append):  # another token
+            assert told == []  # nothing to wait for
+        started, told = time.monotonic(), []
+        with token_lock(engine, "digits-demo", timeout_seconds=30, on_wait=told.append):
             waited = time.monotonic() - started
             assert child.poll() is not None  # the child had let go before this block began
     finally:
         child.wait(timeout=30)
     assert 0.5 < waited < 10, waited
+    assert told == ["waiting for the model registry lock of token digits-demo: another run holds it"]
 
 
 def test_a_waiter_times_out_with_the_token_and_what_to_do(ledger_url):
