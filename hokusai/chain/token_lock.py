@@ -40,8 +40,7 @@ def token_lock(engine: Any, token_id: str, timeout_seconds: float = DEFAULT_TIME
     if engine.dialect.name == "postgresql":
         lock = _advisory_lock(engine, token_id, wait)
     elif engine.url.database and engine.url.database != ":memory:":
-        lock = _file_lock(Path(engine.url.database).with_name(f"{Path(engine.url.database).name}.locks"),
-                          token_id, wait)
+        lock = _file_lock(Path(f"{engine.url.database}.locks"), token_id, wait)
     else:
         lock = _process_lock(engine, token_id, wait)
     with lock:
@@ -67,13 +66,11 @@ class _Wait:
             self.on_wait(f"waiting for the model registry lock of token {self.token_id}: another run holds it")
         while not try_once():
             if time.monotonic() >= deadline:
-                raise self.timed_out()
+                raise TokenLockTimeout(f"the model registry of token {self.token_id} was held by another run for "
+                                       f"more than {self.timeout_seconds:g} s; run this evaluation again once that "
+                                       "run has ended")
             time.sleep(pause)
             pause = min(pause * 2, 0.5)
-
-    def timed_out(self) -> TokenLockTimeout:
-        return TokenLockTimeout(f"the model registry of token {self.token_id} was held by another run for more "
-                                f"than {self.timeout_seconds:g} s; run this evaluation again once that run has ended")
 
 
 @contextmanager

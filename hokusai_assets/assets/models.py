@@ -48,7 +48,8 @@ def baseline_model(
         context.log.info(f"Re-run: baseline pinned to chain position {pin.position}, as when this contribution "
                          "was first evaluated")
     else:
-        with claims_ledger.token_lock(spec.token_id, on_wait=context.log.info):  # one run crowns the token's genesis baseline
+        # one run at a time may find no chain and crown the token's genesis baseline
+        with claims_ledger.token_lock(spec.token_id, on_wait=context.log.info):
             pin = ensure_baseline(registry, chain, spec, token_specs.base_data(spec),
                                   model_registry.experiment_for(spec.token_id))
         if rebase:
